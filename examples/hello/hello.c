@@ -1,0 +1,7 @@
+#include <unilang/runtime.h>
+
+int main(void)
+{
+    unilang_puts("Hello from unilang!");
+    return 0;
+}

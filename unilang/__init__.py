@@ -1,0 +1,3 @@
+"""unilang: a declarative language and compiler for unikernels."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,748 @@
+"""The checker: syntax trees of all loaded modules -> the typed ``Program``.
+
+It validates every declaration against its kind's schema (keys, types,
+ranges), collects definitions across modules (duplicates), and resolves
+every name (constructs, capabilities, libraries, policies, backends),
+suggesting the closest match for a misspelling.  All problems are
+collected; nothing stops at the first.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable, Iterable
+
+import attrs
+
+from . import model as M
+from . import syntax as S
+from .diagnostics import Label, Sink, Span, did_you_mean, error, one_of
+from .loader import LoadedModule
+from .paths import BACKENDS
+
+#: Names that reach generated files (app, library, device) are NAME tokens
+#: ([A-Za-z_][A-Za-z0-9_-]*) and at most this long.
+MAX_NAME = 64
+C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+SOURCE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
+MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
+SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+
+# A key's type: str, int, size, bool, name, names, strs, or enum:a|b
+LIBRARY_KEYS = {
+    "doc": "str", "provides": "names", "requires": "names", "sources": "strs",
+    "backends": "names", "exercises": "names", "conflicts": "names", "init": "name",
+    "min_memory": "size", "max_vcpus": "int", "default": "bool", "rank": "int",
+}
+APP_KEYS = {
+    "doc": "str", "sources": "strs", "entry": "name", "requires": "names",
+    "memory": "size", "vcpus": "int", "cmdline": "str", "policies": "names",
+}
+POLICY_KEYS = {
+    "doc": "str", "include": "names", "deny": "names", "allow": "names", "forbid": "names",
+    "require": "names", "max_memory": "size", "max_vcpus": "int", "max_image_size": "size",
+}
+DEVICE_KEYS = {
+    "net": {"kind": "enum:net|block", "mac": "str", "bridge": "str"},
+    "block": {"kind": "enum:net|block", "path": "str", "format": "enum:raw|qcow2",
+              "readonly": "bool"},
+}
+PARAM_TYPES = ("int", "size", "bool", "string")
+
+DEFAULT_MEMORY = 32 << 20
+MAX_MEMORY = 1 << 40
+MAX_VCPUS = 256
+MAX_CMDLINE = 2048
+
+TYPE_WORDS = {
+    "str": "a string", "int": "an integer", "size": "a size (e.g. 64 MiB)", "bool": "a boolean",
+    "name": "a name", "names": "a list of names", "strs": "a list of strings",
+}
+
+
+def _found(v: S.Value) -> str:
+    return {"integer": "an integer", "size": "a size", "string": "a string",
+            "boolean": "a boolean", "name": "a name", "list": "a list"}[v.type_name]
+
+
+@attrs.define
+class _Fields:
+    """The fields of one block, validated against a schema."""
+
+    values: dict[str, S.Field] = attrs.field(factory=dict)
+    requires: list[S.Field] = attrs.field(factory=list)
+
+
+class Checker:
+    def __init__(self, modules: list[LoadedModule], backend: str, sink: Sink) -> None:
+        self.modules = modules
+        self.backend = backend
+        self.sink = sink
+        self.constructs: dict[str, M.Construct] = {}
+        self.capabilities: dict[str, M.Capability] = {}
+        self.library_blocks: dict[str, tuple[S.Block, LoadedModule]] = {}
+        self.policy_blocks: dict[str, tuple[S.Block, LoadedModule]] = {}
+        self.app_blocks: list[tuple[S.Block, LoadedModule]] = []
+
+    # ------------------------------------------------------------ helpers
+    def err(self, code: str, message: str, span: Span | None, **kw: object) -> None:
+        self.sink.add(error(code, message, span, **kw))  # type: ignore[arg-type]
+
+    def unknown(self, what: str, name: str, span: Span, known: Iterable[str],
+                extra_help: str | None = None) -> None:
+        known = list(known)
+        guess = did_you_mean(name, known)
+        help_ = f"did you mean `{guess}`?" if guess else extra_help
+        notes: tuple[str, ...] = ()
+        if not guess and known and len(known) <= 12:
+            notes = (f"known {what}s: {one_of(known)}",)
+        self.err("U0031", f"unknown {what} `{name}`", span, help=help_, notes=notes)
+
+    def duplicate(self, kind: str, name: str, span: Span, first: Span) -> None:
+        self.err("U0030", f"{kind} `{name}` is defined more than once", span,
+                 labels=(Label(first, "first defined here"),),
+                 help=f"rename one of them or remove the duplicate")
+
+    def check_name(self, kind: str, name: str, span: Span) -> None:
+        if len(name) > MAX_NAME:
+            self.err("U0038", f"{kind} name is {len(name)} characters long; the limit is "
+                     f"{MAX_NAME}", span)
+
+    # ------------------------------------------------------------ pass 1: collect
+    def collect(self) -> None:
+        root = self.modules[0] if self.modules else None
+        for mod in self.modules:
+            for decl in mod.tree.decls:
+                if isinstance(decl, S.Symbol):
+                    table = self.constructs if decl.kind == "construct" else self.capabilities
+                    prev = table.get(decl.name)
+                    if prev is not None:
+                        self.duplicate(decl.kind, decl.name, decl.name_span, prev.span)
+                        continue
+                    cls = M.Construct if decl.kind == "construct" else M.Capability
+                    table[decl.name] = cls(decl.name, decl.doc, decl.name_span, mod.info.name)  # type: ignore[index]
+                elif isinstance(decl, S.Block):
+                    self.check_name(decl.kind, decl.name, decl.name_span)
+                    if decl.kind == "app":
+                        if mod is not root:
+                            self.err("U0039", f"app `{decl.name}` is declared in an imported "
+                                     "module", decl.name_span,
+                                     help="only the spec given on the command line declares the app")
+                            continue
+                        if self.app_blocks:
+                            self.duplicate("app", decl.name, decl.name_span,
+                                           self.app_blocks[0][0].name_span)
+                            continue
+                        self.app_blocks.append((decl, mod))
+                        continue
+                    blocks = self.library_blocks if decl.kind == "library" else self.policy_blocks
+                    if decl.name in blocks:
+                        self.duplicate(decl.kind, decl.name, decl.name_span,
+                                       blocks[decl.name][0].name_span)
+                        continue
+                    blocks[decl.name] = (decl, mod)
+        if root is not None and not self.app_blocks:
+            self.err("U0039", f"`{root.info.name}` declares no app",
+                     Span(root.info.name, 1, 1, 1, 1),
+                     help="a spec needs one `app NAME { ... }` block")
+
+    # ------------------------------------------------------------ fields
+    def fields(self, block_kind: str, name: str, members: Iterable[S.Member],
+               schema: dict[str, str]) -> _Fields:
+        out = _Fields()
+        for m in members:
+            if not isinstance(m, S.Field):
+                continue
+            if m.key not in schema:
+                guess = did_you_mean(m.key, schema)
+                self.err("U0032", f"unknown key `{m.key}` in {block_kind} `{name}`", m.key_span,
+                         help=f"did you mean `{guess}`?" if guess else None,
+                         notes=(f"expected one of {one_of(schema)}",))
+                continue
+            if m.on is not None and not (block_kind == "library" and m.key == "requires"):
+                self.err("U0043", f"`{m.key} on ...` is not allowed here", m.on[0].span,
+                         help="only a library's `requires` can be limited to some backends")
+                continue
+            if not self.type_ok(m.value, schema[m.key], m.key):
+                continue
+            if block_kind == "library" and m.key == "requires":
+                out.requires.append(m)
+                continue
+            if m.key in out.values:
+                self.err("U0033", f"key `{m.key}` is given more than once in {block_kind} "
+                         f"`{name}`", m.key_span,
+                         labels=(Label(out.values[m.key].key_span, "first given here"),))
+                continue
+            out.values[m.key] = m
+        return out
+
+    def type_ok(self, v: S.Value, typ: str, key: str) -> bool:
+        expect = TYPE_WORDS.get(typ, "one of " + typ[5:].replace("|", ", ") if typ.startswith("enum:") else typ)
+        ok = {
+            "str": isinstance(v, S.Str), "int": isinstance(v, S.Int),
+            "size": isinstance(v, S.Size), "bool": isinstance(v, S.Bool),
+            "name": isinstance(v, S.Name),
+            "names": isinstance(v, S.List) and all(isinstance(i, S.Name) for i in v.items),
+            "strs": isinstance(v, S.List) and all(isinstance(i, S.Str) for i in v.items),
+        }.get(typ)
+        if typ.startswith("enum:"):
+            members = typ[5:].split("|")
+            if isinstance(v, S.Name) and v.value in members:
+                return True
+            if isinstance(v, S.Name):
+                guess = did_you_mean(v.value, members)
+                self.err("U0034", f"`{key}` must be one of {', '.join(members)}, not "
+                         f"`{v.value}`", v.span, help=f"did you mean `{guess}`?" if guess else None)
+                return False
+            ok = False
+        if ok:
+            return True
+        bad: S.Value = v
+        if isinstance(v, S.List) and typ in ("names", "strs"):
+            want = S.Name if typ == "names" else S.Str
+            bad = next(i for i in v.items if not isinstance(i, want))
+            self.err("U0034", f"`{key}` is a list of {'names' if typ == 'names' else 'strings'}, "
+                     f"but this item is {_found(bad)}", bad.span)
+            return False
+        help_ = None
+        if typ in ("names", "strs") and not isinstance(v, S.List):
+            help_ = f"write a list: `[{S.render_value(v)}]`"
+        elif typ == "size" and isinstance(v, S.Int):
+            help_ = f"sizes need a unit: `{v.value} MiB`, `{v.value} KiB` or `{v.value} B`"
+        elif typ == "int" and isinstance(v, S.Str) and v.value.strip().isdigit():
+            help_ = f"write the number without quotes: `{v.value.strip()}`"
+        elif typ == "str" and isinstance(v, S.Name):
+            help_ = f'strings are quoted: `"{v.value}"`'
+        self.err("U0034", f"`{key}` expects {expect}, found {_found(v)}", v.span, help=help_)
+        return False
+
+    # ------------------------------------------------------------ references
+    def construct_ref(self, n: S.Name) -> M.Ref | None:
+        if n.value not in self.constructs:
+            self.unknown("construct", n.value, n.span, self.constructs)
+            return None
+        return M.Ref(n.value, n.span)
+
+    def capability_ref(self, n: S.Name) -> M.Ref | None:
+        if n.value not in self.capabilities:
+            self.unknown("capability", n.value, n.span, self.capabilities)
+            return None
+        return M.Ref(n.value, n.span)
+
+    def library_ref(self, n: S.Name | tuple[str, Span]) -> M.Ref | None:
+        name, span = (n.value, n.span) if isinstance(n, S.Name) else n
+        if name not in self.library_blocks:
+            self.unknown("library", name, span, self.library_blocks)
+            return None
+        return M.Ref(name, span)
+
+    def policy_ref(self, n: S.Name) -> M.Ref | None:
+        if n.value not in self.policy_blocks:
+            self.unknown("policy", n.value, n.span, self.policy_blocks)
+            return None
+        return M.Ref(n.value, n.span)
+
+    def backend_ref(self, n: S.Name) -> str | None:
+        if n.value not in BACKENDS:
+            guess = did_you_mean(n.value, BACKENDS)
+            self.err("U0037", f"unknown backend `{n.value}`", n.span,
+                     help=f"did you mean `{guess}`?" if guess else None,
+                     notes=(f"expected one of {one_of(BACKENDS)}",))
+            return None
+        return n.value
+
+    def refs(self, f: S.Field | None, resolve: Callable[[S.Name], M.Ref | None],
+             what: str = "") -> tuple[M.Ref, ...]:
+        if f is None:
+            return ()
+        assert isinstance(f.value, S.List)
+        out: list[M.Ref] = []
+        seen: dict[str, Span] = {}
+        for item in f.value.items:
+            assert isinstance(item, S.Name)
+            if item.value in seen:
+                self.err("U0033", f"`{item.value}` is listed more than once in `{f.key}`",
+                         item.span, labels=(Label(seen[item.value], "first listed here"),))
+                continue
+            seen[item.value] = item.span
+            r = resolve(item)
+            if r is not None:
+                out.append(r)
+        return tuple(out)
+
+    def sources(self, f: S.Field | None, directory: Path) -> tuple[M.SourceRef, ...]:
+        if f is None:
+            return ()
+        assert isinstance(f.value, S.List)
+        out = []
+        for item in f.value.items:
+            assert isinstance(item, S.Str)
+            p = item.value
+            if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
+                self.err("U0041", f"source path `{p}` is not allowed", item.span,
+                         notes=("source paths are relative to the declaring file, use only "
+                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",))
+                continue
+            file = directory / p
+            if not p.endswith((".c", ".S", ".s")):
+                self.err("U0041", f"source `{p}` is not a C (.c) or assembly (.S, .s) file",
+                         item.span)
+                continue
+            if not file.is_file():
+                self.err("U0041", f"source file `{p}` does not exist", item.span,
+                         notes=(f"looked for {file}",))
+                continue
+            out.append(M.SourceRef(p, file, item.span))
+        return tuple(out)
+
+    def c_ident(self, f: S.Field | None, what: str) -> M.Ref | None:
+        if f is None:
+            return None
+        assert isinstance(f.value, S.Name)
+        if not C_IDENT.match(f.value.value):
+            self.err("U0038", f"{what} `{f.value.value}` is not a C identifier", f.value.span,
+                     help="use letters, digits and `_`, not starting with a digit")
+            return None
+        return M.Ref(f.value.value, f.value.span)
+
+    def size_in(self, f: S.Field | None, low: int, high: int, what: str) -> int | None:
+        if f is None:
+            return None
+        v = f.value
+        assert isinstance(v, (S.Int, S.Size))
+        if not low <= v.value <= high:
+            lo = _fmt_size(low) if isinstance(v, S.Size) else str(low)
+            hi = _fmt_size(high) if isinstance(v, S.Size) else str(high)
+            self.err("U0035", f"{what} {S.render_value(v)} is out of range", v.span,
+                     notes=(f"allowed: {lo} to {hi}",))
+            return None
+        return v.value
+
+    def safe_string(self, s: S.Str, what: str, limit: int = 1024) -> str | None:
+        bad = next((c for c in s.value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+        if bad is not None:
+            self.err("U0044", f"{what} contains the control character {bad!r}", s.span,
+                     help="control characters (newlines, tabs, escape...) cannot be written "
+                          "safely into the generated configuration files")
+            return None
+        if len(s.value.encode("utf-8")) > limit:
+            self.err("U0044", f"{what} is longer than {limit} bytes", s.span)
+            return None
+        return s.value
+
+    # ------------------------------------------------------------ pass 2: build
+    def requirements(self, fields: list[S.Field]) -> tuple[M.Requirement, ...]:
+        out: list[M.Requirement] = []
+        for f in fields:
+            backends: frozenset[str] | None = None
+            if f.on is not None:
+                bs = [self.backend_ref(b) for b in f.on]
+                backends = frozenset(b for b in bs if b)
+            for r in self.refs(f, self.construct_ref):
+                out.append(M.Requirement(r, backends))
+        return tuple(out)
+
+    def param(self, lib: str, p: S.Param) -> M.ParamDecl | None:
+        t = p.type
+        if t.name == "enum":
+            names = [m.value for m in t.members]
+            dup = next((m for i, m in enumerate(t.members) if m.value in names[:i]), None)
+            if dup is not None:
+                self.err("U0042", f"enum member `{dup.value}` is listed twice", dup.span)
+                return None
+            ptype = M.ParamType("enum", tuple(names))
+        elif t.name in PARAM_TYPES:
+            ptype = M.ParamType(t.name)
+        else:
+            guess = did_you_mean(t.name, PARAM_TYPES + ("enum",))
+            self.err("U0042", f"unknown parameter type `{t.name}`", t.span,
+                     help=f"did you mean `{guess}`?" if guess else None,
+                     notes=("expected one of int, size, bool, string, enum(...)",))
+            return None
+        low = high = None
+        if p.low is not None or p.high is not None:
+            if ptype.kind not in ("int", "size"):
+                self.err("U0042", f"a range is only allowed for int and size parameters, "
+                         f"not {ptype.describe()}", (p.low or p.high).span)  # type: ignore[union-attr]
+                return None
+            lo = self.param_value(ptype, p.low, f"lower bound of `{lib}.{p.name}`")  # type: ignore[arg-type]
+            hi = self.param_value(ptype, p.high, f"upper bound of `{lib}.{p.name}`")  # type: ignore[arg-type]
+            if lo is None or hi is None:
+                return None
+            assert isinstance(lo, int) and isinstance(hi, int)
+            if lo > hi:
+                self.err("U0042", f"empty range for `{lib}.{p.name}`: {S.render_value(p.low)} is "  # type: ignore[arg-type]
+                         f"above {S.render_value(p.high)}", p.low.span)  # type: ignore[arg-type,union-attr]
+                return None
+            low, high = lo, hi
+        default = None
+        if p.default is None:
+            self.err("U0042", f"parameter `{lib}.{p.name}` has no default", p.name_span,
+                     help=f"give one: `param {p.name}: {ptype.describe()} = ...;`")
+            return None
+        default = self.param_value(ptype, p.default, f"default of `{lib}.{p.name}`")
+        if default is None:
+            return None
+        decl = M.ParamDecl(p.name, ptype, default, low, high, p.doc, p.span)
+        if not self.in_range(decl, default, p.default.span, f"default of `{lib}.{p.name}`"):
+            return None
+        return decl
+
+    def param_value(self, t: M.ParamType, v: S.Scalar, what: str) -> M.PValue | None:
+        kinds = {"int": S.Int, "size": S.Size, "bool": S.Bool, "string": S.Str, "enum": S.Name}
+        want = kinds[t.kind]
+        if not isinstance(v, want):
+            help_ = None
+            if t.kind == "size" and isinstance(v, S.Int):
+                help_ = f"sizes need a unit: `{v.value} KiB`, `{v.value} MiB` or `{v.value} B`"
+            elif t.kind == "int" and isinstance(v, S.Str) and v.value.strip().lstrip("-").isdigit():
+                help_ = f"write the number without quotes: `{v.value.strip()}`"
+            elif t.kind == "string" and isinstance(v, S.Name):
+                help_ = f'strings are quoted: `"{v.value}"`'
+            self.err("U0034", f"{what} must be {_article(t)}, found {_found(v)}", v.span,
+                     help=help_)
+            return None
+        if t.kind == "enum":
+            assert isinstance(v, S.Name)
+            if v.value not in t.members:
+                guess = did_you_mean(v.value, t.members)
+                self.err("U0034", f"{what}: `{v.value}` is not one of {', '.join(t.members)}",
+                         v.span, help=f"did you mean `{guess}`?" if guess else None)
+                return None
+            return v.value
+        if t.kind == "size" and v.value < 0:  # type: ignore[operator]
+            self.err("U0035", f"{what} is a negative size", v.span)
+            return None
+        if t.kind == "string":
+            return self.safe_string(v, what)  # type: ignore[arg-type]
+        return v.value  # type: ignore[return-value]
+
+    def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str) -> bool:
+        if decl.low is None or decl.high is None or isinstance(value, (bool, str)):
+            return True
+        if decl.low <= value <= decl.high:
+            return True
+        fmt = _fmt_size if decl.type.kind == "size" else str
+        self.err("U0035", f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
+                 f"{fmt(decl.high)}", span)
+        return False
+
+    def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
+        f = self.fields("library", block.name, block.members, LIBRARY_KEYS)
+        v = f.values
+        for m in block.members:
+            if isinstance(m, (S.Device, S.Use, S.Set)):
+                kind = type(m).__name__.lower()
+                self.err("U0032", f"`{kind}` is not allowed in a library", m.span,
+                         help="devices, provider choices and overrides belong in the app")
+        params: list[M.ParamDecl] = []
+        seen: dict[str, Span] = {}
+        for m in block.members:
+            if isinstance(m, S.Param):
+                if m.name in seen:
+                    self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
+                             "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
+                    continue
+                seen[m.name] = m.name_span
+                self.check_name("parameter", m.name, m.name_span)
+                if not C_IDENT.match(m.name):
+                    self.err("U0038", f"parameter name `{m.name}` is not a C identifier",
+                             m.name_span, help="parameters become C macros; use letters, "
+                             "digits and `_`")
+                    continue
+                d = self.param(block.name, m)
+                if d is not None:
+                    params.append(d)
+        backends: list[str] = []
+        if "backends" in v:
+            for n in v["backends"].value.items:  # type: ignore[union-attr]
+                b = self.backend_ref(n)  # type: ignore[arg-type]
+                if b and b not in backends:
+                    backends.append(b)
+        doc = v["doc"].value.value if "doc" in v else None  # type: ignore[union-attr]
+        conflicts = self.refs(v.get("conflicts"), self.library_ref)
+        for c in conflicts:
+            if c.name == block.name:
+                self.err("U0034", f"library `{block.name}` cannot conflict with itself", c.span)
+        rank = self.size_in(v.get("rank"), 0, 1000, "rank") if "rank" in v else 0
+        max_vcpus = self.size_in(v.get("max_vcpus"), 1, MAX_VCPUS, "max_vcpus")
+        min_memory = self.size_in(v.get("min_memory"), 0, MAX_MEMORY, "min_memory") or 0
+        return M.Library(
+            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
+            provides=self.refs(v.get("provides"), self.construct_ref),
+            requires=self.requirements(f.requires),
+            sources=self.sources(v.get("sources"), mod.info.path.parent),
+            backends=tuple(backends),
+            exercises=self.refs(v.get("exercises"), self.capability_ref),
+            params=tuple(params),
+            conflicts=conflicts,
+            init=self.c_ident(v.get("init"), "init function"),
+            min_memory=min_memory,
+            max_vcpus=max_vcpus,
+            default=v["default"].value.value if "default" in v else False,  # type: ignore[union-attr]
+            rank=rank or 0,
+            directory=mod.info.path.parent,
+        )
+
+    def policy(self, block: S.Block, mod: LoadedModule) -> M.Policy:
+        f = self.fields("policy", block.name, block.members, POLICY_KEYS)
+        v = f.values
+        for m in block.members:
+            if not isinstance(m, S.Field):
+                kind = type(m).__name__.lower()
+                self.err("U0032", f"`{kind}` is not allowed in a policy", m.span,
+                         notes=(f"a policy has the keys {one_of(POLICY_KEYS)}",))
+        rules = [M.Rule(r, False) for r in self.refs(v.get("deny"), self.capability_ref)]
+        allow = self.refs(v.get("allow"), self.capability_ref)
+        denied = {r.capability.name: r.capability.span for r in rules}
+        for a in allow:
+            if a.name in denied:
+                self.err("U0033", f"policy `{block.name}` both denies and allows `{a.name}`",
+                         a.span, labels=(Label(denied[a.name], "denied here"),))
+                continue
+            rules.append(M.Rule(a, True))
+
+        def limit(key: str, low: int, high: int) -> M.Limit | None:
+            val = self.size_in(v.get(key), low, high, key)
+            return M.Limit(val, v[key].value.span) if val is not None else None
+
+        includes = self.refs(v.get("include"), self.policy_ref)
+        for inc in includes:
+            if inc.name == block.name:
+                self.err("U0046", f"policy `{block.name}` includes itself", inc.span)
+        return M.Policy(
+            name=block.name, span=block.name_span, module=mod.info.name,
+            doc=v["doc"].value.value if "doc" in v else None,  # type: ignore[union-attr]
+            includes=tuple(i for i in includes if i.name != block.name),
+            rules=tuple(rules),
+            forbid=self.refs(v.get("forbid"), self.library_ref),
+            require=self.refs(v.get("require"), self.construct_ref),
+            max_memory=limit("max_memory", 0, MAX_MEMORY),
+            max_vcpus=limit("max_vcpus", 1, MAX_VCPUS),
+            max_image_size=limit("max_image_size", 0, MAX_MEMORY),
+        )
+
+    def device(self, d: S.Device) -> M.Device | None:
+        self.check_name("device", d.name, d.name_span)
+        kind_field = next((f for f in d.fields if f.key == "kind"), None)
+        if kind_field is None:
+            self.err("U0040", f"device `{d.name}` has no `kind`", d.name_span,
+                     help="add `kind = net;` or `kind = block;`")
+            return None
+        if not self.type_ok(kind_field.value, "enum:net|block", "kind"):
+            return None
+        kind = kind_field.value.value  # type: ignore[union-attr]
+        f = self.fields(f"{kind} device", d.name, d.fields, DEVICE_KEYS[kind])
+        props: list[tuple[str, M.PValue]] = []
+        ok = True
+        for key in sorted(f.values):
+            if key == "kind":
+                continue
+            val = f.values[key].value
+            if isinstance(val, S.Str):
+                s = self.safe_string(val, f"`{key}` of device `{d.name}`")
+                if s is None:
+                    ok = False
+                    continue
+                if key == "mac" and not MAC.match(s):
+                    self.err("U0045", f"`{s}` is not a MAC address", val.span,
+                             help="write six lower-case hex pairs: `52:54:00:12:34:56`")
+                    ok = False
+                    continue
+                if key == "bridge" and not SAFE_WORD.match(s):
+                    self.err("U0045", f"bridge name `{s}` is not allowed", val.span,
+                             notes=("bridge names use letters, digits, `_`, `-` and `.`",))
+                    ok = False
+                    continue
+                if key == "path" and not SOURCE_PATH.match(s):
+                    self.err("U0045", f"disk path `{s}` is not allowed", val.span,
+                             notes=("disk paths are relative and use letters, digits, `_`, "
+                                    "`-`, `.` and `/`",))
+                    ok = False
+                    continue
+                props.append((key, s))
+            else:
+                props.append((key, val.value))  # type: ignore[union-attr]
+        if kind == "block" and "path" not in f.values:
+            self.err("U0040", f"block device `{d.name}` has no `path`", d.name_span)
+            ok = False
+        return M.Device(d.name, kind, tuple(props), d.span) if ok else None
+
+    def app(self, block: S.Block, mod: LoadedModule, libraries: dict[str, M.Library]) -> M.App:
+        f = self.fields("app", block.name, block.members, APP_KEYS)
+        v = f.values
+        for m in block.members:
+            if isinstance(m, S.Param):
+                self.err("U0032", "`param` is not allowed in an app", m.span,
+                         help="parameters are declared by libraries; set them with "
+                              "`set LIBRARY.PARAM = VALUE;`")
+        if "sources" not in v:
+            self.err("U0040", f"app `{block.name}` has no `sources`", block.name_span,
+                     help='add `sources = ["main.c"];`')
+        devices: list[M.Device] = []
+        dev_seen: dict[str, Span] = {}
+        choices: list[M.Choice] = []
+        choice_seen: dict[str, Span] = {}
+        overrides: list[M.Override] = []
+        override_seen: dict[str, Span] = {}
+        for m in block.members:
+            if isinstance(m, S.Device):
+                if m.name in dev_seen:
+                    self.duplicate("device", m.name, m.name_span, dev_seen[m.name])
+                    continue
+                dev_seen[m.name] = m.name_span
+                d = self.device(m)
+                if d is not None:
+                    devices.append(d)
+            elif isinstance(m, S.Use):
+                c = self.construct_ref(m.construct)
+                lib = self.library_ref((m.library, m.library_span))
+                if c is None or lib is None:
+                    continue
+                if c.name in choice_seen:
+                    self.err("U0033", f"the provider of `{c.name}` is chosen more than once",
+                             m.span, labels=(Label(choice_seen[c.name], "first chosen here"),))
+                    continue
+                choice_seen[c.name] = m.span
+                provider = libraries.get(lib.name)
+                if provider is not None and c.name not in {p.name for p in provider.provides}:
+                    self.err("U0113", f"library `{lib.name}` does not provide `{c.name}`",
+                             m.library_span, labels=(Label(provider.span, f"`{lib.name}` is declared here"),),
+                             notes=(f"`{lib.name}` provides: "
+                                    f"{one_of(p.name for p in provider.provides) or 'nothing'}",))
+                    continue
+                choices.append(M.Choice(c, lib, m.span))
+            elif isinstance(m, S.Set):
+                o = self.override(m, libraries)
+                if o is None:
+                    continue
+                key = f"{o.library.name}.{o.param.name}"
+                if key in override_seen:
+                    self.err("U0033", f"`{key}` is set more than once", m.span,
+                             labels=(Label(override_seen[key], "first set here"),))
+                    continue
+                override_seen[key] = m.span
+                overrides.append(o)
+        cmdline = ""
+        if "cmdline" in v:
+            cmdline = self.safe_string(v["cmdline"].value, "cmdline", MAX_CMDLINE) or ""  # type: ignore[arg-type]
+        memory = self.size_in(v.get("memory"), 1 << 20, MAX_MEMORY, "memory")
+        vcpus = self.size_in(v.get("vcpus"), 1, MAX_VCPUS, "vcpus")
+        entry = self.c_ident(v.get("entry"), "entry") or M.Ref("main", block.name_span)
+        return M.App(
+            name=block.name, span=block.name_span, module=mod.info.name,
+            doc=v["doc"].value.value if "doc" in v else None,  # type: ignore[union-attr]
+            sources=self.sources(v.get("sources"), mod.info.path.parent),
+            entry=entry,
+            requires=tuple(M.Requirement(r) for r in self.refs(v.get("requires"), self.construct_ref)),
+            memory=memory if memory is not None else DEFAULT_MEMORY,
+            memory_span=v["memory"].value.span if "memory" in v else None,
+            vcpus=vcpus if vcpus is not None else 1,
+            vcpus_span=v["vcpus"].value.span if "vcpus" in v else None,
+            cmdline=cmdline,
+            devices=tuple(devices),
+            overrides=tuple(overrides),
+            choices=tuple(choices),
+            policies=self.refs(v.get("policies"), self.policy_ref),
+            directory=mod.info.path.parent,
+        )
+
+    def override(self, m: S.Set, libraries: dict[str, M.Library]) -> M.Override | None:
+        parts = m.target.value.split(".")
+        if len(parts) != 2:
+            self.err("U0036", f"`set` needs LIBRARY.PARAM, not `{m.target.value}`", m.target.span,
+                     help="for example `set heap.max_size = 4 MiB;`")
+            return None
+        lib_name, param_name = parts
+        lib_span = Span(m.target.span.file, m.target.span.line, m.target.span.column,
+                        m.target.span.line, m.target.span.column + len(lib_name))
+        param_span = Span(m.target.span.file, m.target.span.line,
+                          m.target.span.column + len(lib_name) + 1,
+                          m.target.span.end_line, m.target.span.end_column)
+        lib_ref = self.library_ref((lib_name, lib_span))
+        if lib_ref is None:
+            return None
+        lib = libraries.get(lib_name)
+        if lib is None:
+            return None  # the library itself had errors
+        decl = lib.param(param_name)
+        if decl is None:
+            names = [p.name for p in lib.params]
+            guess = did_you_mean(param_name, names)
+            self.err("U0036", f"library `{lib_name}` has no parameter `{param_name}`", param_span,
+                     help=f"did you mean `{guess}`?" if guess else None,
+                     notes=(f"expected one of {one_of(names)}" if names else
+                            f"`{lib_name}` has no parameters",),
+                     labels=(Label(lib.span, f"`{lib_name}` is declared here"),))
+            return None
+        value = self.param_value(decl.type, m.value, f"`{m.target.value}`")
+        if value is None:
+            return None
+        if not self.in_range(decl, value, m.value.span, f"`{m.target.value}`"):
+            return None
+        return M.Override(lib_ref, M.Ref(param_name, param_span), value,
+                          S.render_value(m.value), m.span)
+
+    def policy_include_cycles(self, policies: dict[str, M.Policy]) -> None:
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for p in policies.values():
+            g.add_node(p.name)
+            for inc in p.includes:
+                if inc.name in policies:
+                    g.add_edge(p.name, inc.name, span=inc.span)
+        for comp in sorted(sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1):
+            cycle = nx.find_cycle(g.subgraph(comp), source=comp[0])
+            names = [a for a, _ in cycle] + [cycle[0][0]]
+            labels = [Label(g.edges[a, b]["span"], f"`{a}` includes `{b}`") for a, b in cycle]
+            self.err("U0046", "policy include cycle: " + " -> ".join(names), labels[0].span,
+                     labels=labels[1:])
+
+    # ------------------------------------------------------------ driver
+    def run(self) -> M.Program:
+        self.collect()
+        libraries = {name: self.library(b, m) for name, (b, m) in sorted(self.library_blocks.items())}
+        c_names: dict[str, str] = {}
+        for lib in libraries.values():
+            other = c_names.get(lib.c_name)
+            if other is not None:
+                self.err("U0038", f"libraries `{other}` and `{lib.name}` have the same C name "
+                         f"`{lib.c_name}`", lib.span,
+                         labels=(Label(libraries[other].span, f"`{other}` is declared here"),),
+                         help="`-` becomes `_` in generated C; rename one of them")
+            else:
+                c_names[lib.c_name] = lib.name
+        policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
+        self.policy_include_cycles(policies)
+        app = None
+        if self.app_blocks:
+            block, mod = self.app_blocks[0]
+            app = self.app(block, mod, libraries)
+        return M.Program(
+            backend=self.backend, app=app,
+            constructs=dict(sorted(self.constructs.items())),
+            capabilities=dict(sorted(self.capabilities.items())),
+            libraries=libraries, policies=policies,
+            modules=tuple(m.info for m in self.modules),
+        )
+
+
+def _fmt_size(n: int) -> str:
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} B"
+
+
+def _article(t: M.ParamType) -> str:
+    return {"int": "an integer", "size": "a size", "bool": "a boolean", "string": "a string",
+            "enum": "one of " + ", ".join(t.members)}[t.kind]
+
+
+def check_modules(modules: list[LoadedModule], backend: str, sink: Sink) -> M.Program:
+    return Checker(modules, backend, sink).run()
+
+
+fmt_size = _fmt_size

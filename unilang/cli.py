@@ -1,0 +1,151 @@
+"""The `unilang` command line.
+
+Exit codes: 0 success (warnings allowed), 1 errors in the input, 2 usage
+error, 3 internal error.  Diagnostics go to stderr as text (or to stdout as
+JSON with ``--format json``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import click
+
+from .diagnostics import Diagnostic, Severity, error
+from .paths import BACKENDS
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+BACKEND_CHOICE = click.Choice(BACKENDS, case_sensitive=False)
+BACKEND_OR_ALL = click.Choice(BACKENDS + ("all",), case_sensitive=False)
+
+
+def _backends(value: str) -> list[str]:
+    return list(BACKENDS) if value == "all" else [value]
+
+
+def emit_diagnostics(session: Any, diags: list[Diagnostic], fmt: str,
+                     extra: dict[str, object] | None = None) -> None:
+    from .render import TextRenderer, render_json, use_color
+
+    if fmt == "json":
+        sys.stdout.write(render_json(diags, extra))
+        return
+    r = TextRenderer(session.source_text, use_color(sys.stderr))
+    for d in diags:
+        sys.stderr.write(r.render(d) + "\n")
+    summary = r.summary(diags)
+    if summary:
+        sys.stderr.write(f"{summary} emitted\n")
+
+
+def finish(diags: list[Diagnostic], werror: bool = False) -> NoReturn:
+    bad = any(d.is_error or (werror and d.severity is Severity.WARNING) for d in diags)
+    sys.exit(EXIT_ERRORS if bad else EXIT_OK)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn any unexpected exception into an internal-error diagnostic and exit 3."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
+            raise
+        except RecursionError:
+            _internal("recursion limit exceeded")
+        except MemoryError:
+            _internal("out of memory")
+        except Exception as exc:  # noqa: BLE001 - this is the last line of defence
+            _internal(f"{type(exc).__name__}: {exc}")
+
+    return wrapper
+
+
+def _internal(what: str) -> NoReturn:
+    import traceback
+
+    from .render import TextRenderer
+
+    tb = traceback.extract_tb(sys.exc_info()[2])
+    where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+    d = error("U0999", f"internal compiler error: {what}",
+              notes=(f"raised at {where}",),
+              help="this is a bug in unilang; please report it with the input that triggers it")
+    sys.stderr.write(TextRenderer(lambda _n: None).render(d))
+    sys.exit(EXIT_INTERNAL)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="unilang", prog_name="unilang")
+def main() -> None:
+    """unilang: a declarative language and compiler for unikernels.
+
+    A .uni spec declares an app, the OS constructs it needs and the policies
+    it must obey. unilang resolves which libraries go into the image for each
+    backend (kvm, xen), rejects dependency and policy errors before anything
+    is built, and builds a sealed, bootable image.
+
+    \b
+    Typical use:
+      unilang check app.uni            # CI gate: exit 1 on any error
+      unilang resolve app.uni -b kvm   # what goes into the image, and why
+      unilang build app.uni -b kvm     # image + hypervisor configs
+      unilang run app.uni -b kvm       # boot it under QEMU
+
+    Run `unilang COMMAND --help` for each command, and `unilang explain CODE`
+    for any diagnostic code.
+    """
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-b", "--backend", type=BACKEND_OR_ALL, default="all", show_default=True,
+              help="Backend to check the spec for; `all` checks each and reports per backend.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Diagnostics as rustc-style text (stderr) or JSON (stdout).")
+@click.option("--werror", is_flag=True, help="Treat warnings as errors (exit 1).")
+@guarded
+def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
+    """Check SPEC for syntax, type, dependency and policy errors.
+
+    Nothing is built. Exit status: 0 when there are no errors (warnings are
+    allowed unless --werror), 1 when there are, 2 for a usage error.
+    """
+    from .driver import check_spec
+
+    session, results = check_spec(spec, _backends(backend))
+    diags = session.sink.sorted()
+    extra = {"spec": str(spec), "backends": [b for b in _backends(backend)],
+             "ok": not any(d.is_error for d in diags)}
+    emit_diagnostics(session, diags, fmt, extra)
+    if fmt == "text" and not any(d.is_error for d in diags):
+        app = next((r.program.app.name for r in results if r.program and r.program.app), "?")
+        click.echo(f"ok: app `{app}` checks clean for {', '.join(_backends(backend))}")
+    finish(diags, werror)
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Explain a diagnostic CODE (for example U0031)."""
+    from .codes import CODES, explain as explain_code
+
+    text = explain_code(code)
+    if text is None:
+        from .diagnostics import did_you_mean
+
+        guess = did_you_mean(code.upper(), CODES)
+        hint = f" (did you mean {guess}?)" if guess else ""
+        click.echo(f"error: unknown diagnostic code `{code}`{hint}", err=True)
+        click.echo("codes: " + ", ".join(CODES), err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(text, nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,260 @@
+"""The catalogue of diagnostic codes: one entry per code, with an explanation.
+
+``unilang explain CODE`` prints an entry; ``docs/diagnostics.md`` is
+generated from this table (``python -m unilang.codes > docs/diagnostics.md``)
+and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Code:
+    code: str
+    severity: str
+    title: str
+    explanation: str
+    example: str = ""
+
+
+def _c(code: str, severity: str, title: str, explanation: str, example: str = "") -> Code:
+    return Code(code, severity, title, explanation.strip(), example.strip("\n"))
+
+
+CODES: dict[str, Code] = {c.code: c for c in [
+    # ------------------------------------------------------------ input
+    _c("U0001", "error", "cannot read a file", """
+A spec or an imported module could not be read: it does not exist, it is a
+directory, permission was denied, or it is larger than the 64 MiB limit.
+Check the path given on the command line or in the `import`.""", """
+$ unilang check missing.uni
+missing.uni: error[U0001]: cannot read `missing.uni`: no such file"""),
+    _c("U0002", "error", "file is not valid UTF-8", """
+unilang sources are UTF-8 text. The diagnostic points at the first byte that
+is not valid UTF-8. Re-save the file as UTF-8."""),
+    _c("U0003", "error", "file contains a NUL byte", """
+A NUL byte never belongs in a text file; it usually means a binary file was
+given by mistake, or the file is corrupted."""),
+    _c("U0010", "error", "syntax error", """
+The parser met a token it did not expect. The message lists what would have
+been accepted at that point, as you would type it (`";"`, `"}"`, a name, a
+string ...). Common causes: a missing `;` after a field, a nested list
+(lists hold scalars only), an unquoted string.""", """
+app hello {
+    memory = 16 MiB      # missing `;`
+    vcpus = 1;
+}"""),
+    _c("U0011", "error", "invalid escape sequence in a string", """
+Strings accept the escapes `\\\\`, `\\"`, `\\n`, `\\t`, `\\r` and `\\u{HEX}`
+(a Unicode code point, not 0). Anything else after a backslash is an error.""", r"""
+app hello { cmdline = "C:\path"; }   # `\p` is not an escape: write `\\p`"""),
+    # ------------------------------------------------------------ modules
+    _c("U0020", "error", "imported module not found", """
+`import a.b;` looks for `a/b.uni` in the spec's directory, then in
+`stdlib/`, then in the selected backend's folder (`backends/<backend>/`).
+`import "x/y.uni";` names a file relative to the importing file. Neither was
+found. The note lists every place that was searched.""", """
+import netwrok;   # typo: no netwrok.uni anywhere"""),
+    _c("U0021", "error", "import outside the search roots", """
+An import may only resolve to a file inside the root it was found in (the
+spec's directory, `stdlib/` or the backend folder). Absolute paths, `..`
+that climbs out of the root, and symbolic links pointing outside are all
+refused, so a spec can never pull in an arbitrary file.""", """
+import "../../etc/secrets.uni";"""),
+    _c("U0022", "error", "import cycle", """
+Modules import each other in a cycle. The message shows the whole chain and
+each link's `import` line. Move the declarations both need into a third
+module that both import.""", """
+# a.uni
+import b;
+# b.uni
+import a;"""),
+    # ------------------------------------------------------------ definitions
+    _c("U0030", "error", "duplicate definition", """
+Two declarations of the same kind have the same name (two libraries, two
+constructs, two parameters of one library, two devices ...), possibly in
+different modules. The label shows the first definition.""", """
+construct console "A";
+construct console "B";"""),
+    _c("U0031", "error", "unknown name", """
+A construct, capability, library or policy is referred to but never
+declared in any loaded module. The help suggests the closest declared name
+when there is one.""", """
+app hello { sources = ["hello.c"]; requires = [consol]; }   # did you mean `console`?"""),
+    _c("U0032", "error", "unknown key", """
+A field name is not one of the keys that this kind of block accepts. The
+note lists the accepted keys; the help suggests the closest one.
+
+library: doc, provides, requires, sources, backends, exercises, conflicts,
+init, min_memory, max_vcpus, default, rank (and `param` members).
+app: doc, sources, entry, requires, memory, vcpus, cmdline, policies (and
+`device`, `use` and `set` members).
+policy: doc, include, deny, allow, forbid, require, max_memory, max_vcpus,
+max_image_size.
+net device: kind, mac, bridge. block device: kind, path, format, readonly.""", """
+app hello { sources = ["hello.c"]; memroy = 16 MiB; }"""),
+    _c("U0033", "error", "given more than once", """
+A key, list item, provider choice or parameter override appears twice in
+the same block, or a policy both denies and allows the same capability.
+Remove one of them.""", """
+app hello { sources = ["a.c"]; memory = 16 MiB; memory = 32 MiB; }"""),
+    _c("U0034", "error", "type mismatch", """
+A value has the wrong type. unilang never converts implicitly: a size needs
+a unit (`64 MiB`, not `64`), a number is not a string (`1`, not `"1"`), a
+list is written in brackets even with one item.""", """
+app hello { sources = ["hello.c"]; memory = 64; }   # write `64 MiB`"""),
+    _c("U0035", "error", "value out of range", """
+A number or size is outside the range its key or parameter allows. For
+library parameters the range is the `in LOW .. HIGH` of the `param`
+declaration; for app keys: memory 1 MiB to 1 TiB, vcpus 1 to 256; rank 0 to
+1000.""", """
+app hello { sources = ["hello.c"]; vcpus = 0; }"""),
+    _c("U0036", "error", "unknown parameter", """
+`set LIBRARY.PARAM = VALUE;` names a parameter that the library does not
+declare, or the target is not of the form LIBRARY.PARAM. The note lists the
+library's parameters.""", """
+app hello { sources = ["hello.c"]; set heap.max_sise = 1 MiB; }"""),
+    _c("U0037", "error", "unknown backend", """
+A backend name (in `backends = [...]` or `requires on [...]`) is not one of
+the backends unilang supports: kvm, xen."""),
+    _c("U0038", "error", "invalid name", """
+A name that reaches generated files or C code breaks a rule: app, library,
+device and parameter names are at most 64 characters; init functions,
+entry points and parameter names must be C identifiers; two libraries
+whose names differ only in `-` versus `_` would collide in generated C."""),
+    _c("U0039", "error", "missing or misplaced app", """
+The spec given on the command line must declare exactly one `app`. An
+imported module may not declare an app."""),
+    _c("U0040", "error", "missing required key", """
+A block lacks a key it cannot do without: an app needs `sources`, a device
+needs `kind`, a block device needs `path`."""),
+    _c("U0041", "error", "bad source file", """
+A source path must be relative to the declaring file, use only letters,
+digits, `_`, `-`, `.` and `/`, contain no `..`, end in `.c`, `.S` or `.s`,
+and exist. The restriction keeps every path safe to write into build files
+and shell scripts."""),
+    _c("U0042", "error", "invalid parameter declaration", """
+A library's `param` is malformed: unknown type (types are int, size, bool,
+string and enum(...)), no default, a default of the wrong type or outside
+the range, a range on a non-numeric type, an empty range, or an enum that
+lists a member twice.""", """
+library heap { param max_size: size = 1 MiB in 4 MiB .. 8 MiB; }"""),
+    _c("U0043", "error", "`on` clause not allowed", """
+Only a library's `requires` may be limited to some backends
+(`requires on [xen] = [xen.hypercall];`)."""),
+    _c("U0044", "error", "unsafe string", """
+A string that reaches a generated file (kernel command line, device
+properties, string parameters) contains a control character (newline, tab,
+escape ...) or is too long. Such strings cannot be represented safely in
+every format unilang writes (xl.cfg, XML, shell, JSON), so they are
+rejected."""),
+    _c("U0045", "error", "invalid device property", """
+A device property is malformed: a MAC address must be six lower-case hex
+pairs separated by `:`, a bridge name uses letters, digits, `_`, `-` and
+`.`, a disk path is relative and uses letters, digits, `_`, `-`, `.` and
+`/`."""),
+    _c("U0046", "error", "policy include cycle", """
+Policies include each other in a cycle (or a policy includes itself)."""),
+    # ------------------------------------------------------------ resolution
+    _c("U0100", "error", "no provider for a construct", """
+A construct is required (by the app or a selected library) but no library
+that supports this backend provides it. The chain shows who required it.
+Libraries that provide it on other backends are listed in the notes."""),
+    _c("U0101", "error", "ambiguous provider", """
+Several libraries provide a required construct on this backend and none is
+marked `default = true` or has a strictly highest `rank`. Choose one in the
+app: `use LIBRARY for CONSTRUCT;`."""),
+    _c("U0102", "error", "dependency cycle", """
+Selected libraries require each other in a cycle, so there is no order in
+which to initialise them. Every link of the chain is shown with the line
+that requires the next construct."""),
+    _c("U0103", "error", "conflicting libraries", """
+Two selected libraries declare that they conflict (`conflicts = [...]`).
+Choose other providers with `use LIBRARY for CONSTRUCT;`."""),
+    _c("U0104", "error", "library does not support the backend", """
+A library chosen with `use` (or pulled in otherwise) declares
+`backends = [...]` without the backend being checked."""),
+    _c("U0105", "error", "policy requires a construct the image lacks", """
+An applied policy says `require = [CONSTRUCT]` but nothing in the image
+provides it. Add it to the app's `requires`."""),
+    _c("U0106", "error", "policy forbids a library", """
+An applied policy lists a selected library in `forbid`. The chain shows why
+the library was selected; choose another provider."""),
+    _c("U0107", "error", "policy denies a capability", """
+A selected library exercises a capability that an applied policy denies.
+The diagnostic shows the deny rule and the chain that pulled the library
+in. A policy's own `allow` overrides a deny inherited through `include`;
+among the app's policies, any deny wins."""),
+    _c("U0108", "error", "not enough memory", """
+The app's `memory` is below the sum of the selected libraries'
+`min_memory`. The notes list each library's minimum."""),
+    _c("U0109", "error", "too many vcpus for a library", """
+The app asks for more vcpus than a selected library's `max_vcpus`."""),
+    _c("U0110", "error", "memory above a policy limit", """
+The app's `memory` exceeds an applied policy's `max_memory`."""),
+    _c("U0111", "error", "vcpus above a policy limit", """
+The app's `vcpus` exceeds an applied policy's `max_vcpus`."""),
+    _c("U0112", "error", "override for a library not in the image", """
+`set LIBRARY.PARAM = ...;` names a library that resolution pruned (nothing
+the app requires reaches it) on this backend. The value would be silently
+ignored, so it is an error."""),
+    _c("U0113", "error", "chosen library does not provide the construct", """
+`use LIBRARY for CONSTRUCT;` names a library whose `provides` does not
+include the construct."""),
+    _c("U0150", "warning", "unused import", """
+A project module (not stdlib or backend) is imported but none of its
+definitions is used by the resolved image. Remove the import."""),
+    _c("U0151", "warning", "override equals the default", """
+`set LIBRARY.PARAM = VALUE;` sets a parameter to its declared default.
+The line has no effect; remove it, or keep it deliberately to pin the value
+against future changes of the default."""),
+    _c("U0152", "warning", "allow rule with no effect", """
+An applied policy allows a capability that no selected library exercises."""),
+    # ------------------------------------------------------------ build
+    _c("U0200", "error", "build tool missing", """
+A tool the build needs (gcc, ld, ninja, qemu-system-x86_64) was not found.
+Install it (Debian: `apt-get install gcc binutils qemu-system-x86`)."""),
+    _c("U0201", "error", "compilation or link failed", """
+Compiling or linking the image failed. The tool's own output follows the
+diagnostic. Earlier build outputs are left untouched."""),
+    _c("U0202", "error", "image verification failed", """
+The linked image broke a property unilang guarantees: a segment both
+writable and executable, no PVH note in a 4-byte aligned PT_NOTE, an entry
+point outside the text segment, or a size above a policy's
+`max_image_size`. No image is left in the output."""),
+    _c("U0203", "error", "guest timed out", """
+`unilang run` killed the guest after `--timeout` seconds."""),
+    _c("U0204", "error", "cannot write outputs", """
+The output directory could not be written."""),
+    _c("U0999", "error", "internal compiler error", """
+unilang itself failed. This is a bug: please report it with the spec that
+triggers it. The exit code is 3."""),
+]}
+
+
+def markdown() -> str:
+    out = ["# Diagnostics", "",
+           "Every diagnostic unilang emits has a code. `unilang explain CODE` prints the",
+           "entry below. Errors make `unilang check` exit 1; warnings do not, unless",
+           "`--werror` is given. (This file is generated by `python -m unilang.codes`.)", ""]
+    for c in CODES.values():
+        out += [f"## {c.code}: {c.title} ({c.severity})", "", c.explanation, ""]
+        if c.example:
+            out += ["```", c.example, "```", ""]
+    return "\n".join(out)
+
+
+def explain(code: str) -> str | None:
+    c = CODES.get(code.upper())
+    if c is None:
+        return None
+    text = f"{c.code}: {c.title} ({c.severity})\n\n{c.explanation}\n"
+    if c.example:
+        text += "\nExample:\n\n" + "\n".join("    " + line for line in c.example.split("\n")) + "\n"
+    return text
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,233 @@
+"""Loading modules: the root spec, its imports, and the implicit preludes.
+
+Import search roots, in order:
+  * a project module (the spec's own directory): project, stdlib, backend
+  * a stdlib module: stdlib, backend
+  * a backend module: backend, stdlib
+``import a.b;`` names the file ``a/b.uni`` below a root; ``import "x/y.uni";``
+is a path relative to the importing file.  Whatever the form, the file's
+real path (symlinks resolved) must lie inside the root it was found in.
+
+Two modules are always loaded after the root spec: ``stdlib/prelude.uni``
+and ``backends/<backend>/backend.uni``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from . import paths
+from . import syntax as S
+from .diagnostics import Diagnostic, Label, Sink, Span, error
+from .model import ModuleInfo
+from .parser import parse_source
+from .source import SourceFile, display_name, read_source
+
+
+@attrs.frozen
+class LoadedModule:
+    info: ModuleInfo
+    tree: S.Module
+
+
+class ParseCache(Protocol):
+    def get(self, path: Path, digest: str) -> S.Module | None: ...
+    def put(self, path: Path, digest: str, module: S.Module) -> None: ...
+
+
+class MemoryCache:
+    """Parsed modules kept for the life of one command (e.g. both backends)."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], S.Module] = {}
+
+    def get(self, path: Path, digest: str) -> S.Module | None:
+        return self._items.get((str(path), digest))
+
+    def put(self, path: Path, digest: str, module: S.Module) -> None:
+        self._items[(str(path), digest)] = module
+
+
+@attrs.frozen
+class Root:
+    kind: str  # "project", "stdlib", "backend"
+    path: Path  # real path
+    label: str  # prefix for display names of modules below it
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+class Loader:
+    def __init__(self, spec: Path, backend: str, sink: Sink, cache: ParseCache,
+                 files: dict[str, Path] | None = None) -> None:
+        self.spec = spec
+        self.files = files if files is not None else {}
+        self.backend = backend
+        self.sink = sink
+        self.cache = cache
+        project = Path(os.path.realpath(spec.parent if spec.parent != Path("") else Path(".")))
+        self.roots = {
+            "project": Root("project", project, ""),
+            "stdlib": Root("stdlib", Path(os.path.realpath(paths.stdlib_dir())), "stdlib/"),
+            "backend": Root("backend", Path(os.path.realpath(paths.backend_dir(backend))),
+                            f"backends/{backend}/"),
+        }
+        self.order = {
+            "project": ("project", "stdlib", "backend"),
+            "stdlib": ("stdlib", "backend"),
+            "backend": ("backend", "stdlib"),
+        }
+
+    def module_name(self, real: Path, root: Root) -> str:
+        if root.kind == "project":
+            return display_name(real) if real != Path(os.path.realpath(self.spec)) else str(self.spec)
+        return root.label + real.relative_to(root.path).as_posix()
+
+    def root_of(self, real: Path) -> Root:
+        for kind in ("backend", "stdlib", "project"):
+            root = self.roots[kind]
+            if _inside(real, root.path):
+                return root
+        return self.roots["project"]
+
+    def find(self, imp: S.Import, importer: Path, importer_root: Root) -> tuple[Path, Root] | Diagnostic:
+        if imp.is_path:
+            rel = Path(imp.target)
+            if rel.is_absolute() or imp.target.startswith("~"):
+                return error("U0021", f"import `{imp.target}` is an absolute path", imp.span,
+                             help="import paths are relative to the importing file")
+            candidate = Path(os.path.realpath(importer.parent / rel))
+            if not _inside(candidate, importer_root.path):
+                return error("U0021", f"import `{imp.target}` resolves outside the "
+                             f"{importer_root.kind} root", imp.span,
+                             notes=(f"imports may only name files below {self._root_desc(importer_root)}",))
+            if not candidate.is_file():
+                return error("U0020", f"cannot find module `{imp.target}`", imp.span,
+                             notes=(f"looked for {display_name(candidate)}",))
+            return candidate, importer_root
+        rel_path = Path(*imp.target.split(".")).with_suffix(".uni")
+        looked: list[str] = []
+        for kind in self.order[importer_root.kind]:
+            root = self.roots[kind]
+            candidate = root.path / rel_path
+            looked.append(self._root_desc(root) + "/" + rel_path.as_posix())
+            if candidate.is_file():
+                real = Path(os.path.realpath(candidate))
+                if not _inside(real, root.path):
+                    return error("U0021", f"import `{imp.target}` resolves outside the "
+                                 f"{root.kind} root", imp.span,
+                                 notes=(f"{display_name(candidate)} is a link to {real}",))
+                return real, root
+        return error("U0020", f"cannot find module `{imp.target}`", imp.span,
+                     notes=("looked in: " + ", ".join(looked),),
+                     help=f"create {rel_path.as_posix()} next to the spec, or check the spelling")
+
+    def _root_desc(self, root: Root) -> str:
+        if root.kind == "project":
+            return "the spec's directory"
+        return root.label.rstrip("/")
+
+    def read(self, real: Path, root: Root, span: Span | None) -> LoadedModule | None:
+        name = self.module_name(real, root)
+        self.files[name] = real
+        src = read_source(real, name, span)
+        if isinstance(src, Diagnostic):
+            self.sink.add(src)
+            return None
+        tree = self.cache.get(real, src.digest)
+        if tree is None:
+            tree, errs = parse_source(src)
+            self.sink.extend(errs)
+            if tree is None:
+                return None
+            if not errs:
+                self.cache.put(real, src.digest, tree)
+        defines = tuple(f"{d.kind}:{d.name}" for d in tree.decls if not isinstance(d, S.Import))
+        info = ModuleInfo(name, real, root.kind, (), defines, src.digest)
+        return LoadedModule(info, tree)
+
+    def load(self) -> list[LoadedModule]:
+        """Every module reachable from the spec and the preludes, in a stable order."""
+        loaded: dict[Path, LoadedModule] = {}
+        order: list[Path] = []
+        # edges for cycle detection: importer -> [(imported, span)]
+        edges: dict[Path, list[tuple[Path, Span]]] = {}
+
+        spec_real = Path(os.path.realpath(self.spec))
+        spec_root = self.roots["project"]
+        starts: list[tuple[Path, Root, Span | None]] = [(spec_real, spec_root, None)]
+        for real, root in ((self.roots["stdlib"].path / "prelude.uni", self.roots["stdlib"]),
+                           (self.roots["backend"].path / "backend.uni", self.roots["backend"])):
+            if real.is_file():
+                starts.append((real, root, None))
+
+        queue = list(starts)
+        i = 0
+        while i < len(queue):
+            real, root, span = queue[i]
+            i += 1
+            if real in loaded:
+                continue
+            mod = self.read(real, root, span)
+            if mod is None:
+                if real == spec_real:
+                    return []
+                continue
+            order.append(real)
+            edges[real] = []
+            resolved: list[tuple[str, Span]] = []
+            for decl in mod.tree.decls:
+                if not isinstance(decl, S.Import):
+                    continue
+                found = self.find(decl, real, root)
+                if isinstance(found, Diagnostic):
+                    self.sink.add(found)
+                    continue
+                target, troot = found
+                edges[real].append((target, decl.span))
+                resolved.append((self.module_name(target, troot), decl.span))
+                queue.append((target, troot, decl.span))
+            loaded[real] = attrs.evolve(mod, info=attrs.evolve(mod.info, imports=tuple(resolved)))
+
+        self._report_cycles(edges, loaded)
+        return [loaded[p] for p in order]
+
+    def _report_cycles(self, edges: dict[Path, list[tuple[Path, Span]]],
+                       loaded: dict[Path, LoadedModule]) -> None:
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for src, outs in edges.items():
+            g.add_node(src)
+            for dst, span in outs:
+                if dst in edges:
+                    g.add_edge(src, dst, span=span)
+        for comp in sorted((sorted(c) for c in nx.strongly_connected_components(g)
+                            if len(c) > 1 or any(g.has_edge(n, n) for n in c)),
+                           key=lambda c: str(c[0])):
+            members = set(comp)
+            # walk the cycle from the first module in load order
+            start = min(members, key=lambda p: list(loaded).index(p))
+            cycle = nx.find_cycle(g.subgraph(members), source=start)
+            names = [loaded[a].info.name for a, _b in cycle] + [loaded[cycle[0][0]].info.name]
+            labels = [Label(g.edges[a, b]["span"], f"`{loaded[a].info.name}` imports "
+                            f"`{loaded[b].info.name}`") for a, b in cycle]
+            first = labels[0]
+            self.sink.add(error("U0022", "import cycle: " + " -> ".join(names), first.span,
+                                labels=labels[1:],
+                                help="move the shared declarations into a module both can import"))
+
+
+def load_modules(spec: Path, backend: str, sink: Sink, cache: ParseCache,
+                 files: dict[str, Path] | None = None) -> list[LoadedModule]:
+    return Loader(spec, backend, sink, cache, files).load()

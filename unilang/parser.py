@@ -1,0 +1,332 @@
+"""Parsing: source text -> ``unilang.syntax`` tree, or syntax diagnostics.
+
+The lark LALR parser is built once per process.  Trees are transformed
+inline (lark's ``transformer=`` option), so no intermediate parse tree is
+kept.  Syntax errors become diagnostics whose "expected" lists use the
+text of tokens (``";"``, ``"{"``), never lark's terminal names.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .diagnostics import Diagnostic, Span, error
+from .source import SourceFile
+from . import syntax as S
+
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+#: Names of the grammar's named terminals as a user would say them.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "INT": "a number",
+    "STRING": "a string",
+    "UNIT": "a unit (B, KiB, MiB, GiB, TiB)",
+    "$END": "end of file",
+}
+
+
+def _parse_int(text: str) -> int:
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("-")
+    if digits[:2] in ("0x", "0X"):
+        return sign * int(digits[2:], 16)
+    return sign * int(digits, 10)
+
+
+class _Builder:
+    """Callbacks that turn grammar rules into syntax nodes (used inline by lark)."""
+
+    def __init__(self, file: str, errors: list[Diagnostic]) -> None:
+        self.file = file
+        self.errors = errors
+
+    # -- helpers
+    def span_of(self, meta: Any) -> Span:
+        if getattr(meta, "empty", False):
+            return Span(self.file, 1, 1, 1, 1)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def tok_span(self, tok: Any) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def decode_string(self, tok: Any) -> str:
+        raw = str(tok)[1:-1]
+        if "\\" not in raw:
+            return raw
+        out: list[str] = []
+        i = 0
+        while i < len(raw):
+            c = raw[i]
+            if c != "\\":
+                out.append(c)
+                i += 1
+                continue
+            nxt = raw[i + 1]
+            simple = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+            if nxt in simple:
+                out.append(simple[nxt])
+                i += 2
+                continue
+            if nxt == "u":
+                m = re.match(r"u\{([0-9A-Fa-f]{1,6})\}", raw[i + 1:])
+                if m:
+                    cp = int(m.group(1), 16)
+                    if 0 < cp <= 0x10FFFF and not 0xD800 <= cp <= 0xDFFF:
+                        out.append(chr(cp))
+                        i += 1 + m.end()
+                        continue
+            col = tok.column + 1 + i
+            self.errors.append(error(
+                "U0011", f"invalid escape sequence `\\{nxt}` in string",
+                Span(self.file, tok.line, col, tok.line, col + 2),
+                help='the escapes are \\\\ \\" \\n \\t \\r and \\u{HEX} (not \\u{0})'))
+            i += 2
+        return "".join(out)
+
+    # -- scalars
+    def int(self, meta: Any, children: list[Any]) -> S.Int:
+        return S.Int(_parse_int(str(children[0])), self.span_of(meta))
+
+    def size(self, meta: Any, children: list[Any]) -> S.Size:
+        num, unit = children
+        n = _parse_int(str(num))
+        return S.Size(n * UNITS[str(unit)], f"{num} {unit}", self.span_of(meta))
+
+    def string(self, meta: Any, children: list[Any]) -> S.Str:
+        return S.Str(self.decode_string(children[0]), self.span_of(meta))
+
+    def true(self, meta: Any, children: list[Any]) -> S.Bool:
+        return S.Bool(True, self.span_of(meta))
+
+    def false(self, meta: Any, children: list[Any]) -> S.Bool:
+        return S.Bool(False, self.span_of(meta))
+
+    def dotted(self, meta: Any, children: list[Any]) -> S.Name:
+        return S.Name(".".join(str(c) for c in children), self.span_of(meta))
+
+    def list(self, meta: Any, children: list[Any]) -> S.List:
+        return S.List(tuple(c for c in children if c is not None), self.span_of(meta))
+
+    # -- members
+    def on_clause(self, meta: Any, children: list[Any]) -> tuple[S.Name, ...]:
+        return tuple(S.Name(str(t), self.tok_span(t)) for t in children)
+
+    def field(self, meta: Any, children: list[Any]) -> S.Field:
+        key = children[0]
+        on = None
+        if len(children) == 3:
+            on = children[1]
+        return S.Field(str(key), self.tok_span(key), children[-1], self.span_of(meta), on)
+
+    def type_expr(self, meta: Any, children: list[Any]) -> S.TypeExpr:
+        return S.TypeExpr(str(children[0]), self.span_of(meta))
+
+    def enum_type(self, meta: Any, children: list[Any]) -> S.TypeExpr:
+        members = tuple(S.Name(str(t), self.tok_span(t)) for t in children)
+        return S.TypeExpr("enum", self.span_of(meta), members)
+
+    def range(self, meta: Any, children: list[Any]) -> tuple[Any, Any]:
+        return (children[0], children[1])
+
+    def param(self, meta: Any, children: list[Any]) -> S.Param:
+        name, type_ = children[0], children[1]
+        default = low = high = None
+        doc = None
+        for c in children[2:]:
+            if isinstance(c, tuple):
+                low, high = c
+            elif hasattr(c, "type") and getattr(c, "type") == "STRING":
+                doc = self.decode_string(c)
+            else:
+                default = c
+        return S.Param(str(name), self.tok_span(name), type_, default, low, high, doc,
+                       self.span_of(meta))
+
+    def device(self, meta: Any, children: list[Any]) -> S.Device:
+        name = children[0]
+        return S.Device(str(name), self.tok_span(name), tuple(children[1:]), self.span_of(meta))
+
+    def use(self, meta: Any, children: list[Any]) -> S.Use:
+        lib, construct = children
+        return S.Use(str(lib), self.tok_span(lib), construct, self.span_of(meta))
+
+    def set(self, meta: Any, children: list[Any]) -> S.Set:
+        return S.Set(children[0], children[1], self.span_of(meta))
+
+    # -- declarations
+    def import_decl(self, meta: Any, children: list[Any]) -> S.Import:
+        target = children[0]
+        if isinstance(target, S.Name):
+            return S.Import(target.value, False, self.span_of(meta))
+        return S.Import(self.decode_string(target), True, self.span_of(meta))
+
+    def _symbol(self, kind: str, meta: Any, children: list[Any]) -> S.Symbol:
+        name = children[0]
+        doc = self.decode_string(children[1]) if len(children) > 1 else None
+        return S.Symbol(kind, name.value, name.span, doc, self.span_of(meta))
+
+    def construct_decl(self, meta: Any, children: list[Any]) -> S.Symbol:
+        return self._symbol("construct", meta, children)
+
+    def capability_decl(self, meta: Any, children: list[Any]) -> S.Symbol:
+        return self._symbol("capability", meta, children)
+
+    def _block(self, kind: str, meta: Any, children: list[Any]) -> S.Block:
+        name = children[0]
+        return S.Block(kind, str(name), self.tok_span(name), tuple(children[1:]),
+                       self.span_of(meta))
+
+    def library_decl(self, meta: Any, children: list[Any]) -> S.Block:
+        return self._block("library", meta, children)
+
+    def app_decl(self, meta: Any, children: list[Any]) -> S.Block:
+        return self._block("app", meta, children)
+
+    def policy_decl(self, meta: Any, children: list[Any]) -> S.Block:
+        return self._block("policy", meta, children)
+
+    def start(self, meta: Any, children: list[Any]) -> list[Any]:
+        return children
+
+
+@functools.lru_cache(maxsize=1)
+def _grammar_text() -> str:
+    return (paths.grammar_dir() / "unilang.lark").read_text(encoding="utf-8")
+
+
+class Parser:
+    """The LALR parser, built once per process (see ``get_parser``)."""
+
+    def __init__(self) -> None:
+        from lark import Lark
+
+        self.lark = Lark(_grammar_text(), parser="lalr", lexer="contextual",
+                         propagate_positions=True, maybe_placeholders=False,
+                         cache=paths.lark_cache_file())
+        self.words = dict(_TERMINAL_WORDS)
+        for term in self.lark.terminals:
+            pattern = term.pattern
+            if term.name not in self.words and type(pattern).__name__ == "PatternStr":
+                self.words[term.name] = f'"{pattern.value}"'
+
+    def describe(self, terminals: set[str]) -> str:
+        words = sorted({self.words.get(t, t.lower()) for t in terminals})
+        quoted = [w for w in words if w.startswith('"')]
+        other = [w for w in words if not w.startswith('"')]
+        items = other + quoted
+        if len(items) > 10:
+            items = items[:10] + ["..."]
+        if len(items) == 1:
+            return items[0]
+        return ", ".join(items[:-1]) + " or " + items[-1]
+
+    def parse(self, source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
+        from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+        errors: list[Diagnostic] = []
+        builder = _Builder(source.name, errors)
+        try:
+            tree = self.lark.parse(source.text)
+            decls = _Transform(builder).transform(tree)
+        except UnexpectedToken as e:
+            return None, [self._unexpected_token(source, e)]
+        except UnexpectedCharacters as e:
+            ch = source.text[e.pos_in_stream] if e.pos_in_stream < len(source.text) else ""
+            shown = repr(ch)[1:-1] if ch.isprintable() else f"\\u{{{ord(ch):x}}}"
+            span = Span(source.name, e.line, e.column, e.line, e.column + 1)
+            expected = self.describe(set(e.allowed or ()))
+            return None, [error("U0010", f"unexpected character `{shown}`", span,
+                                notes=(f"expected {expected}",) if e.allowed else ())]
+        except UnexpectedInput as e:  # UnexpectedEOF and friends
+            line = source.text.count("\n") + 1
+            col = len(source.text) - (source.text.rfind("\n") + 1) + 1
+            return None, [error("U0010", "unexpected end of file",
+                                Span(source.name, line, col, line, col))]
+        return S.Module(source.name, tuple(decls)), errors
+
+    def _unexpected_token(self, source: SourceFile, e: Any) -> Diagnostic:
+        tok = e.token
+        accepted: set[str] = set(e.expected)
+        try:
+            if e.interactive_parser is not None:
+                accepted = set(e.interactive_parser.accepts()) or accepted
+        except Exception:  # noqa: BLE001 - fall back to lark's own list
+            pass
+        expected = self.describe(accepted)
+        if tok.type == "$END":
+            line = source.text.count("\n") + 1
+            col = len(source.text) - (source.text.rfind("\n") + 1) + 1
+            span = Span(source.name, line, col, line, col)
+            return error("U0010", f"unexpected end of file, expected {expected}", span)
+        span = Span(source.name, tok.line, tok.column, tok.end_line or tok.line,
+                    tok.end_column or tok.column + 1)
+        text = str(tok)
+        if len(text) > 40:
+            text = text[:37] + "..."
+        found = self.words.get(tok.type, "")
+        if found and not found.startswith('"'):
+            found = found.split(" ", 1)[1] if found.startswith(("a ", "an ")) else found
+            what = f"{found} `{text}`"
+        else:
+            what = f"`{text}`"
+        help_ = None
+        if "SEMICOLON" in accepted and tok.type in ("RBRACE", "NAME", "PARAM", "DEVICE",
+                                                    "USE", "SET"):
+            help_ = "every field, param, use and set ends with `;`"
+        if tok.type == "LSQB" and "LSQB" not in accepted:
+            help_ = "lists hold names, numbers, sizes, strings and booleans; they do not nest"
+        return error("U0010", f"unexpected {what}, expected {expected}", span, help=help_)
+
+
+class _Transform:
+    """Bottom-up transform of a lark tree without recursion on depth."""
+
+    def __init__(self, builder: _Builder) -> None:
+        self.b = builder
+
+    def transform(self, tree: Any) -> Any:
+        from lark import Tree
+
+        # Post-order traversal with an explicit stack: depth is bounded by the
+        # grammar anyway, but never trust that with the interpreter's stack.
+        stack: list[tuple[Any, bool]] = [(tree, False)]
+        results: list[Any] = []
+        while stack:
+            node, done = stack.pop()
+            if not isinstance(node, Tree):
+                results.append(node)
+                continue
+            if not done:
+                stack.append((node, True))
+                for child in reversed(node.children):
+                    stack.append((child, False))
+                continue
+            n = len(node.children)
+            children = results[len(results) - n:] if n else []
+            del results[len(results) - n:]
+            fn = getattr(self.b, str(node.data))
+            results.append(fn(node.meta, children))
+        return results[0]
+
+
+@functools.lru_cache(maxsize=1)
+def get_parser() -> Parser:
+    return Parser()
+
+
+def parse_source(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
+    return get_parser().parse(source)
+
+
+def parse_text(text: str, name: str = "<input>") -> tuple[S.Module | None, list[Diagnostic]]:
+    """Parse text directly (for tests and tools)."""
+    import hashlib
+
+    src = SourceFile(name=name, path=Path(name), text=text,
+                     digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+    return parse_source(src)

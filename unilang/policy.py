@@ -1,0 +1,152 @@
+"""Policy and resource checks over a resolved image.
+
+Capability verdicts: a policy's own rule for a capability decides; without
+one, the policies it includes decide, and among them a deny wins over an
+allow.  Among the app's applied policies any deny wins.  ``forbid`` and
+``require`` and the limits of a policy apply together with those of every
+policy it includes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from . import model as M
+from .check import fmt_size
+from .diagnostics import Diagnostic, Label, Span, error, warning
+
+if TYPE_CHECKING:
+    from .resolve import Selected, Verdict
+
+
+def capability_verdict(p: M.Program, policy: str, cap: str,
+                       visiting: frozenset[str] = frozenset()) -> tuple[bool, Span, str] | None:
+    """(allowed, rule span, deciding policy) for ``cap`` under ``policy``, or None."""
+    pol = p.policies.get(policy)
+    if pol is None or policy in visiting:
+        return None
+    for rule in pol.rules:
+        if rule.capability.name == cap:
+            return (rule.allow, rule.capability.span, pol.name)
+    found = [capability_verdict(p, inc.name, cap, visiting | {policy}) for inc in pol.includes]
+    decided = [v for v in found if v is not None]
+    for v in decided:
+        if not v[0]:
+            return v
+    return decided[0] if decided else None
+
+
+def check_policies(p: M.Program, selected: dict[str, "Selected"], chosen: dict[str, str | None],
+                   report: Callable[[Diagnostic], None]) -> tuple["Verdict", ...]:
+    from .resolve import Verdict, chain_str, policy_closure
+
+    app = p.app
+    assert app is not None
+    provided = {c.name for s in selected.values() for c in s.library.provides}
+    verdicts = []
+    for ref in app.policies:
+        findings: list[str] = []
+        closure = policy_closure(p, [ref.name])
+        # capabilities
+        for name in sorted(selected):
+            s = selected[name]
+            for cap in s.library.exercises:
+                v = capability_verdict(p, ref.name, cap.name)
+                if v is None or v[0]:
+                    continue
+                _, rule_span, by = v
+                findings.append(f"denies `{cap.name}`, exercised by `{name}`")
+                report(error(
+                    "U0107", f"policy `{ref.name}` denies capability `{cap.name}`, which "
+                    f"`{name}` exercises", ref.span,
+                    labels=(Label(rule_span, f"denied by policy `{by}` here"),
+                            Label(cap.span, f"`{name}` exercises `{cap.name}` here")),
+                    notes=(f"`{name}` is selected by: {chain_str(s.chain)}",),
+                    help=f"choose a provider of `{s.construct}` that does not exercise "
+                         f"`{cap.name}`, or stop requiring it"))
+        for pol in closure:
+            for lib in pol.forbid:
+                if lib.name in selected:
+                    findings.append(f"forbids `{lib.name}`")
+                    report(error(
+                        "U0106", f"policy `{ref.name}` forbids library `{lib.name}`, which is "
+                        "selected", ref.span,
+                        labels=(Label(lib.span, f"forbidden by policy `{pol.name}` here"),),
+                        notes=(f"`{lib.name}` is selected by: "
+                               f"{chain_str(selected[lib.name].chain)}",),
+                        help=f"choose another provider: `use OTHER for "
+                             f"{selected[lib.name].construct};`"))
+            for c in pol.require:
+                if c.name not in provided:
+                    findings.append(f"requires `{c.name}`")
+                    report(error(
+                        "U0105", f"policy `{ref.name}` requires `{c.name}`, which the image "
+                        "lacks", ref.span,
+                        labels=(Label(c.span, f"required by policy `{pol.name}` here"),),
+                        help=f"add `{c.name}` to the app's `requires`"))
+            for rule in pol.rules:
+                if rule.allow and not any(cap.name == rule.capability.name
+                                          for s in selected.values()
+                                          for cap in s.library.exercises):
+                    report(warning(
+                        "U0152", f"policy `{pol.name}` allows `{rule.capability.name}`, but no "
+                        "selected library exercises it", rule.capability.span,
+                        help="remove the rule if it is not needed"))
+        mem = _tightest(closure, "max_memory")
+        if mem is not None and app.memory > mem[1].value:
+            findings.append("memory above max_memory")
+            report(error(
+                "U0110", f"app memory {fmt_size(app.memory)} is above the limit "
+                f"{fmt_size(mem[1].value)} of policy `{mem[0]}`", app.memory_span or app.span,
+                labels=(Label(mem[1].span, "limit set here"),)))
+        cpus = _tightest(closure, "max_vcpus")
+        if cpus is not None and app.vcpus > cpus[1].value:
+            findings.append("vcpus above max_vcpus")
+            report(error(
+                "U0111", f"app vcpus {app.vcpus} is above the limit {cpus[1].value} of policy "
+                f"`{cpus[0]}`", app.vcpus_span or app.span,
+                labels=(Label(cpus[1].span, "limit set here"),)))
+        verdicts.append(Verdict(ref.name, not findings, tuple(findings)))
+    _resources(app, selected, report)
+    return tuple(verdicts)
+
+
+def max_image_size(p: M.Program) -> tuple[str, M.Limit] | None:
+    from .resolve import policy_closure
+
+    assert p.app is not None
+    return _tightest(policy_closure(p, [r.name for r in p.app.policies]), "max_image_size")
+
+
+def _tightest(closure: list[M.Policy], key: str) -> tuple[str, M.Limit] | None:
+    best: tuple[str, M.Limit] | None = None
+    for pol in closure:
+        lim = getattr(pol, key)
+        if lim is not None and (best is None or lim.value < best[1].value):
+            best = (pol.name, lim)
+    return best
+
+
+def _resources(app: M.App, selected: dict[str, "Selected"],
+               report: Callable[[Diagnostic], None]) -> None:
+    need = [(n, s.library.min_memory) for n, s in sorted(selected.items()) if s.library.min_memory]
+    total = sum(m for _, m in need)
+    if total > app.memory:
+        report(error(
+            "U0108", f"app memory {fmt_size(app.memory)} is below the {fmt_size(total)} the "
+            "selected libraries need", app.memory_span or app.span,
+            notes=tuple(f"`{n}` needs {fmt_size(m)}" for n, m in need),
+            help=f"set `memory = {fmt_size(_round_mib(total))};` or more"))
+    for n, s in sorted(selected.items()):
+        lim = s.library.max_vcpus
+        if lim is not None and app.vcpus > lim:
+            report(error(
+                "U0109", f"app asks for {app.vcpus} vcpus, but `{n}` supports at most {lim}",
+                app.vcpus_span or app.span,
+                labels=(Label(s.library.span, f"`{n}` is declared here"),),
+                notes=(f"`{n}` is selected by: {' -> '.join(s.chain)}",)))
+
+
+def _round_mib(n: int) -> int:
+    mib = 1 << 20
+    return (n + mib - 1) // mib * mib

@@ -1,0 +1,128 @@
+"""Rendering diagnostics: rustc-style text, or JSON with the same fields."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Iterable, Mapping, TextIO
+
+from .diagnostics import Diagnostic, Severity, Span
+
+SourceLookup = Callable[[str], "str | None"]
+
+_COLORS = {
+    "error": "\x1b[1;31m", "warning": "\x1b[1;33m", "note": "\x1b[1;36m",
+    "bold": "\x1b[1m", "blue": "\x1b[1;34m", "reset": "\x1b[0m",
+}
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (to anything)."""
+    if "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):
+        return False
+
+
+class _Lines:
+    """Lines of source files, split on demand."""
+
+    def __init__(self, lookup: SourceLookup) -> None:
+        self.lookup = lookup
+        self.cache: dict[str, list[str] | None] = {}
+
+    def line(self, file: str, n: int) -> str | None:
+        if file not in self.cache:
+            text = self.lookup(file)
+            self.cache[file] = text.split("\n") if text is not None else None
+        lines = self.cache[file]
+        if lines is None or not 1 <= n <= len(lines):
+            return None
+        return lines[n - 1].rstrip("\r")
+
+
+def _expand(line: str, col: int) -> tuple[str, int]:
+    """Expand tabs to 4 spaces, mapping a 1-based column into the expanded line."""
+    before = line[: col - 1].replace("\t", "    ")
+    return line.replace("\t", "    "), len(before) + 1
+
+
+class TextRenderer:
+    def __init__(self, lookup: SourceLookup, color: bool = False) -> None:
+        self.lines = _Lines(lookup)
+        self.color = color
+
+    def c(self, name: str, text: str) -> str:
+        return f"{_COLORS[name]}{text}{_COLORS['reset']}" if self.color else text
+
+    def snippet(self, span: Span, marker: str, label: str, sev: str) -> list[str]:
+        raw = self.lines.line(span.file, span.line)
+        if raw is None:
+            return []
+        line, col = _expand(raw, span.column)
+        if span.end_line == span.line:
+            _, end = _expand(raw, max(span.end_column, span.column + 1))
+        else:
+            end = len(line) + 1
+        width = max(1, end - col)
+        if len(line) > 200:  # keep huge lines readable: show a window around the span
+            start = max(0, col - 60)
+            line = ("..." if start else "") + line[start:start + 160]
+            col = col - start + (3 if start else 0)
+        num = str(span.line)
+        pad = " " * len(num)
+        carets = " " * (col - 1) + marker * min(width, 200)
+        tail = f" {label}" if label else ""
+        style = sev if marker == "^" else "blue"
+        return [
+            self.c("blue", f"{pad} |"),
+            self.c("blue", f"{num} |") + f" {line}",
+            self.c("blue", f"{pad} |") + " " + self.c(style, carets + tail),
+        ]
+
+    def render(self, d: Diagnostic) -> str:
+        sev = d.severity.value
+        head = self.c(sev, f"{sev}[{d.code}]") + self.c("bold", f": {d.message}")
+        if d.backend:
+            head += f" [backend {d.backend}]"
+        out: list[str] = []
+        if d.span is not None:
+            out.append(f"{d.span.file}:{d.span.line}:{d.span.column}: {head}")
+            out.extend(self.snippet(d.span, "^", "", sev))
+        else:
+            out.append(head)
+        for label in d.labels:
+            s = label.span
+            out.append(self.c("blue", "  --> ") + f"{s.file}:{s.line}:{s.column}")
+            snip = self.snippet(s, "-", label.message, sev)
+            out.extend(snip if snip else [f"  {label.message}"])
+        for note in d.notes:
+            out.append(self.c("blue", "  = ") + self.c("bold", "note") + f": {note}")
+        if d.help:
+            out.append(self.c("blue", "  = ") + self.c("bold", "help") + f": {d.help}")
+        return "\n".join(out) + "\n"
+
+    def summary(self, diags: list[Diagnostic]) -> str:
+        errors = sum(1 for d in diags if d.severity is Severity.ERROR)
+        warnings = sum(1 for d in diags if d.severity is Severity.WARNING)
+        parts = []
+        if errors:
+            parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+        if warnings:
+            parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        return ", ".join(parts)
+
+
+def render_text(diags: Iterable[Diagnostic], lookup: SourceLookup, color: bool = False) -> str:
+    r = TextRenderer(lookup, color)
+    return "\n".join(r.render(d) for d in diags)
+
+
+def render_json(diags: Iterable[Diagnostic], extra: Mapping[str, object] | None = None) -> str:
+    doc: dict[str, object] = {"diagnostics": [d.to_json() for d in diags]}
+    if extra:
+        doc.update(extra)
+    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -1,0 +1,384 @@
+"""Resolution: which libraries go into the image for one backend, in which order.
+
+From the app, walk app -> required construct -> chosen provider -> its
+required constructs -> ...  A construct's provider is the app's explicit
+choice (`use L for C;`), else the only candidate on this backend, else the
+candidate marked `default = true`, else the one with the strictly highest
+`rank`; anything else is an error listing the candidates.  Libraries not
+reached are pruned.  Init order is a topological order (dependencies
+first) with ties broken by name, so it never depends on hashing or file
+order.  Policies and resources are checked in ``unilang.policy``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+import attrs
+import networkx as nx
+
+from . import model as M
+from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, one_of, warning
+
+APP = "app"
+
+
+@attrs.frozen
+class Selected:
+    library: M.Library
+    #: The shortest chain that reached it: ("app hello", "console", "uart16550").
+    chain: tuple[str, ...]
+    #: The construct it was selected for first, and where that was required.
+    construct: str
+    required_at: Span
+
+
+@attrs.frozen
+class ParamValue:
+    library: str
+    name: str
+    type: str
+    value: M.PValue
+    origin: str  # "default" or "override"
+    span: Span  # the declaration (default) or the `set` line (override)
+
+    @property
+    def macro(self) -> str:
+        return f"UNILANG_PARAM_{self.library.replace('-', '_').upper()}_{self.name.upper()}"
+
+
+@attrs.frozen
+class Pruned:
+    name: str
+    reason: str
+
+
+@attrs.frozen
+class Edge:
+    src: str  # APP or a library name
+    dst: str  # a library name
+    construct: str
+    span: Span  # where src requires the construct
+
+
+@attrs.frozen
+class Verdict:
+    policy: str
+    ok: bool
+    findings: tuple[str, ...]
+
+
+@attrs.frozen
+class Resolution:
+    backend: str
+    app: M.App
+    order: tuple[str, ...]
+    selected: dict[str, Selected]
+    providers: dict[str, str]
+    edges: tuple[Edge, ...]
+    params: tuple[ParamValue, ...]
+    pruned: tuple[Pruned, ...]
+    verdicts: tuple[Verdict, ...]
+    ok: bool
+
+    def chain_text(self, name: str) -> str:
+        return " -> ".join(self.selected[name].chain)
+
+
+def chain_str(chain: Iterable[str]) -> str:
+    return " -> ".join(chain)
+
+
+class Resolver:
+    def __init__(self, program: M.Program, sink: Sink) -> None:
+        assert program.app is not None
+        self.p = program
+        self.app = program.app
+        self.backend = program.backend
+        self.sink = sink
+        self.diags: list[Diagnostic] = []
+        self.providers_of: dict[str, list[M.Library]] = {}
+        for lib in program.libraries.values():  # sorted by name
+            for c in lib.provides:
+                self.providers_of.setdefault(c.name, []).append(lib)
+        self.choices = {c.construct.name: c for c in self.app.choices}
+        self.chosen: dict[str, str | None] = {}
+        self.lost: dict[str, tuple[str, str]] = {}  # library -> (construct, winner)
+
+    def report(self, d: Diagnostic) -> None:
+        self.diags.append(attrs.evolve(d, backend=self.backend))
+
+    # ------------------------------------------------------------ providers
+    def pick(self, construct: str, chain: tuple[str, ...], span: Span) -> str | None:
+        """The provider of ``construct`` on this backend, or None after reporting why."""
+        if construct in self.chosen:
+            return self.chosen[construct]
+        result = self._pick(construct, chain, span)
+        self.chosen[construct] = result
+        if result is not None:
+            for lib in self.providers_of.get(construct, []):
+                if lib.name != result and lib.name not in self.lost:
+                    self.lost[lib.name] = (construct, result)
+        return result
+
+    def _pick(self, construct: str, chain: tuple[str, ...], span: Span) -> str | None:
+        all_providers = self.providers_of.get(construct, [])
+        chain_note = f"required by: {chain_str(chain + (construct,))}"
+        choice = self.choices.get(construct)
+        if choice is not None:
+            lib = self.p.libraries[choice.library.name]
+            if not lib.supports(self.backend):
+                self.report(error(
+                    "U0104", f"library `{lib.name}` does not support backend `{self.backend}`",
+                    choice.library.span,
+                    labels=(Label(lib.span, f"supports: {', '.join(lib.backends)}"),),
+                    notes=(chain_note,),
+                    help=self._alternatives(construct, lib.name)))
+                return None
+            return lib.name
+        candidates = [l for l in all_providers if l.supports(self.backend)]
+        if not candidates:
+            others = [l for l in all_providers if not l.supports(self.backend)]
+            notes = [chain_note]
+            for o in others:
+                notes.append(f"`{o.name}` provides `{construct}` but supports only "
+                             f"{', '.join(o.backends)}")
+            self.report(error(
+                "U0100", f"no library provides `{construct}` for backend `{self.backend}`", span,
+                notes=tuple(notes),
+                help=("add a library that provides it for this backend, or remove the "
+                      "requirement")))
+            return None
+        if len(candidates) == 1:
+            return candidates[0].name
+        defaults = [l for l in candidates if l.default]
+        if len(defaults) == 1:
+            return defaults[0].name
+        pool = defaults or candidates
+        top = max(l.rank for l in pool)
+        best = [l for l in pool if l.rank == top]
+        if len(best) == 1 and not (len(defaults) > 1 and top == 0):
+            return best[0].name
+        names = [l.name for l in best]
+        why = ("several are marked `default = true`" if len(defaults) > 1
+               else "none is marked `default = true` and none has a higher `rank`")
+        self.report(error(
+            "U0101", f"`{construct}` has {len(names)} possible providers for backend "
+            f"`{self.backend}`: {', '.join(names)}", span,
+            labels=tuple(Label(l.span, "candidate") for l in best),
+            notes=(chain_note, why),
+            help=f"choose one in the app: `use {names[0]} for {construct};`"))
+        return None
+
+    def _alternatives(self, construct: str, not_this: str) -> str | None:
+        alts = [l.name for l in self.providers_of.get(construct, [])
+                if l.name != not_this and l.supports(self.backend)]
+        if alts:
+            return f"choose a provider for this backend: `use {alts[0]} for {construct};`"
+        return None
+
+    # ------------------------------------------------------------ walk
+    def walk(self) -> tuple[dict[str, Selected], list[Edge]]:
+        selected: dict[str, Selected] = {}
+        edges: list[Edge] = []
+        app_chain = (f"app {self.app.name}",)
+        queue: deque[tuple[str, tuple[str, ...], Iterable[M.Requirement]]] = deque()
+        reqs = list(self.app.requires)
+        if "boot" in self.p.constructs and not any(r.construct.name == "boot" for r in reqs):
+            # Every app implicitly requires `boot`: without it there is no machine.
+            reqs.insert(0, M.Requirement(M.Ref("boot", self.app.span)))
+        queue.append((APP, app_chain, reqs))
+        while queue:
+            src, chain, reqs = queue.popleft()
+            src_lib = self.p.libraries.get(src) if src != APP else None
+            for req in reqs:
+                if not req.applies(self.backend):
+                    continue
+                c = req.construct.name
+                if src_lib is not None and c in {p.name for p in src_lib.provides}:
+                    continue  # a library satisfies its own requirement
+                lib_name = self.pick(c, chain, req.construct.span)
+                if lib_name is None:
+                    continue
+                edges.append(Edge(src, lib_name, c, req.construct.span))
+                if lib_name in selected:
+                    continue
+                lib = self.p.libraries[lib_name]
+                new_chain = chain + (c, lib_name)
+                selected[lib_name] = Selected(lib, new_chain, c, req.construct.span)
+                queue.append((lib_name, new_chain, lib.requires))
+        return selected, edges
+
+    # ------------------------------------------------------------ order and cycles
+    def order(self, selected: dict[str, Selected], edges: list[Edge]) -> tuple[str, ...] | None:
+        g = nx.DiGraph()
+        g.add_nodes_from(sorted(selected))
+        first_edge: dict[tuple[str, str], Edge] = {}
+        for e in edges:
+            if e.src == APP:
+                continue
+            g.add_edge(e.dst, e.src)  # dependency first
+            first_edge.setdefault((e.src, e.dst), e)
+        cyclic = [sorted(c) for c in nx.strongly_connected_components(g)
+                  if len(c) > 1 or any(g.has_edge(n, n) for n in c)]
+        if not cyclic:
+            return tuple(nx.lexicographical_topological_sort(g))
+        for comp in sorted(cyclic):
+            start = comp[0]
+            # follow "requires" edges (the reverse of g) from the smallest name
+            cycle = nx.find_cycle(g.reverse(copy=False).subgraph(comp), source=start)
+            links = [first_edge[(a, b)] for a, b in cycle]
+            names = []
+            for link in links:
+                names += [link.src, link.construct]
+            names.append(links[0].src)
+            labels = [Label(l.span, f"`{l.src}` requires `{l.construct}`, provided by "
+                      f"`{l.dst}`") for l in links]
+            notes = tuple(f"`{l.src}` is defined at {_where(self.p.libraries[l.src].span)}"
+                          for l in links)
+            self.report(error(
+                "U0102", "dependency cycle: " + " -> ".join(names), labels[0].span,
+                labels=tuple(labels[1:]), notes=notes,
+                help="break the cycle: one of these libraries must not require the next"))
+        return None
+
+    # ------------------------------------------------------------ conflicts, backends
+    def conflicts(self, selected: dict[str, Selected]) -> None:
+        seen: set[tuple[str, str]] = set()
+        for name in sorted(selected):
+            lib = selected[name].library
+            for c in lib.conflicts:
+                if c.name not in selected:
+                    continue
+                pair = tuple(sorted((name, c.name)))
+                if pair in seen:
+                    continue
+                seen.add(pair)  # type: ignore[arg-type]
+                other = selected[c.name]
+                self.report(error(
+                    "U0103", f"libraries `{name}` and `{c.name}` conflict but both are selected",
+                    c.span,
+                    notes=(f"`{name}` is selected by: {chain_str(selected[name].chain)}",
+                           f"`{c.name}` is selected by: {chain_str(other.chain)}"),
+                    help="choose other providers with `use LIBRARY for CONSTRUCT;`"))
+
+    # ------------------------------------------------------------ parameters
+    def params(self, selected: dict[str, Selected]) -> tuple[ParamValue, ...]:
+        overrides = {(o.library.name, o.param.name): o for o in self.app.overrides}
+        out: list[ParamValue] = []
+        for name in sorted(selected):
+            lib = selected[name].library
+            for p in lib.params:
+                o = overrides.get((name, p.name))
+                if o is not None:
+                    if o.value == p.default and type(o.value) is type(p.default):
+                        self.report(warning(
+                            "U0151", f"`{name}.{p.name}` is set to its default value {o.text}",
+                            o.span, labels=(Label(p.span, "declared here"),),
+                            help="remove the line, or keep it to pin the value"))
+                    out.append(ParamValue(name, p.name, p.type.describe(), o.value,
+                                          "override", o.span))
+                else:
+                    assert p.default is not None
+                    out.append(ParamValue(name, p.name, p.type.describe(), p.default,
+                                          "default", p.span))
+        for o in self.app.overrides:
+            if o.library.name not in selected:
+                reason = self.prune_reason(o.library.name)
+                self.report(error(
+                    "U0112", f"`{o.library.name}.{o.param.name}` is set, but `{o.library.name}` "
+                    f"is not in the image for backend `{self.backend}`", o.library.span,
+                    notes=(f"`{o.library.name}` is {reason}",),
+                    help="remove the override, or require a construct that selects the library"))
+        return tuple(out)
+
+    def prune_reason(self, name: str) -> str:
+        lib = self.p.libraries[name]
+        if not lib.supports(self.backend):
+            return f"unsupported on backend `{self.backend}` (supports {', '.join(lib.backends)})"
+        if name in self.lost:
+            c, winner = self.lost[name]
+            return f"not chosen: `{winner}` provides `{c}` instead"
+        return "not reached from the app"
+
+    def pruned(self, selected: dict[str, Selected]) -> tuple[Pruned, ...]:
+        return tuple(Pruned(n, self.prune_reason(n)) for n in sorted(self.p.libraries)
+                     if n not in selected)
+
+    def run(self) -> Resolution:
+        from .policy import check_policies
+
+        selected, edges = self.walk()
+        order = self.order(selected, edges)
+        self.conflicts(selected)
+        params = self.params(selected)
+        verdicts = check_policies(self.p, selected, self.chosen, self.report)
+        self.unused_imports(selected)
+        ok = not any(d.severity is Severity.ERROR for d in self.diags)
+        self.sink.extend(self.diags)
+        return Resolution(
+            backend=self.backend, app=self.app, order=order or tuple(sorted(selected)),
+            selected=dict(sorted(selected.items())), providers={k: v for k, v in sorted(
+                self.chosen.items()) if v is not None},
+            edges=tuple(edges), params=params, pruned=self.pruned(selected),
+            verdicts=verdicts, ok=ok and order is not None)
+
+    # ------------------------------------------------------------ warnings
+    def unused_imports(self, selected: dict[str, Selected]) -> None:
+        used: set[str] = {f"library:{n}" for n in selected}
+        used |= {f"construct:{c}" for c in self.chosen}
+        used |= {f"construct:{r.construct.name}" for r in self.app.requires}
+        for s in selected.values():
+            used |= {f"capability:{c.name}" for c in s.library.exercises}
+        for pol in _policy_closure(self.p, [r.name for r in self.app.policies]):
+            used.add(f"policy:{pol.name}")
+            used |= {f"capability:{r.capability.name}" for r in pol.rules}
+            used |= {f"construct:{r.name}" for r in pol.require}
+        mods = {m.name: m for m in self.p.modules}
+        for m in self.p.modules:
+            if m.root != "project":
+                continue
+            for target, span in m.imports:
+                imported = mods.get(target)
+                if imported is None or imported.root != "project" or imported.name == m.name:
+                    continue
+                if not used.intersection(imported.defines):
+                    self.report(warning(
+                        "U0150", f"module `{imported.name}` is imported but none of its "
+                        "definitions is used", span, help="remove the import"))
+
+
+def _policy_closure(p: M.Program, names: Iterable[str]) -> list[M.Policy]:
+    """The named policies and everything they include, each once, in a stable order."""
+    out: list[M.Policy] = []
+    seen: set[str] = set()
+    stack = list(reversed(list(names)))
+    while stack:
+        n = stack.pop()
+        if n in seen or n not in p.policies:
+            continue
+        seen.add(n)
+        pol = p.policies[n]
+        out.append(pol)
+        stack.extend(reversed([i.name for i in pol.includes]))
+    return out
+
+
+policy_closure = _policy_closure
+
+
+def _where(span: Span) -> str:
+    return f"{span.file}:{span.line}:{span.column}"
+
+
+def resolve(program: M.Program, sink: Sink) -> Resolution:
+    return Resolver(program, sink).run()
+
+
+def explain_choice(res: Resolution, name: str) -> str:
+    return chain_str(res.selected[name].chain)
+
+
+def known(names: Iterable[str]) -> str:
+    return one_of(names)

@@ -1,0 +1,80 @@
+"""Reading source files into text, with a diagnostic for every way it can fail."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+from .diagnostics import Diagnostic, Span, error
+
+#: Larger files are refused before they are decoded or parsed.
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+
+
+@attrs.frozen
+class SourceFile:
+    """A decoded source file.  ``name`` is how diagnostics refer to it."""
+
+    name: str
+    path: Path
+    text: str
+    digest: str
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        if 1 <= line <= len(lines):
+            return lines[line - 1]
+        return ""
+
+
+def display_name(path: Path) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # a different drive, on Windows
+        return str(path)
+
+
+def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile | Diagnostic:
+    """Read and decode ``path``; ``span`` is where it was asked for (an import)."""
+    import hashlib
+
+    where = span
+    try:
+        if path.is_dir():
+            return error("U0001", f"cannot read `{name}`: it is a directory", where)
+        size = path.stat().st_size
+        if size > MAX_SOURCE_BYTES:
+            return error("U0001", f"cannot read `{name}`: it is {size} bytes, larger than the "
+                         f"limit of {MAX_SOURCE_BYTES} bytes", where)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return error("U0001", f"cannot read `{name}`: no such file", where)
+    except PermissionError:
+        return error("U0001", f"cannot read `{name}`: permission denied", where)
+    except OSError as exc:
+        return error("U0001", f"cannot read `{name}`: {exc.strerror or exc}", where)
+    if len(data) > MAX_SOURCE_BYTES:
+        return error("U0001", f"cannot read `{name}`: larger than the limit of "
+                     f"{MAX_SOURCE_BYTES} bytes", where)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return error("U0002", f"`{name}` is not valid UTF-8: byte 0x{data[exc.start]:02x} "
+                     f"at offset {exc.start}",
+                     Span(name, line, col, line, col + 1),
+                     help="save the file as UTF-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        return error("U0003", f"`{name}` contains a NUL byte", Span(name, line, col, line, col + 1),
+                     help="unilang sources are text; remove the NUL byte")
+    digest = hashlib.sha256(data).hexdigest()
+    return SourceFile(name=name, path=path, text=text, digest=digest)

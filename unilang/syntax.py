@@ -1,0 +1,179 @@
+"""The syntax tree: what the parser produces, before any checking.
+
+Every node carries the ``Span`` it came from.  Declaration bodies are kept
+generic (a list of fields, params, devices, uses and sets); the checker
+(``unilang.check``) validates them against each kind's schema and builds
+the typed model in ``unilang.model``.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import attrs
+
+from .diagnostics import Span
+
+
+# ---------------------------------------------------------------- values
+
+@attrs.frozen
+class Int:
+    value: int
+    span: Span
+    type_name = "integer"
+
+
+@attrs.frozen
+class Size:
+    """A size with a unit; ``value`` is in bytes."""
+
+    value: int
+    text: str
+    span: Span
+    type_name = "size"
+
+
+@attrs.frozen
+class Str:
+    value: str
+    span: Span
+    type_name = "string"
+
+
+@attrs.frozen
+class Bool:
+    value: bool
+    span: Span
+    type_name = "boolean"
+
+
+@attrs.frozen
+class Name:
+    """A (possibly dotted) name: ``console``, ``mem.alloc``, ``uart16550``."""
+
+    value: str
+    span: Span
+    type_name = "name"
+
+
+Scalar = Union[Int, Size, Str, Bool, Name]
+
+
+@attrs.frozen
+class List:
+    items: tuple[Scalar, ...]
+    span: Span
+    type_name = "list"
+
+
+Value = Union[Scalar, List]
+
+
+def render_value(v: Value) -> str:
+    """The value as it would be written in a spec."""
+    if isinstance(v, List):
+        return "[" + ", ".join(render_value(i) for i in v.items) + "]"
+    if isinstance(v, Str):
+        return '"' + v.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(v, Bool):
+        return "true" if v.value else "false"
+    if isinstance(v, Size):
+        return v.text
+    return str(v.value)
+
+
+# ---------------------------------------------------------------- members
+
+@attrs.frozen
+class Field:
+    key: str
+    key_span: Span
+    value: Value
+    span: Span
+    on: tuple[Name, ...] | None = None
+
+
+@attrs.frozen
+class TypeExpr:
+    name: str
+    span: Span
+    members: tuple[Name, ...] = ()  # for enum(...)
+
+
+@attrs.frozen
+class Param:
+    name: str
+    name_span: Span
+    type: TypeExpr
+    default: Scalar | None
+    low: Scalar | None
+    high: Scalar | None
+    doc: str | None
+    span: Span
+
+
+@attrs.frozen
+class Device:
+    name: str
+    name_span: Span
+    fields: tuple[Field, ...]
+    span: Span
+
+
+@attrs.frozen
+class Use:
+    library: str
+    library_span: Span
+    construct: Name
+    span: Span
+
+
+@attrs.frozen
+class Set:
+    target: Name
+    value: Scalar
+    span: Span
+
+
+Member = Union[Field, Param, Device, Use, Set]
+
+
+# ---------------------------------------------------------------- declarations
+
+@attrs.frozen
+class Import:
+    target: str
+    is_path: bool
+    span: Span
+
+
+@attrs.frozen
+class Block:
+    """``library``, ``app`` or ``policy`` with its members."""
+
+    kind: str
+    name: str
+    name_span: Span
+    members: tuple[Member, ...]
+    span: Span
+
+
+@attrs.frozen
+class Symbol:
+    """``construct`` or ``capability``: a dotted name and a doc string."""
+
+    kind: str
+    name: str
+    name_span: Span
+    doc: str | None
+    span: Span
+
+
+Decl = Union[Import, Block, Symbol]
+
+
+@attrs.frozen
+class Module:
+    name: str
+    decls: tuple[Decl, ...]
