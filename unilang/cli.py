@@ -129,6 +129,124 @@ def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
     finish(diags, werror)
 
 
+def _resolve_one(spec: Path, backend: str, fmt: str) -> tuple[Any, Any]:
+    """Run the front end and resolution for one backend; exit 1 on errors."""
+    from .driver import check_spec
+
+    session, results = check_spec(spec, [backend])
+    diags = session.sink.sorted()
+    res = results[0].resolution
+    if any(d.is_error for d in diags) or res is None:
+        emit_diagnostics(session, diags, "json" if fmt == "json" else "text")
+        sys.exit(EXIT_ERRORS)
+    if diags:
+        emit_diagnostics(session, diags, "text")
+    return session, res
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@guarded
+def resolve(spec: Path, backend: str, fmt: str) -> None:
+    """Show what goes into SPEC's image for one backend.
+
+    Prints the selected libraries in init order with the chain that selected
+    each, every parameter's value and where it came from (default or the
+    `set` line), the pruned libraries with the reason, and policy verdicts.
+    """
+    import json
+
+    from .report import resolution_json, resolution_text
+
+    _session, res = _resolve_one(spec, backend, fmt)
+    if fmt == "json":
+        click.echo(json.dumps(resolution_json(res), indent=2, ensure_ascii=False))
+    else:
+        click.echo(resolution_text(res), nl=False)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["dot", "text", "json", "svg"]),
+              default="dot", show_default=True,
+              help="svg runs Graphviz `dot`, which must be installed.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write to this file instead of stdout.")
+@guarded
+def graph(spec: Path, backend: str, fmt: str, output: Path | None) -> None:
+    """Draw SPEC's resolved dependency graph for one backend.
+
+    Nodes are the app and libraries; each edge is labelled with the construct
+    that links them. Pruned libraries are drawn grey and dashed.
+    """
+    import json
+    import shutil
+    import subprocess
+
+    from .report import graph_dot, graph_json, graph_text
+
+    _session, res = _resolve_one(spec, backend, "text")
+    if fmt == "json":
+        data = (json.dumps(graph_json(res), indent=2, ensure_ascii=False) + "\n").encode()
+    elif fmt == "text":
+        data = graph_text(res).encode()
+    else:
+        data = graph_dot(res, res.lost).encode()
+        if fmt == "svg":
+            dot = shutil.which("dot")
+            if dot is None:
+                click.echo("error[U0200]: `--format svg` needs Graphviz's `dot`, which is not "
+                           "installed\n  = help: install it (Debian: `apt-get install graphviz`), "
+                           "or use `--format dot` and render it elsewhere", err=True)
+                sys.exit(EXIT_ERRORS)
+            proc = subprocess.run([dot, "-Tsvg"], input=data, capture_output=True, check=False)
+            if proc.returncode != 0:
+                click.echo(f"error[U0201]: dot failed: {proc.stderr.decode(errors='replace')}",
+                           err=True)
+                sys.exit(EXIT_ERRORS)
+            data = proc.stdout
+    if output is not None:
+        from .fsutil import atomic_write
+
+        atomic_write(output, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("library")
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@guarded
+def why(spec: Path, library: str, backend: str) -> None:
+    """Explain why LIBRARY is, or is not, in SPEC's image for one backend.
+
+    For a selected library, prints the shortest chain from the app to it with
+    the line of each requirement. Otherwise says why it was left out: not
+    reached, unsupported on the backend, or another library was chosen.
+    """
+    from .diagnostics import did_you_mean
+    from .report import why_text
+
+    _session, res = _resolve_one(spec, backend, "text")
+    if library in res.selected:
+        click.echo(why_text(res, library), nl=False)
+        return
+    pruned = {p.name: p.reason for p in res.pruned}
+    if library in pruned:
+        click.echo(f"`{library}` is not in the image for backend {backend}: {pruned[library]}")
+        return
+    guess = did_you_mean(library, list(res.selected) + list(pruned))
+    hint = f"\n  = help: did you mean `{guess}`?" if guess else ""
+    click.echo(f"error[U0031]: unknown library `{library}`{hint}", err=True)
+    sys.exit(EXIT_ERRORS)
+
+
 @main.command()
 @click.argument("code")
 def explain(code: str) -> None:

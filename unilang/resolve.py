@@ -81,6 +81,8 @@ class Resolution:
     pruned: tuple[Pruned, ...]
     verdicts: tuple[Verdict, ...]
     ok: bool
+    #: Pruned libraries that provide a construct another library was chosen for.
+    lost: dict[str, tuple[str, str]] = attrs.field(factory=dict)
 
     def chain_text(self, name: str) -> str:
         return " -> ".join(self.selected[name].chain)
@@ -322,7 +324,8 @@ class Resolver:
             selected=dict(sorted(selected.items())), providers={k: v for k, v in sorted(
                 self.chosen.items()) if v is not None},
             edges=tuple(edges), params=params, pruned=self.pruned(selected),
-            verdicts=verdicts, ok=ok and order is not None)
+            verdicts=verdicts, ok=ok and order is not None,
+            lost={k: v for k, v in sorted(self.lost.items()) if k not in selected})
 
     # ------------------------------------------------------------ warnings
     def unused_imports(self, selected: dict[str, Selected]) -> None:

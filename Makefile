@@ -1,0 +1,37 @@
+# The README's quick start: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup sysdeps demo test bench docs clean
+
+sysdeps:
+	@.ci/sysdeps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: sysdeps $(STAMP)
+
+# Check, build and boot the bundled example on the kvm backend.
+demo: setup
+	$(BIN)/unilang check examples/hello/hello.uni
+	$(BIN)/unilang build examples/hello/hello.uni --backend kvm
+	$(BIN)/unilang run examples/hello/hello.uni --backend kvm
+
+test: setup
+	$(BIN)/python -m pytest tests
+
+bench: setup
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/run.py
+
+docs: $(STAMP)
+	$(BIN)/python -m unilang.codes > docs/diagnostics.md
+
+clean:
+	rm -rf build $(VENV) .pytest_cache
