@@ -1,0 +1,215 @@
+/* PVH entry for unilang images (x86-64), shared by every backend.
+ *
+ * Entered in 32-bit protected mode, paging off, interrupts off, flat
+ * segments, %ebx = physical address of struct hvm_start_info.
+ * The image is linked at 1 MiB and runs identity mapped.
+ *
+ * Steps: read the TSC, zero .bss, store %ebx and the TSC (in .bss, after
+ * the clear, so the image needs no file-backed .data), enable write-back
+ * caching via the MTRRs if nobody did, build page tables (in .bss)
+ * identity mapping 0..4 GiB with 2 MiB pages, enable PAE, EFER.LME (+NXE when the CPU has NX), paging, load a 64-bit
+ * GDT, far jump to 64-bit code, set up a 16 KiB stack, call
+ * unilang_boot_main (which never returns).
+ *
+ * No multiboot header: QEMU tries multiboot before PVH and fails on a
+ * 64-bit ELF that carries one.
+ */
+
+#define CR0_PE   0x00000001
+#define CR0_WP   0x00010000
+#define CR0_PG   0x80000000
+#define CR4_PAE  0x00000020
+#define MSR_EFER 0xc0000080
+#define EFER_LME 0x00000100
+#define EFER_NXE 0x00000800
+#define MSR_MTRR_CAP        0x0fe
+#define MSR_MTRR_PHYSBASE0  0x200
+#define MSR_MTRR_PHYSMASK0  0x201
+#define MSR_MTRR_DEF_TYPE   0x2ff
+#define MTRR_ENABLE         0x800
+#define MTRR_VALID          0x800
+#define MTRR_TYPE_UC        0
+#define MTRR_TYPE_WB        6
+#define PTE_P    0x001
+#define PTE_W    0x002
+#define PTE_PS   0x080
+
+#define BOOT_STACK_SIZE 16384
+
+/* ---- PVH ELF note: XEN_ELFNOTE_PHYS32_ENTRY (18) = 32-bit entry address ---- */
+        .section .note.Xen, "a", @note
+        .balign 4
+        .long   4               /* namesz: "Xen\0" */
+        .long   4               /* descsz */
+        .long   18              /* type: XEN_ELFNOTE_PHYS32_ENTRY */
+        .asciz  "Xen"
+        .long   _start32        /* desc */
+        .balign 4
+
+/* ---- GDT (accessed bits preset so the CPU never writes it) ---- */
+        .section .rodata.unilang_gdt, "a", @progbits
+        .balign 16
+gdt64:
+        .quad   0                       /* 0x00 null */
+        .quad   0x00af9b000000ffff      /* 0x08 code: 64-bit, DPL0, present */
+        .quad   0x00cf93000000ffff      /* 0x10 data: 4 GiB flat, writable */
+gdt64_end:
+        .balign 8
+gdt64_ptr:
+        .word   gdt64_end - gdt64 - 1
+        .quad   gdt64                   /* lgdt in 32-bit mode reads 4 bytes */
+
+/* ---- page tables and stack (zeroed by the code below) ---- */
+        .section .bss.unilang_boot, "aw", @nobits
+        .balign 8
+        .globl  unilang_start_info
+        .type   unilang_start_info, @object
+        .size   unilang_start_info, 8
+unilang_start_info:
+        .skip   8
+        .globl  unilang_tsc_entry
+        .type   unilang_tsc_entry, @object
+        .size   unilang_tsc_entry, 8
+unilang_tsc_entry:
+        .skip   8
+        .balign 4096
+boot_pml4:
+        .skip   4096
+boot_pdpt:
+        .skip   4096
+boot_pd:
+        .skip   4 * 4096                /* 4 x 512 x 2 MiB = 4 GiB */
+        .balign 16
+boot_stack:
+        .skip   BOOT_STACK_SIZE
+boot_stack_top:
+
+/* ---- code ---- */
+        .section .text.boot, "ax", @progbits
+        .code32
+        .globl  _start32
+        .type   _start32, @function
+_start32:
+        cli
+        cld
+        rdtsc                           /* as early as possible */
+        movl    %eax, %esi
+        movl    %edx, %ebp
+
+        /* zero .bss first (everything below lives there); keeps ebx/esi/ebp */
+        movl    $__bss_start, %edi
+        movl    $__bss_end, %ecx
+        subl    %edi, %ecx
+        xorl    %eax, %eax
+        rep stosb
+        movl    %ebx, unilang_start_info
+        movl    %esi, unilang_tsc_entry
+        movl    %ebp, unilang_tsc_entry + 4
+
+        /* Caching.  QEMU microvm's PVH boot leaves MTRRdefType = 0 (MTRRs
+         * off = everything uncached for a hypervisor that honours guest
+         * MTRRs, e.g. Xen; current KVM ignores them).  If the CPU has MTRRs
+         * and they are off: default type write-back and, when a variable
+         * MTRR exists, 3..4 GiB (the MMIO hole) uncached.  Left alone when
+         * already enabled (firmware or hypervisor set them up). */
+        movl    $1, %eax
+        cpuid
+        testl   $(1 << 12), %edx        /* CPUID.1:EDX.MTRR */
+        jz      6f
+        movl    $MSR_MTRR_DEF_TYPE, %ecx
+        rdmsr
+        testl   $MTRR_ENABLE, %eax
+        jnz     6f
+        movl    $MSR_MTRR_CAP, %ecx
+        rdmsr
+        testb   $0xff, %al              /* variable range count */
+        jz      5f
+        movl    $36, %ebx               /* MAXPHYADDR default */
+        movl    $0x80000000, %eax
+        cpuid
+        cmpl    $0x80000008, %eax
+        jb      4f
+        movl    $0x80000008, %eax
+        cpuid
+        movzbl  %al, %ebx
+4:      movl    %ebx, %ecx              /* edx = (1 << (MAXPHYADDR - 32)) - 1 */
+        subl    $32, %ecx
+        movl    $1, %edx
+        shll    %cl, %edx
+        decl    %edx
+        movl    $MSR_MTRR_PHYSMASK0, %ecx
+        movl    $(0xc0000000 | MTRR_VALID), %eax
+        wrmsr
+        movl    $MSR_MTRR_PHYSBASE0, %ecx
+        movl    $(0xc0000000 | MTRR_TYPE_UC), %eax
+        xorl    %edx, %edx
+        wrmsr
+5:      movl    $MSR_MTRR_DEF_TYPE, %ecx
+        movl    $(MTRR_ENABLE | MTRR_TYPE_WB), %eax
+        xorl    %edx, %edx
+        wrmsr
+6:
+        /* PML4[0] -> PDPT; PDPT[0..3] -> PD pages; PD: 2048 x 2 MiB */
+        movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
+        movl    $boot_pd + (PTE_P | PTE_W), %eax
+        movl    $boot_pdpt, %edi
+        movl    $4, %ecx
+1:      movl    %eax, (%edi)
+        addl    $4096, %eax
+        addl    $8, %edi
+        loop    1b
+        movl    $(PTE_P | PTE_W | PTE_PS), %eax
+        movl    $boot_pd, %edi
+        movl    $2048, %ecx
+2:      movl    %eax, (%edi)            /* high dword stays 0 (< 4 GiB) */
+        addl    $0x200000, %eax
+        addl    $8, %edi
+        loop    2b
+
+        movl    $boot_pml4, %eax
+        movl    %eax, %cr3
+        movl    %cr4, %eax
+        orl     $CR4_PAE, %eax
+        movl    %eax, %cr4
+
+        /* EFER.NXE only if CPUID 0x80000001:EDX[20] (NX) is set */
+        xorl    %edi, %edi
+        movl    $0x80000000, %eax
+        cpuid
+        cmpl    $0x80000001, %eax
+        jb      3f
+        movl    $0x80000001, %eax
+        cpuid
+        testl   $(1 << 20), %edx
+        jz      3f
+        movl    $EFER_NXE, %edi
+3:      movl    $MSR_EFER, %ecx
+        rdmsr
+        orl     $EFER_LME, %eax
+        orl     %edi, %eax
+        wrmsr
+
+        movl    %cr0, %eax
+        orl     $(CR0_PE | CR0_WP | CR0_PG), %eax
+        movl    %eax, %cr0
+
+        lgdt    gdt64_ptr
+        ljmp    $0x08, $start64
+        .size   _start32, . - _start32
+
+        .code64
+        .type   start64, @function
+start64:
+        movl    $0x10, %eax
+        movl    %eax, %ds
+        movl    %eax, %es
+        movl    %eax, %ss
+        movl    %eax, %fs
+        movl    %eax, %gs
+        movq    $boot_stack_top, %rsp   /* 16-byte aligned */
+        xorl    %ebp, %ebp
+        call    unilang_boot_main
+4:      cli
+        hlt
+        jmp     4b
+        .size   start64, . - start64
