@@ -248,6 +248,68 @@ def why(spec: Path, library: str, backend: str) -> None:
 
 
 @main.command()
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
+              help="Output directory [default: build/<app>/<backend>].")
+@guarded
+def build(spec: Path, backend: str, outdir: Path | None) -> None:
+    """Build SPEC into a sealed image and its hypervisor configurations.
+
+    Checks and resolves the spec, then compiles only the selected libraries
+    and the app (ninja), links them with the generated linker script (GNU ld),
+    verifies the ELF, and writes to the output directory: <app>.elf,
+    manifest.json, image.lds, build.ninja, the generated C, and per backend
+    qemu.json + run-qemu.sh + firecracker.json + libvirt.xml (kvm) or
+    xl.cfg + libvirt.xml (xen). A failed build leaves earlier outputs intact.
+    """
+    from .build import build as do_build
+
+    session, result = do_build(spec, backend, outdir)
+    diags = session.sink.sorted()
+    if diags:
+        emit_diagnostics(session, diags, "text")
+    if result is None:
+        sys.exit(EXIT_ERRORS)
+    what = "built" if result.changed else "up to date"
+    click.echo(f"{what}: {result.image} ({result.manifest['size']} bytes, "
+               f"{len(result.manifest['libraries'])} libraries)", err=True)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
+              help="Output directory [default: build/<app>/<backend>].")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Kill the guest after this many seconds (exit status 124).")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto",
+              show_default=True, help="auto uses KVM when /dev/kvm opens, TCG otherwise.")
+@guarded
+def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: str) -> None:
+    """Build SPEC if stale and boot it under QEMU microvm.
+
+    The guest's console is streamed to stdout and unilang exits with the
+    guest's own exit code. xen images boot with their 0xE9 debug console
+    captured. A guest still running after --timeout is killed (status 124).
+    """
+    from .build import build as do_build
+    from .run import boot
+
+    session, result = do_build(spec, backend, outdir)
+    diags = session.sink.sorted()
+    if diags:
+        emit_diagnostics(session, diags, "text")
+    if result is None:
+        sys.exit(EXIT_ERRORS)
+    sys.stdout.flush()
+    outcome = boot(result.outdir, timeout, None if accel == "auto" else accel)
+    if outcome.diagnostic is not None:
+        emit_diagnostics(session, [outcome.diagnostic], "text")
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
 @click.argument("code")
 def explain(code: str) -> None:
     """Explain a diagnostic CODE (for example U0031)."""

@@ -227,7 +227,12 @@ point outside the text segment, or a size above a policy's
     _c("U0203", "error", "guest timed out", """
 `unilang run` killed the guest after `--timeout` seconds."""),
     _c("U0204", "error", "cannot write outputs", """
-The output directory could not be written."""),
+The output directory could not be written, or a value could not be written
+safely into one of the generated files."""),
+    _c("U0205", "error", "guest or QEMU failed", """
+`unilang run` could not get an exit code from the guest: QEMU failed to
+start (its messages are in the notes), or the guest stopped without writing
+its exit code (a reset or a triple fault)."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

@@ -111,7 +111,7 @@ class Loader:
                 return error("U0021", f"import `{imp.target}` resolves outside the "
                              f"{importer_root.kind} root", imp.span,
                              notes=(f"imports may only name files below {self._root_desc(importer_root)}",))
-            if not candidate.is_file():
+            if not candidate.exists():  # a directory or unreadable file: U0001 from read()
                 return error("U0020", f"cannot find module `{imp.target}`", imp.span,
                              notes=(f"looked for {display_name(candidate)}",))
             return candidate, importer_root

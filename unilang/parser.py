@@ -72,6 +72,7 @@ class _Builder:
                 out.append(simple[nxt])
                 i += 2
                 continue
+            width = 2
             if nxt == "u":
                 m = re.match(r"u\{([0-9A-Fa-f]{1,6})\}", raw[i + 1:])
                 if m:
@@ -80,12 +81,13 @@ class _Builder:
                         out.append(chr(cp))
                         i += 1 + m.end()
                         continue
+                    width = 1 + m.end()  # report (and skip) the whole `\u{...}`
             col = tok.column + 1 + i
             self.errors.append(error(
-                "U0011", f"invalid escape sequence `\\{nxt}` in string",
-                Span(self.file, tok.line, col, tok.line, col + 2),
+                "U0011", f"invalid escape sequence `{raw[i:i + width]}` in string",
+                Span(self.file, tok.line, col, tok.line, col + width),
                 help='the escapes are \\\\ \\" \\n \\t \\r and \\u{HEX} (not \\u{0})'))
-            i += 2
+            i += width
         return "".join(out)
 
     # -- scalars
@@ -237,8 +239,14 @@ class Parser:
             return None, [self._unexpected_token(source, e)]
         except UnexpectedCharacters as e:
             ch = source.text[e.pos_in_stream] if e.pos_in_stream < len(source.text) else ""
-            shown = repr(ch)[1:-1] if ch.isprintable() else f"\\u{{{ord(ch):x}}}"
+            shown = ch if ch.isprintable() else f"\\u{{{ord(ch):x}}}"
             span = Span(source.name, e.line, e.column, e.line, e.column + 1)
+            if ch == '"':
+                # STRING did not match: the closing quote is missing on this line
+                # (or the last one is escaped by a backslash).
+                return None, [error("U0010", "unterminated string", span,
+                                    help='a string ends with `"` on the same line; write a '
+                                         'quote inside it as `\\"` and a newline as `\\n`')]
             expected = self.describe(set(e.allowed or ()))
             return None, [error("U0010", f"unexpected character `{shown}`", span,
                                 notes=(f"expected {expected}",) if e.allowed else ())]
@@ -279,7 +287,10 @@ class Parser:
                                                     "USE", "SET"):
             help_ = "every field, param, use and set ends with `;`"
         if tok.type == "LSQB" and "LSQB" not in accepted:
-            help_ = "lists hold names, numbers, sizes, strings and booleans; they do not nest"
+            if "RSQB" in accepted:  # inside a list
+                help_ = "lists hold names, numbers, sizes, strings and booleans; they do not nest"
+            elif accepted & {"INT", "STRING"}:  # `set` and `param` take one value
+                help_ = "this takes a single name, number, size, string or boolean, not a list"
         return error("U0010", f"unexpected {what}, expected {expected}", span, help=help_)
 
 

@@ -63,7 +63,10 @@ def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile |
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        # columns count characters, as everywhere else: the bytes of the line
+        # before the bad one are valid UTF-8 (it is the first error)
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        col = len(data[line_start:exc.start].decode("utf-8")) + 1
         return error("U0002", f"`{name}` is not valid UTF-8: byte 0x{data[exc.start]:02x} "
                      f"at offset {exc.start}",
                      Span(name, line, col, line, col + 1),

@@ -1,0 +1,314 @@
+"""`unilang build`: a checked spec -> a sealed image and its configurations.
+
+Layout, for the default output ``build/<app>/<backend>/``:
+
+* ``build/<app>/.<backend>.work/`` is the build's private work tree: copies of
+  exactly the selected libraries' sources and the app's, the generated C,
+  ``image.lds`` and ``build.ninja``, objects and the linked image.  ninja runs
+  there, so rebuilds are incremental.  Everything in it is referred to by
+  relative path, which is why two checkouts at different paths produce the
+  same bytes.
+* ``build/<app>/<backend>/`` holds the deliverables.  It is replaced as a
+  whole (a new directory renamed into place) only after the image linked
+  and verified, and only when some file changed: a failed build leaves the
+  previous outputs untouched and a no-op build rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO
+
+import attrs
+
+from . import paths
+from .diagnostics import Sink, error
+from .driver import Session, check_spec
+from .emit import cgen
+from .emit.configs import render_configs
+from .emit.escape import Unrepresentable
+from .emit.templates import render
+from .resolve import Resolution
+
+CFLAGS = [
+    "-std=c11", "-O2", "-ffreestanding", "-fno-pic", "-fno-pie", "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-mno-red-zone",
+    "-mgeneral-regs-only", "-mcmodel=small", "-ffunction-sections", "-fdata-sections",
+    "-fno-common", "-Wall", "-Wextra", "-nostdinc",
+]
+LDFLAGS = [
+    "-nostdlib", "-static", "-no-pie", "--gc-sections", "-z", "noexecstack",
+    "-z", "max-page-size=4096", "--build-id=none", "--orphan-handling=error",
+]
+
+
+@attrs.frozen
+class BuildResult:
+    outdir: Path
+    image: Path
+    manifest: dict[str, object]
+    changed: bool
+
+
+def _write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+    return True
+
+
+def find_tools(sink: Sink) -> dict[str, str] | None:
+    tools = {}
+    missing = []
+    for tool in ("gcc", "ld"):
+        found = shutil.which(tool)
+        if found is None:
+            missing.append(tool)
+        else:
+            tools[tool] = tool
+    ninja = None
+    try:
+        from ninja import BIN_DIR  # the PyPI package
+
+        candidate = Path(BIN_DIR) / "ninja"
+        if candidate.is_file():
+            ninja = str(candidate)
+    except ImportError:
+        pass
+    ninja = ninja or shutil.which("ninja")
+    if ninja is None:
+        missing.append("ninja")
+    else:
+        tools["ninja"] = ninja
+    if missing:
+        sink.add(error("U0200", f"the build needs {', '.join(missing)}, which "
+                       f"{'is' if len(missing) == 1 else 'are'} not installed",
+                       help="Debian: `apt-get install gcc binutils`; ninja comes with "
+                            "`pip install ninja`"))
+        return None
+    return tools
+
+
+def _gcc_include(gcc: str) -> str:
+    proc = subprocess.run([gcc, "-print-file-name=include"], capture_output=True, text=True,
+                          check=False)
+    return proc.stdout.strip()
+
+
+class Builder:
+    def __init__(self, res: Resolution, outdir: Path, sink: Sink, tools: dict[str, str],
+                 log: IO[str]) -> None:
+        self.res = res
+        self.outdir = outdir
+        self.work = outdir.parent / f".{outdir.name}.work"
+        self.sink = sink
+        self.tools = tools
+        self.log = log
+        self.image_name = f"{res.app.name}.elf"
+
+    def fail(self, code: str, message: str, **kw: object) -> None:
+        d = error(code, message, **kw)  # type: ignore[arg-type]
+        self.sink.add(d)
+
+    # ------------------------------------------------------------ work tree
+    def populate(self) -> list[tuple[str, str]] | None:
+        """Copy sources, write generated files; return (object, source) pairs."""
+        res = self.res
+        objects: list[tuple[str, str]] = []
+        copies: dict[str, Path] = {}
+
+        def add_tree(prefix: str, directory: Path, files: list[str]) -> None:
+            for rel in files:
+                copies[f"{prefix}/{rel}"] = directory / rel
+            # headers beside each source, so `#include "x.h"` keeps working
+            for d in sorted({(directory / rel).parent for rel in files}):
+                for h in sorted(d.glob("*.h")):
+                    copies[f"{prefix}/{h.relative_to(directory).as_posix()}"] = h
+
+        include_root = paths.stdlib_dir() / "src" / "include"
+        for h in sorted(include_root.rglob("*.h")):
+            copies[f"include/{h.relative_to(include_root).as_posix()}"] = h
+        for name in res.order:
+            lib = res.selected[name].library
+            add_tree(f"src/lib/{lib.c_name}", lib.directory, [s.path for s in lib.sources])
+            for s in lib.sources:
+                objects.append((f"obj/lib/{lib.c_name}/{s.path}.o", f"src/lib/{lib.c_name}/{s.path}"))
+        add_tree("src/app", res.app.directory, [s.path for s in res.app.sources])
+        for s in res.app.sources:
+            objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}"))
+        objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c"))
+
+        for rel, src in sorted(copies.items()):
+            try:
+                data = src.read_bytes()
+            except OSError as exc:
+                self.fail("U0201", f"cannot read source `{src}`: {exc.strerror}")
+                return None
+            _write_if_changed(self.work / rel, data)
+
+        init_order = [res.selected[n].library.c_name for n in res.order
+                      if res.selected[n].library.init is not None]
+        search = [paths.backend_dir(res.backend), paths.stdlib_dir() / "templates"]
+        cflags = CFLAGS + ["-isystem", _gcc_include(self.tools["gcc"]), "-I", "include", "-I", "gen"]
+        generated = {
+            "gen/unilang_params.h": cgen.params_header(res).encode(),
+            "gen/unilang_init.c": cgen.init_source(res).encode(),
+            "image.lds": render(search, "image.lds.j2", app=res.app.name, backend=res.backend,
+                                init_order=init_order).encode(),
+            "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
+                                  backend=res.backend, cc=self.tools["gcc"], ld=self.tools["ld"],
+                                  cflags=cflags, ldflags=LDFLAGS, objects=objects,
+                                  image=self.image_name).encode(),
+        }
+        for rel, data in generated.items():
+            _write_if_changed(self.work / rel, data)
+        self.generated = generated
+        return objects
+
+    def ninja(self) -> bool:
+        cmd = [self.tools["ninja"], "-C", str(self.work)]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              errors="replace", check=False)
+        out = proc.stdout
+        lines = [l for l in out.splitlines() if l and not l.startswith("ninja: Entering")
+                 and l != "ninja: no work to do."]
+        for line in lines:
+            self.log.write(line + "\n")
+        if proc.returncode != 0:
+            tail = [l for l in lines if not l.startswith("[")][-30:]
+            self.fail("U0201", f"building the {self.res.backend} image of "
+                      f"`{self.res.app.name}` failed",
+                      notes=tuple(tail) or ("ninja exited with status "
+                                            f"{proc.returncode}",),
+                      help="the compiler's messages are above; earlier outputs are untouched")
+            return False
+        return True
+
+    # ------------------------------------------------------------ outputs
+    def manifest(self, image: bytes, facts: object, size_limit: tuple[str, int] | None) -> dict[str, object]:
+        from .report import resolution_json
+
+        r = resolution_json(self.res)
+        policies = list(r["policies"])  # type: ignore[arg-type]
+        if size_limit is not None:
+            policies.append({"name": size_limit[0], "ok": True,
+                             "findings": [f"image size {len(image)} <= max_image_size "
+                                          f"{size_limit[1]}"]})
+        return {
+            "app": self.res.app.name,
+            "backend": self.res.backend,
+            "image": self.image_name,
+            "sha256": hashlib.sha256(image).hexdigest(),
+            "size": len(image),
+            "memory": self.res.app.memory,
+            "vcpus": self.res.app.vcpus,
+            "cmdline": self.res.app.cmdline,
+            "libraries": r["libraries"],
+            "pruned": r["pruned"],
+            "policies": policies,
+        }
+
+    def publish(self, files: dict[str, tuple[bytes, int]]) -> bool:
+        """Replace the output directory with ``files`` if anything differs."""
+        out = self.outdir
+        if out.is_dir():
+            existing = sorted(p.name for p in out.iterdir())
+            if existing == sorted(files) and all(
+                    (out / n).read_bytes() == data and (os.stat(out / n).st_mode & 0o777) == mode
+                    for n, (data, mode) in files.items()):
+                return False
+        out.parent.mkdir(parents=True, exist_ok=True)
+        new = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
+        for name, (data, mode) in sorted(files.items()):
+            (new / name).write_bytes(data)
+            os.chmod(new / name, mode)
+        os.chmod(new, 0o755)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.rmdir(old)
+            os.replace(out, old)
+        os.replace(new, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return True
+
+    def run(self, program: object) -> BuildResult | None:
+        from .elfcheck import verify
+        from .policy import max_image_size
+
+        try:
+            objects = self.populate()
+        except Unrepresentable as exc:
+            self.fail("U0204", f"a value cannot be written safely: {exc}")
+            return None
+        if objects is None or not self.ninja():
+            return None
+        image = (self.work / self.image_name).read_bytes()
+        limit = max_image_size(program)  # type: ignore[arg-type]
+        facts, problems = verify(image, limit[1].value if limit else None)
+        if problems:
+            self.fail("U0202", f"the {self.res.backend} image of `{self.res.app.name}` failed "
+                      "verification", notes=tuple(problems),
+                      labels=(),
+                      help="no image was written to the output directory")
+            return None
+        try:
+            configs = render_configs(self.res, self.image_name,
+                                     [paths.backend_dir(self.res.backend),
+                                      paths.stdlib_dir() / "templates"])
+        except Unrepresentable as exc:
+            self.fail("U0204", f"a value cannot be written safely: {exc}")
+            return None
+        manifest = self.manifest(image, facts, (limit[0], limit[1].value) if limit else None)
+        files: dict[str, tuple[bytes, int]] = {
+            self.image_name: (image, 0o755),
+            "manifest.json": ((json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode(),
+                              0o644),
+            "image.lds": (self.generated["image.lds"], 0o644),
+            "build.ninja": (self.generated["build.ninja"], 0o644),
+            "unilang_init.c": (self.generated["gen/unilang_init.c"], 0o644),
+            "unilang_params.h": (self.generated["gen/unilang_params.h"], 0o644),
+        }
+        for name, data in configs.items():
+            files[name] = (data, 0o755 if name.endswith(".sh") else 0o644)
+        try:
+            changed = self.publish(files)
+        except OSError as exc:
+            self.fail("U0204", f"cannot write `{self.outdir}`: {exc.strerror or exc}")
+            return None
+        return BuildResult(self.outdir, self.outdir / self.image_name, manifest, changed)
+
+
+def default_outdir(app: str, backend: str) -> Path:
+    return Path("build") / app / backend
+
+
+def build(spec: Path, backend: str, outdir: Path | None = None,
+          log: IO[str] | None = None) -> tuple[Session, BuildResult | None]:
+    session, results = check_spec(spec, [backend])
+    r = results[0]
+    if session.sink.has_errors or r.resolution is None or r.program is None:
+        return session, None
+    res = r.resolution
+    assert isinstance(res, Resolution)
+    tools = find_tools(session.sink)
+    if tools is None:
+        return session, None
+    out = outdir if outdir is not None else default_outdir(res.app.name, backend)
+    builder = Builder(res, out, session.sink, tools, log or sys.stderr)
+    return session, builder.run(r.program)

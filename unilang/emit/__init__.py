@@ -1,0 +1,1 @@
+"""Emission: generated C, linker script, build file and hypervisor configs."""

@@ -1,0 +1,106 @@
+"""Escaping values for every format unilang writes.
+
+Each function returns text that, read back by that format's own parser,
+yields exactly the input value; values that cannot be represented safely
+raise ``Unrepresentable``.  Templates only accept ``Escaped`` strings, so a
+value can never reach a file without passing through one of these.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+
+class Unrepresentable(ValueError):
+    """A value that cannot be written safely in a given format."""
+
+
+class Escaped(str):
+    """Text already escaped for the format of the template it goes into."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control(value: str, fmt: str) -> None:
+    m = _CONTROL.search(value)
+    if m:
+        raise Unrepresentable(f"control character {m.group()!r} cannot be written in {fmt}")
+
+
+def shell(value: str) -> Escaped:
+    """POSIX sh single quoting: every byte literal, `'` spelled as '\\''."""
+    if "\0" in value:
+        raise Unrepresentable("NUL cannot be passed through a shell word")
+    return Escaped("'" + value.replace("'", "'\\''") + "'")
+
+
+def xl_string(value: str) -> Escaped:
+    """An xl.cfg double-quoted string (libxlu: backslash escapes, no newline)."""
+    _no_control(value, "xl.cfg")
+    return Escaped('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+def xml_text(value: str) -> Escaped:
+    """XML character data or attribute value content (quotes escaped too)."""
+    _no_control(value, "XML")
+    return Escaped(value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                   .replace('"', "&quot;").replace("'", "&apos;"))
+
+
+_NINJA_PATH = re.compile(r"[A-Za-z0-9_./+\-=]+\Z")
+
+
+def ninja_path(value: str) -> Escaped:
+    """A path in a ninja build statement: `$`, ` ` and `:` escaped with `$`."""
+    _no_control(value, "ninja")
+    return Escaped(value.replace("$", "$$").replace(" ", "$ ").replace(":", "$:"))
+
+
+def ninja_word(value: str) -> Escaped:
+    """A word in a ninja variable that ninja passes to the shell-less command line."""
+    if not _NINJA_PATH.match(value):
+        raise Unrepresentable(f"`{value}` cannot be written as a ninja command word")
+    return Escaped(value)
+
+
+_LDS_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def lds_symbol(value: str) -> Escaped:
+    """A symbol or section-name suffix in a GNU ld script."""
+    if not _LDS_SYMBOL.match(value):
+        raise Unrepresentable(f"`{value}` is not a linker-script symbol")
+    return Escaped(value)
+
+
+def lds_comment(value: str) -> Escaped:
+    """Text inside a /* */ comment of a linker script."""
+    _no_control(value, "a linker-script comment")
+    return Escaped(value.replace("*/", "* /"))
+
+
+def c_string(value: str) -> Escaped:
+    """A C string literal; every non-printable or non-ASCII byte as an octal escape."""
+    out = ['"']
+    for b in value.encode("utf-8"):
+        c = chr(b)
+        if c in '"\\?':
+            out.append("\\" + c)
+        elif 0x20 <= b < 0x7F:
+            out.append(c)
+        else:
+            out.append(f"\\{b:03o}")
+    out.append('"')
+    return Escaped("".join(out))
+
+
+def c_ident(value: str) -> Escaped:
+    if not _LDS_SYMBOL.match(value):
+        raise Unrepresentable(f"`{value}` is not a C identifier")
+    return Escaped(value)
+
+
+def json_value(value: object) -> Escaped:
+    return Escaped(json.dumps(value, ensure_ascii=False))
