@@ -163,7 +163,8 @@ class Builder:
         init_order = [res.selected[n].library.c_name for n in res.order
                       if res.selected[n].library.init is not None]
         search = [paths.backend_dir(res.backend), paths.stdlib_dir() / "templates"]
-        cflags = CFLAGS + ["-isystem", _gcc_include(self.tools["gcc"]), "-I", "include", "-I", "gen"]
+        cflags = CFLAGS + ["-isystem", _gcc_include(self.tools["gcc"]), "-I", "include", "-I", "gen",
+                           "-include", "unilang_params.h"]
         generated = {
             "gen/unilang_params.h": cgen.params_header(res).encode(),
             "gen/unilang_init.c": cgen.init_source(res).encode(),

@@ -667,6 +667,10 @@ class Checker:
         if lib is None:
             return None  # the library itself had errors
         decl = lib.param(param_name)
+        if decl is None and lib_name in self.library_blocks and any(
+                isinstance(p, S.Param) and p.name == param_name
+                for p in self.library_blocks[lib_name][0].members):
+            return None  # declared, but the declaration had errors (already reported)
         if decl is None:
             names = [p.name for p in lib.params]
             guess = did_you_mean(param_name, names)

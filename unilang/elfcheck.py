@@ -27,7 +27,7 @@ class ImageFacts:
     symbols: tuple[str, ...]
 
 
-def _notes(data: bytes, endian: str = "<") -> list[tuple[str, int, bytes]]:
+def parse_notes(data: bytes, endian: str = "<") -> list[tuple[str, int, bytes]]:
     out = []
     off = 0
     while off + 12 <= len(data):
@@ -52,7 +52,7 @@ def inspect(image: bytes) -> ImageFacts:
         h = seg.header
         segs.append((h.p_type, h.p_flags, h.p_vaddr, h.p_memsz, h.p_align))
         if h.p_type == "PT_NOTE":
-            for name, ntype, desc in _notes(seg.data()):
+            for name, ntype, desc in parse_notes(seg.data()):
                 notes.append((name, ntype))
                 if name == "Xen" and ntype == XEN_ELFNOTE_PHYS32_ENTRY and h.p_align % 4 == 0 \
                         and h.p_align <= 4 and len(desc) >= 4:

@@ -1,0 +1,217 @@
+"""Building and booting real images: GNU ld links them, QEMU boots them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from unilang.elfcheck import inspect, verify
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+needs_tools = pytest.mark.skipif(
+    not (shutil.which("gcc") and shutil.which("ld")), reason="gcc and GNU ld are needed")
+needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                                reason="qemu-system-x86_64 is needed")
+
+
+def unilang(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "unilang", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# (example spec, expected console output, expected exit code)
+BOOTS = [
+    ("hello/hello.uni", "Hello from unilang!\n", 0),
+    ("exitcode/exitcode.uni", "exiting with code 3\n", 3),
+]
+
+
+@needs_tools
+@needs_qemu
+@pytest.mark.boot
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+@pytest.mark.parametrize("spec,output,code", BOOTS)
+def test_run_boots_and_propagates_exit_code(tmp_path: Path, backend: str, spec: str,
+                                            output: str, code: int) -> None:
+    r = unilang("run", str(EXAMPLES / spec), "--backend", backend, "-o", str(tmp_path / "out"),
+                "--timeout", "60")
+    assert r.stdout == output, r.stderr
+    assert r.returncode == code, r.stderr
+
+
+@needs_tools
+@needs_qemu
+@pytest.mark.boot
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+def test_stats_example(tmp_path: Path, backend: str) -> None:
+    r = unilang("run", str(EXAMPLES / "stats/stats.uni"), "--backend", backend, "-o",
+                str(tmp_path / "out"), "--timeout", "120")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "sorted 2000 numbers: min 58, median 504416, max 999600, mean 499888"
+    assert lines[1] == "heap: 8192 KiB total, 8192 KiB free"  # capped by `set heap.max_size`
+    assert lines[2].startswith("clock: monotonic ok, work took ")
+    assert lines[3].startswith("boot: entry to main in ") and lines[3].endswith(" us")
+
+
+@pytest.fixture(scope="module")
+def hello_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if not (shutil.which("gcc") and shutil.which("ld")):
+        pytest.skip("gcc and GNU ld are needed")
+    out = {}
+    for backend in ("kvm", "xen"):
+        d = tmp_path_factory.mktemp(f"hello-{backend}") / "out"
+        r = unilang("build", str(EXAMPLES / "hello/hello.uni"), "--backend", backend, "-o", str(d))
+        assert r.returncode == 0, r.stderr
+        out[backend] = d
+    return out
+
+
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+def test_elf_properties(hello_builds: dict[str, Path], backend: str) -> None:
+    image = (hello_builds[backend] / "hello.elf").read_bytes()
+    facts, problems = verify(image, None)
+    assert problems == []
+    assert facts is not None
+    loads = [(f, a) for t, f, _v, _m, a in facts.segments if t == "PT_LOAD"]
+    assert [f for f, _a in loads] == [5, 4, 6]  # R+X, R, R+W: never W+X
+    notes = [s for s in facts.segments if s[0] == "PT_NOTE"]
+    assert len(notes) == 1 and notes[0][4] == 4
+    assert ("Xen", 18) in facts.notes and ("unilang", 1) in facts.notes
+    assert facts.pvh_entry is not None and facts.entry == facts.pvh_entry
+    assert facts.size <= 16 * 1024
+
+
+def test_manifest_and_pruned_symbols(hello_builds: dict[str, Path]) -> None:
+    d = hello_builds["kvm"]
+    manifest = json.loads((d / "manifest.json").read_text())
+    image = (d / "hello.elf").read_bytes()
+    import hashlib
+
+    assert manifest["sha256"] == hashlib.sha256(image).hexdigest()
+    assert manifest["size"] == len(image)
+    assert [l["name"] for l in manifest["libraries"]] == ["qemu-exit", "pvh", "uart16550", "conio"]
+    pruned = {p["name"] for p in manifest["pruned"]}
+    assert {"heap", "printf", "tsc-clock", "libc-string"} <= pruned
+    symbols = set(inspect(image).symbols)
+    # what the selected libraries define is there ...
+    assert {"_start32", "uart_init", "unilang_puts", "unilang_shutdown", "main"} <= symbols
+    # ... and nothing of the pruned ones is
+    for sym in ("malloc", "heap_init", "printf", "vsnprintf", "time_init", "memcpy", "strlen"):
+        assert sym not in symbols
+
+
+def test_unilang_note_describes_image(hello_builds: dict[str, Path]) -> None:
+    from elftools.elf.elffile import ELFFile
+
+    with open(hello_builds["xen"] / "hello.elf", "rb") as f:
+        elf = ELFFile(f)
+        sec = elf.get_section_by_name(".notes")
+        assert sec is not None
+        data = sec.data()
+    from unilang.elfcheck import parse_notes
+
+    descs = [desc for name, ntype, desc in parse_notes(data) if (name, ntype) == ("unilang", 1)]
+    assert len(descs) == 1
+    payload = json.loads(descs[0])
+    assert payload["app"] == "hello" and payload["backend"] == "xen"
+    assert payload["libraries"] == ["debugcon", "conio", "xen-shutdown", "pvh"]
+
+
+def test_outputs_per_backend(hello_builds: dict[str, Path]) -> None:
+    kvm = sorted(p.name for p in hello_builds["kvm"].iterdir())
+    xen = sorted(p.name for p in hello_builds["xen"].iterdir())
+    common = ["build.ninja", "hello.elf", "image.lds", "libvirt.xml", "manifest.json",
+              "qemu.json", "run-qemu.sh", "unilang_init.c", "unilang_params.h"]
+    assert kvm == sorted(common + ["firecracker.json"])
+    assert xen == sorted(common + ["xl.cfg"])
+    xl = (hello_builds["xen"] / "xl.cfg").read_text()
+    assert 'type = "pvh"\n' in xl and 'kernel = "hello.elf"\n' in xl and "memory = 16\n" in xl
+    fc = json.loads((hello_builds["kvm"] / "firecracker.json").read_text())
+    assert fc["boot-source"]["kernel_image_path"] == "hello.elf"
+    assert fc["machine-config"] == {"vcpu_count": 1, "mem_size_mib": 16}
+    assert fc["drives"] == []
+    dom = ET.parse(hello_builds["xen"] / "libvirt.xml").getroot()
+    assert dom.get("type") == "xen"
+    assert dom.find("os/type").get("machine") == "xenpvh"  # type: ignore[union-attr]
+    dom = ET.parse(hello_builds["kvm"] / "libvirt.xml").getroot()
+    assert dom.get("type") == "kvm" and dom.findtext("os/kernel") == "hello.elf"
+
+
+def _snapshot(d: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(d.iterdir())}
+
+
+@needs_tools
+def test_noop_rebuild_rewrites_nothing_and_failed_build_keeps_outputs(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(EXAMPLES / "hello", app)
+    out = tmp_path / "out"
+    assert unilang("build", str(app / "hello.uni"), "-o", str(out)).returncode == 0
+    before = _snapshot(out)
+    r = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert r.returncode == 0 and "up to date" in r.stderr
+    assert "CC " not in r.stderr  # nothing recompiled
+    assert _snapshot(out) == before
+    # a compile error: exit 1, a diagnostic, and the previous outputs untouched
+    (app / "hello.c").write_text("int main(void) { return }\n")
+    r = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert r.returncode == 1
+    assert "error[U0201]" in r.stderr
+    assert _snapshot(out) == before
+
+
+@needs_tools
+def test_image_size_policy_rejects_image(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(EXAMPLES / "hello", app)
+    spec = (app / "hello.uni").read_text().replace(
+        'cmdline = "";', 'cmdline = "";\n    policies = [tiny];')
+    spec += "\npolicy tiny { max_image_size = 1 KiB; }\n"
+    (app / "hello.uni").write_text(spec)
+    out = tmp_path / "out"
+    r = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert r.returncode == 1
+    assert "error[U0202]" in r.stderr and "above the policy limit of 1024" in r.stderr
+    assert not out.exists()
+
+
+def _checkout_copy(dest: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+@needs_tools
+def test_builds_from_two_checkouts_are_byte_identical(tmp_path: Path) -> None:
+    a = _checkout_copy(tmp_path / "a")
+    b = _checkout_copy(tmp_path / "somewhere" / "else" / "entirely-b")
+    outs = []
+    for root in (a, b):
+        env = dict(os.environ, PYTHONPATH=str(root))
+        for backend in ("kvm", "xen"):
+            r = unilang("build", "examples/hello/hello.uni", "--backend", backend, cwd=root,
+                        env=env)
+            assert r.returncode == 0, r.stderr
+        outs.append({f"{backend}/{p.name}": p.read_bytes()
+                     for backend in ("kvm", "xen")
+                     for p in sorted((root / "build/hello" / backend).iterdir())})
+    assert outs[0].keys() == outs[1].keys()
+    for name in outs[0]:
+        assert outs[0][name] == outs[1][name], name
+    assert str(tmp_path).encode() not in outs[0]["kvm/hello.elf"]
