@@ -41,5 +41,5 @@ def environment(search: list[Path]) -> Any:
     return env
 
 
-def render(search: list[Path], name: str, **context: Any) -> str:
-    return str(environment(search).get_template(name).render(**context))
+def render(search: list[Path], template: str, /, **context: Any) -> str:
+    return str(environment(search).get_template(template).render(**context))
