@@ -75,8 +75,12 @@ class _Fields:
 
 
 class Checker:
-    def __init__(self, modules: list[LoadedModule], backend: str, sink: Sink) -> None:
+    def __init__(self, modules: list[LoadedModule], backend: str, sink: Sink,
+                 foreign: frozenset[str] = frozenset()) -> None:
         self.modules = modules
+        #: Libraries that only other backends declare: `use` and `set` naming
+        #: them apply on those backends and are skipped on this one.
+        self.foreign = foreign
         self.backend = backend
         self.sink = sink
         self.constructs: dict[str, M.Construct] = {}
@@ -366,8 +370,8 @@ class Checker:
                 self.err("U0042", f"a range is only allowed for int and size parameters, "
                          f"not {ptype.describe()}", (p.low or p.high).span)  # type: ignore[union-attr]
                 return None
-            lo = self.param_value(ptype, p.low, f"lower bound of `{lib}.{p.name}`")  # type: ignore[arg-type]
-            hi = self.param_value(ptype, p.high, f"upper bound of `{lib}.{p.name}`")  # type: ignore[arg-type]
+            lo = self.param_value(ptype, p.low, f"lower bound of `{lib}.{p.name}`", decl=True)  # type: ignore[arg-type]
+            hi = self.param_value(ptype, p.high, f"upper bound of `{lib}.{p.name}`", decl=True)  # type: ignore[arg-type]
             if lo is None or hi is None:
                 return None
             assert isinstance(lo, int) and isinstance(hi, int)
@@ -381,15 +385,18 @@ class Checker:
             self.err("U0042", f"parameter `{lib}.{p.name}` has no default", p.name_span,
                      help=f"give one: `param {p.name}: {ptype.describe()} = ...;`")
             return None
-        default = self.param_value(ptype, p.default, f"default of `{lib}.{p.name}`")
+        default = self.param_value(ptype, p.default, f"default of `{lib}.{p.name}`", decl=True)
         if default is None:
             return None
         decl = M.ParamDecl(p.name, ptype, default, low, high, p.doc, p.span)
-        if not self.in_range(decl, default, p.default.span, f"default of `{lib}.{p.name}`"):
+        if not self.in_range(decl, default, p.default.span, f"default of `{lib}.{p.name}`",
+                             decl_error=True):
             return None
         return decl
 
-    def param_value(self, t: M.ParamType, v: S.Scalar, what: str) -> M.PValue | None:
+    def param_value(self, t: M.ParamType, v: S.Scalar, what: str,
+                    decl: bool = False) -> M.PValue | None:
+        """``decl``: a value in a `param` declaration, whose errors are U0042."""
         kinds = {"int": S.Int, "size": S.Size, "bool": S.Bool, "string": S.Str, "enum": S.Name}
         want = kinds[t.kind]
         if not isinstance(v, want):
@@ -400,31 +407,32 @@ class Checker:
                 help_ = f"write the number without quotes: `{v.value.strip()}`"
             elif t.kind == "string" and isinstance(v, S.Name):
                 help_ = f'strings are quoted: `"{v.value}"`'
-            self.err("U0034", f"{what} must be {_article(t)}, found {_found(v)}", v.span,
+            self.err("U0042" if decl else "U0034", f"{what} must be {_article(t)}, found {_found(v)}", v.span,
                      help=help_)
             return None
         if t.kind == "enum":
             assert isinstance(v, S.Name)
             if v.value not in t.members:
                 guess = did_you_mean(v.value, t.members)
-                self.err("U0034", f"{what}: `{v.value}` is not one of {', '.join(t.members)}",
+                self.err("U0042" if decl else "U0034", f"{what}: `{v.value}` is not one of {', '.join(t.members)}",
                          v.span, help=f"did you mean `{guess}`?" if guess else None)
                 return None
             return v.value
         if t.kind == "size" and v.value < 0:  # type: ignore[operator]
-            self.err("U0035", f"{what} is a negative size", v.span)
+            self.err("U0042" if decl else "U0035", f"{what} is a negative size", v.span)
             return None
         if t.kind == "string":
             return self.safe_string(v, what)  # type: ignore[arg-type]
         return v.value  # type: ignore[return-value]
 
-    def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str) -> bool:
+    def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str,
+                 decl_error: bool = False) -> bool:
         if decl.low is None or decl.high is None or isinstance(value, (bool, str)):
             return True
         if decl.low <= value <= decl.high:
             return True
         fmt = _fmt_size if decl.type.kind == "size" else str
-        self.err("U0035", f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
+        self.err("U0042" if decl_error else "U0035", f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
                  f"{fmt(decl.high)}", span)
         return False
 
@@ -440,6 +448,13 @@ class Checker:
         seen: dict[str, Span] = {}
         for m in block.members:
             if isinstance(m, S.Param):
+                clash = next((n for n in seen if n.upper() == m.name.upper() and n != m.name), None)
+                if clash is not None:
+                    self.err("U0038", f"parameters `{clash}` and `{m.name}` of `{block.name}` have "
+                             "the same name in generated C", m.name_span,
+                             labels=(Label(seen[clash], "the other one"),),
+                             help="parameter macros are upper-cased; rename one of them")
+                    continue
                 if m.name in seen:
                     self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
                              "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
@@ -458,7 +473,9 @@ class Checker:
         if "backends" in v:
             for n in v["backends"].value.items:  # type: ignore[union-attr]
                 b = self.backend_ref(n)  # type: ignore[arg-type]
-                if b and b not in backends:
+                if b and b in backends:
+                    self.err("U0033", f"`{b}` is listed more than once in `backends`", n.span)  # type: ignore[union-attr]
+                elif b:
                     backends.append(b)
         doc = v["doc"].value.value if "doc" in v else None  # type: ignore[union-attr]
         conflicts = self.refs(v.get("conflicts"), self.library_ref)
@@ -577,7 +594,7 @@ class Checker:
                 self.err("U0032", "`param` is not allowed in an app", m.span,
                          help="parameters are declared by libraries; set them with "
                               "`set LIBRARY.PARAM = VALUE;`")
-        if "sources" not in v:
+        if not any(isinstance(m, S.Field) and m.key == "sources" for m in block.members):
             self.err("U0040", f"app `{block.name}` has no `sources`", block.name_span,
                      help='add `sources = ["main.c"];`')
         devices: list[M.Device] = []
@@ -596,6 +613,8 @@ class Checker:
                 if d is not None:
                     devices.append(d)
             elif isinstance(m, S.Use):
+                if m.library in self.foreign and m.library not in self.library_blocks:
+                    continue
                 c = self.construct_ref(m.construct)
                 lib = self.library_ref((m.library, m.library_span))
                 if c is None or lib is None:
@@ -655,6 +674,8 @@ class Checker:
                      help="for example `set heap.max_size = 4 MiB;`")
             return None
         lib_name, param_name = parts
+        if lib_name in self.foreign and lib_name not in self.library_blocks:
+            return None  # a library of another backend: the override applies there
         lib_span = Span(m.target.span.file, m.target.span.line, m.target.span.column,
                         m.target.span.line, m.target.span.column + len(lib_name))
         param_span = Span(m.target.span.file, m.target.span.line,
@@ -710,14 +731,14 @@ class Checker:
         libraries = {name: self.library(b, m) for name, (b, m) in sorted(self.library_blocks.items())}
         c_names: dict[str, str] = {}
         for lib in libraries.values():
-            other = c_names.get(lib.c_name)
+            other = c_names.get(lib.c_name.upper())
             if other is not None:
-                self.err("U0038", f"libraries `{other}` and `{lib.name}` have the same C name "
-                         f"`{lib.c_name}`", lib.span,
+                self.err("U0038", f"libraries `{other}` and `{lib.name}` have the same name in "
+                         f"generated C (`{lib.c_name.upper()}`)", lib.span,
                          labels=(Label(libraries[other].span, f"`{other}` is declared here"),),
-                         help="`-` becomes `_` in generated C; rename one of them")
+                         help="generated C upper-cases names and turns `-` into `_`; rename one of them")
             else:
-                c_names[lib.c_name] = lib.name
+                c_names[lib.c_name.upper()] = lib.name
         policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
         self.policy_include_cycles(policies)
         app = None
@@ -745,8 +766,9 @@ def _article(t: M.ParamType) -> str:
             "enum": "one of " + ", ".join(t.members)}[t.kind]
 
 
-def check_modules(modules: list[LoadedModule], backend: str, sink: Sink) -> M.Program:
-    return Checker(modules, backend, sink).run()
+def check_modules(modules: list[LoadedModule], backend: str, sink: Sink,
+                  foreign: frozenset[str] = frozenset()) -> M.Program:
+    return Checker(modules, backend, sink, foreign).run()
 
 
 fmt_size = _fmt_size

@@ -123,7 +123,8 @@ def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
     extra = {"spec": str(spec), "backends": [b for b in _backends(backend)],
              "ok": not any(d.is_error for d in diags)}
     emit_diagnostics(session, diags, fmt, extra)
-    if fmt == "text" and not any(d.is_error for d in diags):
+    failing = any(d.is_error or (werror and d.severity is Severity.WARNING) for d in diags)
+    if fmt == "text" and not failing:
         app = next((r.program.app.name for r in results if r.program and r.program.app), "?")
         click.echo(f"ok: app `{app}` checks clean for {', '.join(_backends(backend))}")
     finish(diags, werror)

@@ -30,7 +30,7 @@ A spec or an imported module could not be read: it does not exist, it is a
 directory, permission was denied, or it is larger than the 64 MiB limit.
 Check the path given on the command line or in the `import`.""", """
 $ unilang check missing.uni
-missing.uni: error[U0001]: cannot read `missing.uni`: no such file"""),
+error[U0001]: cannot read `missing.uni`: no such file"""),
     _c("U0002", "error", "file is not valid UTF-8", """
 unilang sources are UTF-8 text. The diagnostic points at the first byte that
 is not valid UTF-8. Re-save the file as UTF-8."""),
@@ -212,6 +212,12 @@ The line has no effect; remove it, or keep it deliberately to pin the value
 against future changes of the default."""),
     _c("U0152", "warning", "allow rule with no effect", """
 An applied policy allows a capability that no selected library exercises."""),
+    _c("U0153", "warning", "provider choice with no effect", """
+`use LIBRARY for CONSTRUCT;` chooses a provider for a construct that nothing
+requires on this backend, so the choice changes nothing. `use` and `set`
+that name a library only another backend declares are skipped silently on
+this backend: they apply where the library exists.""", """
+app hello { sources = ["hello.c"]; requires = [console]; use heap for mem.alloc; }"""),
     # ------------------------------------------------------------ build
     _c("U0200", "error", "build tool missing", """
 A tool the build needs (gcc, ld, ninja, qemu-system-x86_64) was not found.

@@ -35,7 +35,23 @@ class Session:
         modules = load_modules(spec, backend, self.sink, self.cache, self.files)
         if not modules:
             return None
-        return check_modules(modules, backend, self.sink)
+        return check_modules(modules, backend, self.sink, self.foreign_libraries(spec, backend))
+
+    def foreign_libraries(self, spec: Path, backend: str) -> frozenset[str]:
+        """Libraries declared by other backends' own modules (not by stdlib or the project)."""
+        from .paths import BACKENDS
+        from . import syntax as S
+
+        names: set[str] = set()
+        for other in BACKENDS:
+            if other == backend:
+                continue
+            scratch = Sink()  # the other backend's problems are reported when it is checked
+            for mod in load_modules(spec, other, scratch, self.cache, {}):
+                if mod.info.root == "backend":
+                    names.update(d.name for d in mod.tree.decls
+                                 if isinstance(d, S.Block) and d.kind == "library")
+        return frozenset(names)
 
 
 class BackendResult:

@@ -286,6 +286,9 @@ class Parser:
         if "SEMICOLON" in accepted and tok.type in ("RBRACE", "NAME", "PARAM", "DEVICE",
                                                     "USE", "SET"):
             help_ = "every field, param, use and set ends with `;`"
+        if tok.type == "NAME" and "UNIT" in accepted and len(str(tok)) > 1 and str(tok).lower() in {
+                u.lower() for u in UNITS}:
+            help_ = "units are case-sensitive: B, KiB, MiB, GiB, TiB"
         if tok.type == "LSQB" and "LSQB" not in accepted:
             if "RSQB" in accepted:  # inside a list
                 help_ = "lists hold names, numbers, sizes, strings and booleans; they do not nest"

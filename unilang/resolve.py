@@ -317,6 +317,13 @@ class Resolver:
         params = self.params(selected)
         verdicts = check_policies(self.p, selected, self.chosen, self.report)
         self.unused_imports(selected)
+        for choice in self.app.choices:
+            if choice.construct.name not in self.chosen:
+                self.report(warning(
+                    "U0153", f"`use {choice.library.name} for {choice.construct.name};` has no "
+                    f"effect: nothing requires `{choice.construct.name}` on backend "
+                    f"`{self.backend}`", choice.span,
+                    help=f"remove it, or add `{choice.construct.name}` to the app's `requires`"))
         ok = not any(d.severity is Severity.ERROR for d in self.diags)
         self.sink.extend(self.diags)
         return Resolution(
