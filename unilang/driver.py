@@ -47,7 +47,7 @@ class Session:
             if other == backend:
                 continue
             scratch = Sink()  # the other backend's problems are reported when it is checked
-            for mod in load_modules(spec, other, scratch, self.cache, {}):
+            for mod in load_modules(spec, other, scratch, self.cache, {}, include_spec=False):
                 if mod.info.root == "backend":
                     names.update(d.name for d in mod.tree.decls
                                  if isinstance(d, S.Block) and d.kind == "library")

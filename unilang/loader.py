@@ -156,8 +156,10 @@ class Loader:
         info = ModuleInfo(name, real, root.kind, (), defines, src.digest)
         return LoadedModule(info, tree)
 
-    def load(self) -> list[LoadedModule]:
-        """Every module reachable from the spec and the preludes, in a stable order."""
+    def load(self, include_spec: bool = True) -> list[LoadedModule]:
+        """Every module reachable from the spec and the preludes, in a stable order.
+
+        Without ``include_spec``, only the preludes and what they import."""
         loaded: dict[Path, LoadedModule] = {}
         order: list[Path] = []
         # edges for cycle detection: importer -> [(imported, span)]
@@ -165,7 +167,8 @@ class Loader:
 
         spec_real = Path(os.path.realpath(self.spec))
         spec_root = self.roots["project"]
-        starts: list[tuple[Path, Root, Span | None]] = [(spec_real, spec_root, None)]
+        starts: list[tuple[Path, Root, Span | None]] = (
+            [(spec_real, spec_root, None)] if include_spec else [])
         for real, root in ((self.roots["stdlib"].path / "prelude.uni", self.roots["stdlib"]),
                            (self.roots["backend"].path / "backend.uni", self.roots["backend"])):
             if real.is_file():
@@ -180,7 +183,7 @@ class Loader:
                 continue
             mod = self.read(real, root, span)
             if mod is None:
-                if real == spec_real:
+                if real == spec_real and include_spec:
                     return []
                 continue
             order.append(real)
@@ -229,5 +232,6 @@ class Loader:
 
 
 def load_modules(spec: Path, backend: str, sink: Sink, cache: ParseCache,
-                 files: dict[str, Path] | None = None) -> list[LoadedModule]:
-    return Loader(spec, backend, sink, cache, files).load()
+                 files: dict[str, Path] | None = None,
+                 include_spec: bool = True) -> list[LoadedModule]:
+    return Loader(spec, backend, sink, cache, files).load(include_spec)

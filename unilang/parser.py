@@ -334,6 +334,18 @@ def get_parser() -> Parser:
 
 
 def parse_source(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
+    """Parse with the fast path; fall back to lark, which reports every syntax error."""
+    from .fastparse import parse_fast
+
+    errors: list[Diagnostic] = []
+    decls = parse_fast(source.text, source.name, _Builder(source.name, errors))
+    if decls is not None:
+        return S.Module(source.name, tuple(decls)), errors
+    return get_parser().parse(source)
+
+
+def reference_parse(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
+    """Parse with lark only: the grammar's own reading of the source (for tests)."""
     return get_parser().parse(source)
 
 

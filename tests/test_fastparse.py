@@ -1,0 +1,111 @@
+"""The fast parser agrees with the grammar: whenever it produces a tree, lark
+produces the same tree (nodes, values and spans), and whenever lark rejects
+an input the fast parser does too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from unilang.fastparse import parse_fast
+from unilang.parser import _Builder, reference_parse
+from unilang.source import SourceFile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WORDS = ["import", "construct", "capability", "library", "app", "policy", "param", "device",
+         "use", "for", "set", "on", "in", "enum", "true", "false", "B", "KiB", "MiB", "x",
+         "a-b", "kvm", "mem", "alloc", "int", "size", "string", "bool"]
+PUNCT = ["{", "}", "[", "]", "(", ")", ";", ":", "=", ",", ".", ".."]
+LITERALS = ["0", "42", "-7", "0x1F", '"s"', '"a\\"b"', '"\\u{e9}"', '"\\q"', "5MiB"]
+SPACE = [" ", "\n", "  ", "\t", " # c\n", " // c\n"]
+
+token = st.sampled_from(WORDS + PUNCT + LITERALS)
+soup = st.lists(st.tuples(token, st.sampled_from(SPACE)), max_size=40).map(
+    lambda ts: "".join(t + s for t, s in ts))
+
+
+def scalar() -> st.SearchStrategy[str]:
+    return st.sampled_from(["1", "-2", "0x10", "64 MiB", "1KiB", '"str"', '"e\\u{e9}"',
+                            "true", "false", "name", "dotted.name", "a.b-c"])
+
+
+def field() -> st.SearchStrategy[str]:
+    value = st.one_of(scalar(), st.lists(scalar(), max_size=4).map(
+        lambda xs: "[" + ", ".join(xs) + "]"))
+    on = st.sampled_from(["", " on kvm", " on [kvm, xen]", " on [xen,]"])
+    return st.tuples(st.sampled_from(["doc", "provides", "requires", "k-2", "on", "in"]), on,
+                     value).map(lambda t: f"{t[0]}{t[1]} = {t[2]};")
+
+
+def member() -> st.SearchStrategy[str]:
+    param = st.tuples(
+        st.sampled_from(["p", "q_1"]),
+        st.sampled_from(["int", "size", "bool", "enum(a, b)", "enum(a,)"]),
+        st.sampled_from(["", " = 1", " = 4 KiB", " = a"]),
+        st.sampled_from(["", " in 1 .. 2", " in 1..2", " in a..b"]),
+        st.sampled_from(["", ' "doc"'])).map(lambda t: f"param {t[0]}: {t[1]}{t[2]}{t[3]}{t[4]};")
+    device = st.lists(field(), max_size=3).map(lambda fs: "device d { " + " ".join(fs) + " }")
+    other = st.sampled_from(["use lib for mem.alloc;", "set lib.p = 3;", 'set a.b = "x";'])
+    return st.one_of(field(), param, device, other)
+
+
+def decl() -> st.SearchStrategy[str]:
+    block = st.tuples(st.sampled_from(["library", "app", "policy"]),
+                      st.sampled_from(["x", "app", "l-1"]),
+                      st.lists(member(), max_size=4)).map(
+        lambda t: f"{t[0]} {t[1]} {{\n  " + "\n  ".join(t[2]) + "\n}")
+    symbol = st.tuples(st.sampled_from(["construct", "capability"]),
+                       st.sampled_from(["c", "a.b", "in.x"]),
+                       st.sampled_from(["", ' "doc"'])).map(lambda t: f"{t[0]} {t[1]}{t[2]};")
+    imp = st.sampled_from(["import core;", 'import "x/y.uni";', "import a.b;"])
+    return st.one_of(block, symbol, imp)
+
+
+specs = st.lists(decl(), max_size=5).map("\n".join)
+
+
+def agree(text: str) -> None:
+    src = SourceFile("t.uni", Path("t.uni"), text, "")
+    ref, ref_errors = reference_parse(src)
+    errors: list = []
+    fast = parse_fast(text, "t.uni", _Builder("t.uni", errors))
+    if fast is None:
+        return  # lark decides; nothing to compare
+    assert ref is not None, f"fast parser accepted what the grammar rejects: {text!r}"
+    assert tuple(fast) == ref.decls
+    assert errors == ref_errors
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs)
+def test_well_formed_specs_agree(text: str) -> None:
+    agree(text)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(soup)
+def test_token_soup_agrees(text: str) -> None:
+    agree(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(specs, st.integers(min_value=0, max_value=10_000), st.sampled_from(
+    ["", ";", "}", "[", '"', ".", "..", " in ", "KiB", "-", "#"]))
+def test_mutated_specs_agree(text: str, where: int, insert: str) -> None:
+    i = where % (len(text) + 1)
+    agree(text[:i] + insert + text[i:])
+
+
+def test_every_shipped_file_takes_the_fast_path() -> None:
+    for path in sorted(list((ROOT / "stdlib").rglob("*.uni")) + list(
+            (ROOT / "backends").rglob("*.uni")) + list((ROOT / "examples").rglob("*.uni"))):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        agree(text)
+        if "errors" not in path.parts:
+            assert parse_fast(text, "f", _Builder("f", [])) is not None, path

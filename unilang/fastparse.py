@@ -1,0 +1,341 @@
+"""A fast path for parsing well-formed sources.
+
+lark's LALR parser (``unilang.parser``) is the reference: the grammar in
+``grammar/unilang.lark`` defines the language and lark produces every syntax
+diagnostic.  For large inputs it is slow (tens of microseconds a token), so
+this module parses the same language with one regular expression for the
+tokens and a small recursive-descent parser, building exactly the nodes and
+spans that the lark path builds.  It gives up (returns None) at the first
+token it does not expect, and the caller re-parses with lark, which then
+either reports the error or, if the fast path was merely more cautious than
+the grammar, produces the tree.  A property test checks that whenever this
+path succeeds its tree equals lark's.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from typing import Any
+
+from . import syntax as S
+from .diagnostics import Span
+
+# The terminals of grammar/unilang.lark, in the order lark tries them; each
+# match also swallows the whitespace and comments before the token.
+_TOKEN = re.compile(r"""
+    (?:[ \t\f\r\n]+|(?:\#|//)[^\n]*)*
+    (?:
+        (?P<str>"(?:[^"\\\n]|\\[^\n])*")
+      | (?P<int>-?(?:0x[0-9A-Fa-f]+|[0-9]+))
+      | (?P<name>[A-Za-z_][A-Za-z0-9_\-]*)
+      | (?P<p>\.\.|[{}\[\]();:=,.])
+      | (?P<end>\Z)
+    )
+""", re.X)
+_NEWLINE = re.compile("\n")
+
+_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_BLOCK_KINDS = ("library", "app", "policy")
+_MEMBER_KEYWORDS = ("param", "device", "use", "set")
+
+
+class _Bail(Exception):
+    """The input is not something the fast path handles; use lark."""
+
+
+class _Tok:
+    """Enough of a lark token for ``_Builder.decode_string``."""
+
+    __slots__ = ("text", "line", "column")
+
+    def __init__(self, text: str, line: int, column: int) -> None:
+        self.text = text
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _tokens(text: str) -> tuple[list[str], list[str], list[int]] | None:
+    """Kinds, texts and start offsets of every token; None on a character lark rejects."""
+    kinds: list[str] = []
+    texts: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    match = _TOKEN.match
+    while True:
+        m = match(text, pos)
+        if m is None:
+            return None
+        kind = m.lastgroup
+        if kind == "end":
+            break
+        value = m.group(kind)  # type: ignore[arg-type]
+        kinds.append(value if kind == "p" else kind)  # type: ignore[arg-type]
+        texts.append(value)
+        starts.append(m.start(kind))  # type: ignore[arg-type]
+        pos = m.end()
+    kinds.append("$END")
+    texts.append("")
+    starts.append(len(text))
+    return kinds, texts, starts
+
+
+class FastParser:
+    def __init__(self, text: str, file: str, builder: Any) -> None:
+        self.file = file
+        self.b = builder
+        toks = _tokens(text)
+        if toks is None:
+            raise _Bail
+        self.kinds, self.texts, self.starts = toks
+        # offsets where lines start, for turning token offsets into line:column
+        self.line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+        self.i = 0
+
+    # ------------------------------------------------------------ helpers
+    def where(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
+
+    def span(self, first: int, last: int) -> Span:
+        """From the start of token ``first`` to the end of token ``last``."""
+        line, col = self.where(self.starts[first])
+        if first == last:
+            return Span(self.file, line, col, line, col + len(self.texts[first]))
+        end_line, end_col = self.where(self.starts[last])
+        return Span(self.file, line, col, end_line, end_col + len(self.texts[last]))
+
+    def expect(self, kind: str) -> int:
+        i = self.i
+        if self.kinds[i] != kind:
+            raise _Bail
+        self.i = i + 1
+        return i
+
+    def keyword(self, word: str) -> int:
+        i = self.i
+        if self.kinds[i] != "name" or self.texts[i] != word:
+            raise _Bail
+        self.i = i + 1
+        return i
+
+    def is_word(self, word: str) -> bool:
+        return self.kinds[self.i] == "name" and self.texts[self.i] == word
+
+    def decode(self, i: int) -> str:
+        line, col = self.where(self.starts[i])
+        return self.b.decode_string(_Tok(self.texts[i], line, col))
+
+    # ------------------------------------------------------------ values
+    def dotted(self) -> S.Name:
+        first = self.expect("name")
+        last = first
+        parts = [self.texts[first]]
+        kinds = self.kinds
+        while kinds[self.i] == "." and kinds[self.i + 1] == "name":
+            last = self.i + 1
+            parts.append(self.texts[last])
+            self.i += 2
+        if kinds[self.i] == ".":
+            raise _Bail
+        return S.Name(".".join(parts), self.span(first, last))
+
+    def scalar(self) -> S.Scalar:
+        i = self.i
+        kind = self.kinds[i]
+        if kind == "int":
+            self.i = i + 1
+            value = _parse_int(self.texts[i])
+            unit = _UNITS.get(self.texts[i + 1]) if self.kinds[i + 1] == "name" else None
+            if unit is not None:
+                self.i = i + 2
+                return S.Size(value * unit, f"{self.texts[i]} {self.texts[i + 1]}",
+                              self.span(i, i + 1))
+            return S.Int(value, self.span(i, i))
+        if kind == "str":
+            self.i = i + 1
+            return S.Str(self.decode(i), self.span(i, i))
+        if kind == "name":
+            text = self.texts[i]
+            if text == "true" or text == "false":
+                self.i = i + 1
+                return S.Bool(text == "true", self.span(i, i))
+            return self.dotted()
+        raise _Bail
+
+    def value(self) -> S.Value:
+        if self.kinds[self.i] != "[":
+            return self.scalar()
+        first = self.i
+        self.i += 1
+        items: list[S.Scalar] = []
+        while self.kinds[self.i] != "]":
+            items.append(self.scalar())
+            if self.kinds[self.i] == ",":
+                self.i += 1
+            elif self.kinds[self.i] != "]":
+                raise _Bail
+        last = self.expect("]")
+        return S.List(tuple(items), self.span(first, last))
+
+    # ------------------------------------------------------------ members
+    def field(self) -> S.Field:
+        key = self.expect("name")
+        on: tuple[S.Name, ...] | None = None
+        if self.is_word("on"):
+            self.i += 1
+            names = []
+            if self.kinds[self.i] == "[":
+                self.i += 1
+                while True:
+                    n = self.expect("name")
+                    names.append(S.Name(self.texts[n], self.span(n, n)))
+                    if self.kinds[self.i] == ",":
+                        self.i += 1
+                        if self.kinds[self.i] == "]":
+                            break
+                    else:
+                        break
+                self.expect("]")
+            else:
+                n = self.expect("name")
+                names.append(S.Name(self.texts[n], self.span(n, n)))
+            on = tuple(names)
+        self.expect("=")
+        value = self.value()
+        last = self.expect(";")
+        return S.Field(self.texts[key], self.span(key, key), value, self.span(key, last), on)
+
+    def param(self) -> S.Param:
+        first = self.keyword("param")
+        name = self.expect("name")
+        self.expect(":")
+        if self.is_word("enum"):
+            t0 = self.i
+            self.i += 1
+            self.expect("(")
+            members = []
+            while True:
+                n = self.expect("name")
+                members.append(S.Name(self.texts[n], self.span(n, n)))
+                if self.kinds[self.i] == ",":
+                    self.i += 1
+                    if self.kinds[self.i] == ")":
+                        break
+                else:
+                    break
+            t1 = self.expect(")")
+            type_ = S.TypeExpr("enum", self.span(t0, t1), tuple(members))
+        else:
+            t = self.expect("name")
+            type_ = S.TypeExpr(self.texts[t], self.span(t, t))
+        default = low = high = None
+        if self.kinds[self.i] == "=":
+            self.i += 1
+            default = self.scalar()
+        if self.is_word("in"):
+            self.i += 1
+            low = self.scalar()
+            self.expect("..")
+            high = self.scalar()
+        doc = None
+        if self.kinds[self.i] == "str":
+            doc = self.decode(self.i)
+            self.i += 1
+        last = self.expect(";")
+        return S.Param(self.texts[name], self.span(name, name), type_, default, low, high, doc,
+                       self.span(first, last))
+
+    def device(self) -> S.Device:
+        first = self.keyword("device")
+        name = self.expect("name")
+        self.expect("{")
+        fields = []
+        while self.kinds[self.i] != "}":
+            fields.append(self.field())
+        last = self.expect("}")
+        return S.Device(self.texts[name], self.span(name, name), tuple(fields),
+                        self.span(first, last))
+
+    def member(self) -> S.Member:
+        if self.kinds[self.i] == "name":
+            word = self.texts[self.i]
+            if word == "param":
+                return self.param()
+            if word == "device":
+                return self.device()
+            if word == "use":
+                first = self.i
+                self.i += 1
+                lib = self.expect("name")
+                self.keyword("for")
+                construct = self.dotted()
+                last = self.expect(";")
+                return S.Use(self.texts[lib], self.span(lib, lib), construct,
+                             self.span(first, last))
+            if word == "set":
+                first = self.i
+                self.i += 1
+                target = self.dotted()
+                self.expect("=")
+                value = self.scalar()
+                last = self.expect(";")
+                return S.Set(target, value, self.span(first, last))
+        return self.field()
+
+    # ------------------------------------------------------------ declarations
+    def decl(self) -> S.Decl:
+        first = self.expect("name")
+        word = self.texts[first]
+        if word == "import":
+            if self.kinds[self.i] == "str":
+                target = self.decode(self.i)
+                self.i += 1
+                last = self.expect(";")
+                return S.Import(target, True, self.span(first, last))
+            name = self.dotted()
+            last = self.expect(";")
+            return S.Import(name.value, False, self.span(first, last))
+        if word == "construct" or word == "capability":
+            name = self.dotted()
+            doc = None
+            if self.kinds[self.i] == "str":
+                doc = self.decode(self.i)
+                self.i += 1
+            last = self.expect(";")
+            return S.Symbol(word, name.value, name.span, doc, self.span(first, last))
+        if word in _BLOCK_KINDS:
+            name = self.expect("name")
+            self.expect("{")
+            members = []
+            while self.kinds[self.i] != "}":
+                members.append(self.member())
+            last = self.expect("}")
+            return S.Block(word, self.texts[name], self.span(name, name), tuple(members),
+                           self.span(first, last))
+        raise _Bail
+
+    def module(self) -> list[S.Decl]:
+        decls = []
+        while self.kinds[self.i] != "$END":
+            decls.append(self.decl())
+        return decls
+
+
+def _parse_int(text: str) -> int:
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("-")
+    if digits[:2] in ("0x", "0X"):
+        return sign * int(digits[2:], 16)
+    return sign * int(digits, 10)
+
+
+def parse_fast(text: str, file: str, builder: Any) -> list[S.Decl] | None:
+    """The module's declarations, or None when lark must parse it."""
+    try:
+        return FastParser(text, file, builder).module()
+    except (_Bail, IndexError):
+        return None
