@@ -710,7 +710,12 @@ class Checker:
                           S.render_value(m.value), m.span)
 
     def policy_include_cycles(self, policies: dict[str, M.Policy]) -> None:
-        import networkx as nx
+        from .graphs import has_cycle
+
+        if not has_cycle(policies, [(p.name, i.name) for p in policies.values()
+                                    for i in p.includes if i.name in policies]):
+            return
+        import networkx as nx  # only to analyse the cycles
 
         g = nx.DiGraph()
         for p in policies.values():

@@ -118,14 +118,14 @@ def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
     """
     from .driver import check_spec
 
-    session, results = check_spec(spec, _backends(backend))
+    session, results = check_spec(spec, _backends(backend), reuse_results=True)
     diags = session.sink.sorted()
     extra = {"spec": str(spec), "backends": [b for b in _backends(backend)],
              "ok": not any(d.is_error for d in diags)}
     emit_diagnostics(session, diags, fmt, extra)
     failing = any(d.is_error or (werror and d.severity is Severity.WARNING) for d in diags)
     if fmt == "text" and not failing:
-        app = next((r.program.app.name for r in results if r.program and r.program.app), "?")
+        app = next((r.app_name for r in results if r.app_name), "?")
         click.echo(f"ok: app `{app}` checks clean for {', '.join(_backends(backend))}")
     finish(diags, werror)
 

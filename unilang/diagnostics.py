@@ -79,6 +79,27 @@ class Diagnostic:
         }
 
 
+def _span_from_json(d: dict[str, object] | None) -> Span | None:
+    if d is None:
+        return None
+    return Span(str(d["file"]), int(d["line"]), int(d["column"]),  # type: ignore[arg-type]
+                int(d["end_line"]), int(d["end_column"]))  # type: ignore[arg-type]
+
+
+def diagnostic_from_json(d: dict[str, object]) -> Diagnostic:
+    """The inverse of ``Diagnostic.to_json`` (for cached results)."""
+    labels = tuple(Label(_span_from_json(l["span"]), str(l["message"]))  # type: ignore[arg-type,index]
+                   for l in d["labels"])  # type: ignore[attr-defined]
+    return Diagnostic(str(d["code"]), Severity(d["severity"]), str(d["message"]),
+                      _span_from_json(d["span"]), labels,  # type: ignore[arg-type]
+                      tuple(str(n) for n in d["notes"]),  # type: ignore[attr-defined]
+                      d["help"] if d["help"] is None else str(d["help"]),  # type: ignore[arg-type]
+                      d["backend"] if d["backend"] is None else str(d["backend"]))  # type: ignore[arg-type]
+
+
+Diagnostic.from_json = staticmethod(diagnostic_from_json)  # type: ignore[attr-defined]
+
+
 def error(code: str, message: str, span: Span | None = None, *,
           labels: Iterable[Label] = (), notes: Iterable[str] = (),
           help: str | None = None) -> Diagnostic:

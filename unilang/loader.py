@@ -24,32 +24,28 @@ from . import paths
 from . import syntax as S
 from .diagnostics import Diagnostic, Label, Sink, Span, error
 from .model import ModuleInfo
+from .cache import MemoryCache, Parsed
 from .parser import parse_source
 from .source import SourceFile, display_name, read_source
 
 
-@attrs.frozen
 class LoadedModule:
-    info: ModuleInfo
-    tree: S.Module
+    """A loaded module: its facts now, its syntax tree when someone asks."""
+
+    __slots__ = ("info", "parsed")
+
+    def __init__(self, info: ModuleInfo, parsed: Parsed) -> None:
+        self.info = info
+        self.parsed = parsed
+
+    @property
+    def tree(self) -> S.Module:
+        return self.parsed.tree
 
 
 class ParseCache(Protocol):
-    def get(self, path: Path, digest: str) -> S.Module | None: ...
-    def put(self, path: Path, digest: str, module: S.Module) -> None: ...
-
-
-class MemoryCache:
-    """Parsed modules kept for the life of one command (e.g. both backends)."""
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str], S.Module] = {}
-
-    def get(self, path: Path, digest: str) -> S.Module | None:
-        return self._items.get((str(path), digest))
-
-    def put(self, path: Path, digest: str, module: S.Module) -> None:
-        self._items[(str(path), digest)] = module
+    def get(self, path: Path, digest: str, name: str) -> Parsed | None: ...
+    def put(self, path: Path, digest: str, name: str, module: S.Module) -> Parsed: ...
 
 
 @attrs.frozen
@@ -144,17 +140,15 @@ class Loader:
         if isinstance(src, Diagnostic):
             self.sink.add(src)
             return None
-        tree = self.cache.get(real, src.digest)
-        if tree is None:
+        parsed = self.cache.get(real, src.digest, name)
+        if parsed is None:
             tree, errs = parse_source(src)
             self.sink.extend(errs)
             if tree is None:
                 return None
-            if not errs:
-                self.cache.put(real, src.digest, tree)
-        defines = tuple(f"{d.kind}:{d.name}" for d in tree.decls if not isinstance(d, S.Import))
-        info = ModuleInfo(name, real, root.kind, (), defines, src.digest)
-        return LoadedModule(info, tree)
+            parsed = self.cache.put(real, src.digest, name, tree) if not errs else Parsed.of(tree)
+        info = ModuleInfo(name, real, root.kind, (), parsed.defines, src.digest)
+        return LoadedModule(info, parsed)
 
     def load(self, include_spec: bool = True) -> list[LoadedModule]:
         """Every module reachable from the spec and the preludes, in a stable order.
@@ -189,9 +183,7 @@ class Loader:
             order.append(real)
             edges[real] = []
             resolved: list[tuple[str, Span]] = []
-            for decl in mod.tree.decls:
-                if not isinstance(decl, S.Import):
-                    continue
+            for decl in mod.parsed.imports:
                 found = self.find(decl, real, root)
                 if isinstance(found, Diagnostic):
                     self.sink.add(found)
@@ -200,14 +192,19 @@ class Loader:
                 edges[real].append((target, decl.span))
                 resolved.append((self.module_name(target, troot), decl.span))
                 queue.append((target, troot, decl.span))
-            loaded[real] = attrs.evolve(mod, info=attrs.evolve(mod.info, imports=tuple(resolved)))
+            loaded[real] = LoadedModule(attrs.evolve(mod.info, imports=tuple(resolved)), mod.parsed)
 
         self._report_cycles(edges, loaded)
         return [loaded[p] for p in order]
 
     def _report_cycles(self, edges: dict[Path, list[tuple[Path, Span]]],
                        loaded: dict[Path, LoadedModule]) -> None:
-        import networkx as nx
+        from .graphs import has_cycle
+
+        if not has_cycle(edges, [(a, b) for a, outs in edges.items() for b, _s in outs
+                                 if b in edges]):
+            return
+        import networkx as nx  # only to analyse the cycles
 
         g = nx.DiGraph()
         for src, outs in edges.items():

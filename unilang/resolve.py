@@ -16,8 +16,6 @@ from collections import deque
 from typing import Iterable
 
 import attrs
-import networkx as nx
-
 from . import model as M
 from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, one_of, warning
 
@@ -214,18 +212,24 @@ class Resolver:
 
     # ------------------------------------------------------------ order and cycles
     def order(self, selected: dict[str, Selected], edges: list[Edge]) -> tuple[str, ...] | None:
+        from .graphs import ordered
+
+        deps = [(e.dst, e.src) for e in edges if e.src != APP]  # dependency first
+        order = ordered(sorted(selected), deps)
+        if order is not None:
+            return tuple(order)
+        import networkx as nx  # only to analyse the cycles
+
         g = nx.DiGraph()
         g.add_nodes_from(sorted(selected))
         first_edge: dict[tuple[str, str], Edge] = {}
         for e in edges:
             if e.src == APP:
                 continue
-            g.add_edge(e.dst, e.src)  # dependency first
+            g.add_edge(e.dst, e.src)
             first_edge.setdefault((e.src, e.dst), e)
         cyclic = [sorted(c) for c in nx.strongly_connected_components(g)
                   if len(c) > 1 or any(g.has_edge(n, n) for n in c)]
-        if not cyclic:
-            return tuple(nx.lexicographical_topological_sort(g))
         for comp in sorted(cyclic):
             start = comp[0]
             # follow "requires" edges (the reverse of g) from the smallest name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import attrs
@@ -45,11 +46,16 @@ def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile |
     try:
         if path.is_dir():
             return error("U0001", f"cannot read `{name}`: it is a directory", where)
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            # a FIFO or a device would block or never end (/dev/zero)
+            return error("U0001", f"cannot read `{name}`: it is not a regular file", where)
+        size = st.st_size
         if size > MAX_SOURCE_BYTES:
             return error("U0001", f"cannot read `{name}`: it is {size} bytes, larger than the "
                          f"limit of {MAX_SOURCE_BYTES} bytes", where)
-        data = path.read_bytes()
+        with open(path, "rb") as fh:  # bounded, in case the file grows meanwhile
+            data = fh.read(MAX_SOURCE_BYTES + 1)
     except FileNotFoundError:
         return error("U0001", f"cannot read `{name}`: no such file", where)
     except PermissionError:
@@ -67,6 +73,8 @@ def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile |
         # before the bad one are valid UTF-8 (it is the first error)
         line_start = data.rfind(b"\n", 0, exc.start) + 1
         col = len(data[line_start:exc.start].decode("utf-8")) + 1
+        if line_start == 0 and data.startswith(b"\xef\xbb\xbf"):
+            col -= 1  # the BOM is dropped from the text, so it is not a column
         return error("U0002", f"`{name}` is not valid UTF-8: byte 0x{data[exc.start]:02x} "
                      f"at offset {exc.start}",
                      Span(name, line, col, line, col + 1),

@@ -1,0 +1,296 @@
+"""The on-disk cache: parsed modules and `check` results, keyed by content hash.
+
+Where: ``$XDG_CACHE_HOME/unilang`` (else ``~/.cache/unilang``), a private
+(0700) directory owned by the user; anything else is not trusted and the
+cache is off.  ``UNILANG_NO_CACHE=1`` turns it off too.
+
+Safety:
+* entries are JSON, never pickle: a corrupted or hostile entry cannot run
+  code, and one that fails to decode is a miss;
+* every entry carries an HMAC-SHA256 over its bytes with a per-user random
+  key (``key``, mode 0600): an entry written by anyone without that key is
+  rejected, so the cache cannot be used to smuggle a different tree in;
+* writers write a temporary file in the same directory and rename it into
+  place, so concurrent writers and readers only ever see whole entries.
+
+Namespaces are versioned by unilang's version and a hash of the grammar
+and of this module's format, so an upgrade never reads an old entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__, paths
+from . import syntax as S
+from .diagnostics import Diagnostic, Span
+
+FORMAT = 1
+_MAC_LEN = 64  # hex digits of an HMAC-SHA256
+
+
+class DiskCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.key = self._key()
+        self.enabled = self.key is not None
+
+    def _key(self) -> bytes | None:
+        path = self.root / "key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+        try:
+            st = os.stat(path)
+            if st.st_mode & 0o077 or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+                return None
+            key = path.read_bytes()
+        except OSError:
+            return None
+        return key if len(key) == 32 else None  # a half-written key by a racing writer: off
+
+    def _path(self, namespace: str, digest: str) -> Path:
+        return self.root / namespace / digest[:2] / digest[2:]
+
+    def get(self, namespace: str, digest: str) -> bytes | None:
+        if not self.enabled:
+            return None
+        try:
+            data = self._path(namespace, digest).read_bytes()
+        except OSError:
+            return None
+        mac, payload = data[:_MAC_LEN], data[_MAC_LEN:]
+        want = hmac.new(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0" + payload,  # type: ignore[arg-type]
+                        hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(mac, want):
+            return None
+        return payload
+
+    def put(self, namespace: str, digest: str, payload: bytes) -> None:
+        if not self.enabled:
+            return
+        path = self._path(namespace, digest)
+        mac = hmac.new(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0" + payload,  # type: ignore[arg-type]
+                       hashlib.sha256).hexdigest().encode()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(mac + payload)
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+
+def open_cache() -> DiskCache | None:
+    if os.environ.get("UNILANG_NO_CACHE"):
+        return None
+    root = paths.cache_dir()
+    if root is None:
+        return None
+    cache = DiskCache(root)
+    return cache if cache.enabled else None
+
+
+def namespace(kind: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{__version__}/{FORMAT}/{kind}".encode())
+    h.update((paths.grammar_dir() / "unilang.lark").read_bytes())
+    return f"{kind}-{h.hexdigest()[:16]}"
+
+
+# ---------------------------------------------------------------- syntax trees as JSON
+
+_NODES: dict[str, Any] = {cls.__name__: cls for cls in (
+    S.Int, S.Size, S.Str, S.Bool, S.Name, S.List, S.Field, S.TypeExpr, S.Param, S.Device,
+    S.Use, S.Set, S.Import, S.Block, S.Symbol)}
+
+
+def _field_names() -> dict[str, tuple[str, ...]]:
+    import attrs
+
+    return {name: tuple(f.name for f in attrs.fields(cls)) for name, cls in _NODES.items()}
+
+
+_FIELDS = _field_names()
+
+
+def _fields(cls: Any) -> tuple[str, ...]:
+    return _FIELDS[cls.__name__]
+
+
+def encode(value: Any) -> Any:
+    """A syntax node as JSON-able data; spans lose their file name (the reader adds it)."""
+    if isinstance(value, Span):
+        return ["#", value.line, value.column, value.end_line, value.end_column]
+    if isinstance(value, tuple):
+        return [encode(v) for v in value]
+    name = type(value).__name__
+    if name in _NODES:
+        return ["@" + name] + [encode(getattr(value, f)) for f in _fields(type(value))]
+    return value  # str, int, bool, None
+
+
+def decoder(file: str) -> Callable[[Any], Any]:
+    spans: dict[tuple[int, int, int, int], Span] = {}
+
+    def decode(value: Any) -> Any:
+        if type(value) is not list:
+            return value
+        if not value:
+            return ()
+        head = value[0]
+        if head == "#":
+            key = (value[1], value[2], value[3], value[4])
+            span = spans.get(key)
+            if span is None:
+                span = spans[key] = Span(file, *key)
+            return span
+        if type(head) is str and head.startswith("@"):
+            return _NODES[head[1:]](*[decode(v) for v in value[1:]])
+        return tuple(decode(v) for v in value)
+
+    return decode
+
+
+def _dump(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def encode_module(module: S.Module) -> tuple[bytes, bytes]:
+    """(summary, tree): what loading needs, and the declarations, as two entries."""
+    imports = [encode(d) for d in module.decls if isinstance(d, S.Import)]
+    defines = [f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)]
+    return (_dump({"imports": imports, "defines": defines}),
+            _dump([encode(d) for d in module.decls]))
+
+
+class CacheInconsistent(Exception):
+    """A cached summary whose file changed under us mid-command."""
+
+
+class Parsed:
+    """What the loader needs of a parsed module; the tree itself is built on demand."""
+
+    __slots__ = ("imports", "defines", "_tree", "_thunk")
+
+    def __init__(self, imports: tuple[S.Import, ...], defines: tuple[str, ...],
+                 tree: S.Module | None = None,
+                 thunk: Callable[[], S.Module] | None = None) -> None:
+        self.imports = imports
+        self.defines = defines
+        self._tree = tree
+        self._thunk = thunk
+
+    @classmethod
+    def of(cls, module: S.Module) -> "Parsed":
+        return cls(tuple(d for d in module.decls if isinstance(d, S.Import)),
+                   tuple(f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)),
+                   tree=module)
+
+    @property
+    def tree(self) -> S.Module:
+        if self._tree is None:
+            assert self._thunk is not None
+            self._tree = self._thunk()
+            self._thunk = None
+        return self._tree
+
+
+class MemoryCache:
+    """Parsed modules kept for the life of one command (e.g. both backends)."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], Parsed] = {}
+
+    def get(self, path: Path, digest: str, name: str) -> Parsed | None:
+        return self._items.get((str(path), digest))
+
+    def put(self, path: Path, digest: str, name: str, module: S.Module) -> Parsed:
+        parsed = Parsed.of(module)
+        self._items[(str(path), digest)] = parsed
+        return parsed
+
+
+class PersistentCache(MemoryCache):
+    """The memory cache in front of the on-disk one (namespace ``parse-...``)."""
+
+    def __init__(self, disk: DiskCache) -> None:
+        super().__init__()
+        self.disk = disk
+        self.ns = namespace("parse")
+        self.ns_tree = namespace("tree")
+
+    def get(self, path: Path, digest: str, name: str) -> Parsed | None:
+        hit = super().get(path, digest, name)
+        if hit is not None:
+            return hit
+        payload = self.disk.get(self.ns, digest)
+        if payload is None:
+            return None
+        try:
+            doc = json.loads(payload)
+            decode = decoder(name)
+            imports = tuple(decode(i) for i in doc["imports"])
+            defines = tuple(doc["defines"])
+            if not all(isinstance(i, S.Import) for i in imports) or \
+                    not all(isinstance(d, str) for d in defines):
+                return None
+        except (ValueError, KeyError, TypeError, IndexError):
+            return None  # a damaged entry is a miss
+
+        disk, ns_tree = self.disk, self.ns_tree
+
+        def thunk() -> S.Module:
+            tree = disk.get(ns_tree, digest)
+            try:
+                decls = tuple(decode(d) for d in json.loads(tree)) if tree is not None else None
+            except (ValueError, KeyError, TypeError, IndexError):
+                decls = None
+            if decls is None:  # the tree entry is gone or damaged: parse the file again
+                from .parser import parse_source
+                from .source import read_source
+
+                src = read_source(path, name)
+                module, errs = parse_source(src) if not isinstance(src, Diagnostic) else (None, [])
+                if module is None or errs or src.digest != digest:  # type: ignore[union-attr]
+                    raise CacheInconsistent(path)
+                return module
+            return S.Module(name, decls)
+
+        parsed = Parsed(imports, defines, thunk=thunk)
+        self._items[(str(path), digest)] = parsed
+        return parsed
+
+    def put(self, path: Path, digest: str, name: str, module: S.Module) -> Parsed:
+        parsed = super().put(path, digest, name, module)
+        summary, tree = encode_module(module)
+        self.disk.put(self.ns_tree, digest, tree)  # the tree first: a summary implies a tree
+        self.disk.put(self.ns, digest, summary)
+        return parsed
+
+
+def parse_cache() -> MemoryCache:
+    """The persistent parse cache when the cache directory is usable, else memory only."""
+    disk = open_cache()
+    return PersistentCache(disk) if disk is not None else MemoryCache()

@@ -1,0 +1,44 @@
+"""Small graph helpers for the hot path.
+
+Ordering an acyclic graph needs nothing more than Kahn's algorithm with a
+heap, and most graphs unilang sees are acyclic; networkx (whose import
+alone costs more than a whole `check` of a small spec) is loaded only to
+analyse a graph that turned out to have a cycle.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Hashable, Iterable, TypeVar
+
+N = TypeVar("N", bound=Hashable)
+
+
+def ordered(nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: type = str) -> list[N] | None:
+    """A topological order of ``nodes`` (edge a -> b puts a first), ties broken by
+    ``key`` ascending; None when the graph has a cycle."""
+    succ: dict[N, list[N]] = {}
+    indeg: dict[N, int] = {}
+    for n in nodes:
+        succ.setdefault(n, [])
+        indeg.setdefault(n, 0)
+    for a, b in edges:
+        succ.setdefault(a, []).append(b)
+        indeg.setdefault(a, 0)
+        indeg[b] = indeg.get(b, 0) + 1
+        succ.setdefault(b, [])
+    heap = [(key(n), n) for n, d in indeg.items() if d == 0]
+    heapq.heapify(heap)
+    out: list[N] = []
+    while heap:
+        _, n = heapq.heappop(heap)
+        out.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                heapq.heappush(heap, (key(m), m))
+    return out if len(out) == len(indeg) else None
+
+
+def has_cycle(nodes: Iterable[N], edges: Iterable[tuple[N, N]]) -> bool:
+    return ordered(nodes, edges, key=lambda n: 0) is None  # type: ignore[arg-type,return-value]
