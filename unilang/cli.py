@@ -103,7 +103,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_OR_ALL, default="all", show_default=True,
               help="Backend to check the spec for; `all` checks each and reports per backend.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -146,7 +146,7 @@ def _resolve_one(spec: Path, backend: str, fmt: str) -> tuple[Any, Any]:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
@@ -170,7 +170,7 @@ def resolve(spec: Path, backend: str, fmt: str) -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["dot", "text", "json", "svg"]),
               default="dot", show_default=True,
@@ -220,7 +220,7 @@ def graph(spec: Path, backend: str, fmt: str, output: Path | None) -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=click.Path(path_type=Path))
 @click.argument("library")
 @click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
 @guarded
@@ -249,7 +249,7 @@ def why(spec: Path, library: str, backend: str) -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
               help="Output directory [default: build/<app>/<backend>].")
@@ -278,7 +278,7 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
               help="Output directory [default: build/<app>/<backend>].")

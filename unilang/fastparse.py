@@ -321,6 +321,7 @@ class FastParser:
     def module(self) -> list[S.Decl]:
         decls = []
         while self.kinds[self.i] != "$END":
+            self.decl_start = self.starts[self.i]
             decls.append(self.decl())
         return decls
 
@@ -335,7 +336,20 @@ def _parse_int(text: str) -> int:
 
 def parse_fast(text: str, file: str, builder: Any) -> list[S.Decl] | None:
     """The module's declarations, or None when lark must parse it."""
+    result = parse_fast_or_offset(text, file, builder)
+    return result if isinstance(result, list) else None
+
+
+def parse_fast_or_offset(text: str, file: str, builder: Any) -> list[S.Decl] | int:
+    """The module's declarations, or the offset of the first declaration the fast
+    path could not parse.  Declarations are independent in the grammar, so lark
+    can start there: everything before it parsed, and lark accepts it too."""
     try:
-        return FastParser(text, file, builder).module()
+        parser = FastParser(text, file, builder)
+    except _Bail:
+        return 0
+    parser.decl_start = 0
+    try:
+        return parser.module()
     except (_Bail, IndexError):
-        return None
+        return parser.decl_start

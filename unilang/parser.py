@@ -9,6 +9,8 @@ text of tokens (``";"``, ``"{"``), never lark's terminal names.
 from __future__ import annotations
 
 import functools
+
+import attrs
 import re
 from pathlib import Path
 from typing import Any
@@ -335,12 +337,26 @@ def get_parser() -> Parser:
 
 def parse_source(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
     """Parse with the fast path; fall back to lark, which reports every syntax error."""
-    from .fastparse import parse_fast
+    from .fastparse import parse_fast_or_offset
 
     errors: list[Diagnostic] = []
-    decls = parse_fast(source.text, source.name, _Builder(source.name, errors))
-    if decls is not None:
-        return S.Module(source.name, tuple(decls)), errors
+    result = parse_fast_or_offset(source.text, source.name, _Builder(source.name, errors))
+    if isinstance(result, list):
+        return S.Module(source.name, tuple(result)), errors
+    if result == 0:
+        return get_parser().parse(source)
+    # Let lark start at the declaration the fast path stopped in: blank what came
+    # before (keeping every newline, so positions stay the same).
+    text = source.text
+    blanked = re.sub(r"[^\n]", " ", text[:result]) + text[result:]
+    module, diags = get_parser().parse(attrs.evolve(source, text=blanked))
+    if module is None:
+        return None, diags
+    return parse_text_full(source)
+
+
+def parse_text_full(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
+    """lark over the whole file (when the tail alone parsed: the fast path was only cautious)."""
     return get_parser().parse(source)
 
 
