@@ -181,14 +181,20 @@ class Builder:
         return objects
 
     def ninja(self) -> bool:
+        """Run ninja in the work tree, streaming its progress lines as they come."""
         cmd = [self.tools["ninja"], "-C", str(self.work)]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              errors="replace", check=False)
-        out = proc.stdout
-        lines = [l for l in out.splitlines() if l and not l.startswith("ninja: Entering")
-                 and l != "ninja: no work to do."]
-        for line in lines:
-            self.log.write(line + "\n")
+        env = dict(os.environ, NINJA_STATUS="[%f/%t] ")
+        lines: list[str] = []
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              errors="replace", env=env) as proc:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                if not line or line.startswith("ninja: Entering") or line == "ninja: no work to do.":
+                    continue
+                lines.append(line)
+                self.log.write(line + "\n")
+                self.log.flush()
         if proc.returncode != 0:
             tail = [l for l in lines if not l.startswith("[")][-30:]
             self.fail("U0201", f"building the {self.res.backend} image of "
