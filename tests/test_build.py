@@ -145,7 +145,18 @@ def test_outputs_per_backend(hello_builds: dict[str, Path]) -> None:
     assert dom.get("type") == "xen"
     assert dom.find("os/type").get("machine") == "xenpvh"  # type: ignore[union-attr]
     dom = ET.parse(hello_builds["kvm"] / "libvirt.xml").getroot()
-    assert dom.get("type") == "kvm" and dom.findtext("os/kernel") == "hello.elf"
+    assert dom.get("type") == "kvm"
+    assert dom.findtext("os/kernel") == "/var/lib/libvirt/images/hello-kvm.elf"
+
+
+@pytest.mark.skipif(shutil.which("virt-xml-validate") is None,
+                    reason="libvirt-clients (virt-xml-validate) is not installed")
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+def test_libvirt_xml_validates_against_libvirt_schema(hello_builds: dict[str, Path],
+                                                      backend: str) -> None:
+    r = subprocess.run(["virt-xml-validate", str(hello_builds[backend] / "libvirt.xml"), "domain"],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def _snapshot(d: Path) -> dict[str, tuple[bytes, int]]:

@@ -111,6 +111,11 @@ def test_hostile_string_round_trips(tmp_path: Path, value: str) -> None:
         dom = ET.parse(d / "libvirt.xml").getroot()
         assert (dom.findtext("os/cmdline") or "") == value
         assert dom.find("devices/interface/mac").get("address") == "52:54:00:12:34:56"  # type: ignore[union-attr]
+    if shutil.which("virt-xml-validate"):
+        for d in (kvm, xen):
+            v = subprocess.run(["virt-xml-validate", str(d / "libvirt.xml"), "domain"],
+                               capture_output=True, text=True, check=False)
+            assert v.returncode == 0, v.stdout + v.stderr
     # JSON files
     fc = json.loads((kvm / "firecracker.json").read_text(encoding="utf-8"))
     assert fc["boot-source"]["boot_args"] == value

@@ -17,6 +17,9 @@ from .templates import render
 
 QEMU = "qemu-system-x86_64"
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
+#: libvirt wants an absolute kernel path; libvirt's own image directory keeps the
+#: file the same wherever the build ran (the XML says where to copy the image).
+LIBVIRT_IMAGES = "/var/lib/libvirt/images"
 
 
 def _mib(n: int) -> int:
@@ -54,6 +57,7 @@ def _devices(app: M.App, backend: str) -> tuple[list[dict[str, Any]], list[dict[
         target = ("xvd" if backend == "xen" else "vd") + chr(ord("a") + i)
         path = d.get("path")
         disks.append({"name": d.name, "path": path, "format": fmt, "readonly": bool(d.get("readonly")),
+                      "libvirt_path": f"{LIBVIRT_IMAGES}/{path}",
                       "target": target,
                       "spec": f"format={fmt}, vdev={target}, access={access}, target={path}"})
     return nets, disks
@@ -79,6 +83,7 @@ def render_configs(res: Resolution, kernel: str, search: list[Path]) -> dict[str
     nets, disks = _devices(app, res.backend)
     ctx = {
         "app": app.name, "backend": res.backend, "kernel": kernel, "cmdline": app.cmdline,
+        "libvirt_kernel": f"{LIBVIRT_IMAGES}/{app.name}-{res.backend}.elf",
         "memory_kib": _mib(app.memory) * 1024, "memory_mib": _mib(app.memory),
         "vcpus": app.vcpus, "nets": nets, "disks": disks,
     }
