@@ -70,3 +70,61 @@ def test_snippet(where: str, spec: str, body: str, tmp_path: Path,
                if l.strip() and l.strip() != "..." and not l.startswith("$ ")
                and l.rstrip() not in real]
     assert not missing, f"{where}: shown but not printed:\n" + "\n".join(missing) + "\n---\n" + out
+
+
+CLI_DOC = ROOT / "docs" / "cli.md"
+FIXTURES = ROOT / "tests" / "fixtures" / "cli"
+
+
+def cli_examples() -> list[tuple[str, str]]:
+    doc = CLI_DOC.read_text(encoding="utf-8")
+    out = []
+    for blk in re.finditer(r"```console\n(.*?)```", doc, re.S):
+        base = doc.count("\n", 0, blk.start()) + 2
+        for part in re.split(r"^\$ ", blk.group(1), flags=re.M)[1:]:
+            out.append((f"cli.md:{base}", part))
+    return out
+
+
+CLI_CASES = cli_examples()
+
+
+@pytest.fixture(scope="module")
+def cli_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
+    d = tmp_path_factory.mktemp("cli")
+    for f in FIXTURES.iterdir():
+        shutil.copy(f, d / f.name)
+    for f in ("hello.uni", "hello.c"):
+        shutil.copy(ROOT / "examples" / "hello" / f, d / f)
+    return d
+
+
+@pytest.mark.parametrize("where,example", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli_example(where: str, example: str, cli_dir: Path) -> None:
+    import shlex
+    import shutil
+    import subprocess
+
+    lines = example.splitlines()
+    argv = shlex.split(lines[0])
+    assert argv[0] == "unilang"
+    if argv[1] in ("build", "run") and not (shutil.which("gcc") and shutil.which("ld")):
+        pytest.skip("gcc and GNU ld are needed")
+    if argv[1] == "run" and not shutil.which("qemu-system-x86_64"):
+        pytest.skip("QEMU is needed")
+    if "svg" in argv and not shutil.which("dot"):
+        pytest.skip("Graphviz is needed")
+    env = dict(os.environ, NO_COLOR="1")
+    p = subprocess.run([sys.executable, "-m", "unilang", *argv[1:]], cwd=cli_dir, env=env,
+                       capture_output=True, text=True, timeout=300, check=False)
+    real = [l.rstrip() for l in (p.stdout + p.stderr).splitlines()] + [f"[exit {p.returncode}]"]
+
+    def printed(doc_line: str) -> bool:  # `<N>` in the docs stands for any number
+        pattern = re.escape(doc_line.rstrip()).replace(re.escape("<N>"), r"\d+")
+        return any(re.fullmatch(pattern, l) for l in real)
+
+    missing = [l for l in lines[1:] if l.strip() and l.strip() != "..." and not printed(l)]
+    assert not missing, f"{where} `{lines[0]}`: documented but not printed:\n" + "\n".join(
+        missing) + "\n---\n" + p.stdout + p.stderr
