@@ -121,6 +121,12 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
                         str(target), str(wheel)], capture_output=True, text=True, check=False,
                        timeout=300)
     assert r.returncode == 0, r.stderr
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    for init in (ROOT / "unilang").rglob("__init__.py"):
+        pkg = ".".join(init.parent.relative_to(ROOT).parts)
+        assert pkg in listed, f"{pkg} is missing from pyproject's packages"
     for data in ("grammar/unilang.lark", "stdlib/prelude.uni", "stdlib/src/pvh/pvh_entry.S",
                  "stdlib/templates/pvh-image.lds.j2", "backends/kvm/backend.uni",
                  "backends/xen/xl.cfg.j2"):

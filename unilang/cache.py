@@ -177,12 +177,11 @@ def _dump(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def encode_module(module: S.Module) -> tuple[bytes, bytes]:
-    """(summary, tree): what loading needs, and the declarations, as two entries."""
+def encode_summary(module: S.Module) -> bytes:
+    """What loading needs of a module: its imports and the names it defines."""
     imports = [encode(d) for d in module.decls if isinstance(d, S.Import)]
     defines = [f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)]
-    return (_dump({"imports": imports, "defines": defines}),
-            _dump([encode(d) for d in module.decls]))
+    return _dump({"imports": imports, "defines": defines})
 
 
 class CacheInconsistent(Exception):
@@ -233,13 +232,19 @@ class MemoryCache:
 
 
 class PersistentCache(MemoryCache):
-    """The memory cache in front of the on-disk one (namespace ``parse-...``)."""
+    """The memory cache in front of the on-disk one.
+
+    On disk it keeps each module's *summary* (its imports and the names it
+    defines), which is all loading needs, and `check` results (see
+    ``unilang.driver.ResultCache``).  It does not keep syntax trees: measured
+    on a 10,000-library module, decoding a cached tree (JSON or marshal) took
+    1.3-1.7 s against 0.85 s for parsing the source with the fast parser, so
+    a tree is always re-parsed from its file when a stage needs it."""
 
     def __init__(self, disk: DiskCache) -> None:
         super().__init__()
         self.disk = disk
         self.ns = namespace("parse")
-        self.ns_tree = namespace("tree")
 
     def get(self, path: Path, digest: str, name: str) -> Parsed | None:
         hit = super().get(path, digest, name)
@@ -259,24 +264,17 @@ class PersistentCache(MemoryCache):
         except (ValueError, KeyError, TypeError, IndexError):
             return None  # a damaged entry is a miss
 
-        disk, ns_tree = self.disk, self.ns_tree
-
         def thunk() -> S.Module:
-            tree = disk.get(ns_tree, digest)
-            try:
-                decls = tuple(decode(d) for d in json.loads(tree)) if tree is not None else None
-            except (ValueError, KeyError, TypeError, IndexError):
-                decls = None
-            if decls is None:  # the tree entry is gone or damaged: parse the file again
-                from .parser import parse_source
-                from .source import read_source
+            from .parser import parse_source
+            from .source import read_source
 
-                src = read_source(path, name)
-                module, errs = parse_source(src) if not isinstance(src, Diagnostic) else (None, [])
-                if module is None or errs or src.digest != digest:  # type: ignore[union-attr]
-                    raise CacheInconsistent(path)
-                return module
-            return S.Module(name, decls)
+            src = read_source(path, name)
+            if isinstance(src, Diagnostic) or src.digest != digest:
+                raise CacheInconsistent(path)
+            module, errs = parse_source(src)
+            if module is None or errs:
+                raise CacheInconsistent(path)
+            return module
 
         parsed = Parsed(imports, defines, thunk=thunk)
         self._items[(str(path), digest)] = parsed
@@ -284,9 +282,7 @@ class PersistentCache(MemoryCache):
 
     def put(self, path: Path, digest: str, name: str, module: S.Module) -> Parsed:
         parsed = super().put(path, digest, name, module)
-        summary, tree = encode_module(module)
-        self.disk.put(self.ns_tree, digest, tree)  # the tree first: a summary implies a tree
-        self.disk.put(self.ns, digest, summary)
+        self.disk.put(self.ns, digest, encode_summary(module))
         return parsed
 
 

@@ -11,14 +11,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import syntax as S
-from .cache import MemoryCache, open_cache, parse_cache
-from .check import check_modules
-from .diagnostics import Diagnostic, Sink
+from .cache import CacheInconsistent, MemoryCache, open_cache, parse_cache
+from .diagnostics import Diagnostic, Sink, error
 from .loader import LoadedModule, ParseCache, load_modules
-from .model import Program
 from .paths import BACKENDS
+
+if TYPE_CHECKING:
+    from .model import Program
 
 
 class Session:
@@ -57,9 +59,16 @@ class Session:
             modules = self.load(spec, backend)
         if not modules:
             return None
+        from .check import check_modules
+
         foreign = frozenset(d.split(":", 1)[1] for m in self.foreign_modules(spec, backend)
                             for d in m.info.defines if d.startswith("library:"))
-        return check_modules(modules, backend, self.sink, foreign)
+        try:
+            return check_modules(modules, backend, self.sink, foreign)
+        except CacheInconsistent as exc:
+            self.sink.add(error("U0001", f"`{exc.args[0]}` changed while unilang was reading "
+                                "it", help="run the command again"))
+            return None
 
 
 class BackendResult:
@@ -82,8 +91,6 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
     With ``reuse_results`` (the `check` command), a previous run's diagnostics
     are reused when every module, every source file it names and the working
     directory are the same (see ``ResultCache``)."""
-    from .resolve import resolve
-
     session = session or Session()
     loaded = {}
     for backend in backends:
@@ -96,6 +103,8 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         cached = results_cache.lookup()
         if cached is not None:
             return session, cached
+    from .resolve import resolve
+
     results = []
     for backend in backends:
         modules, load_ok = loaded[backend]

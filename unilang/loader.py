@@ -23,10 +23,20 @@ import attrs
 from . import paths
 from . import syntax as S
 from .diagnostics import Diagnostic, Label, Sink, Span, error
-from .model import ModuleInfo
 from .cache import MemoryCache, Parsed
-from .parser import parse_source
 from .source import SourceFile, display_name, read_source
+
+
+@attrs.frozen
+class ModuleInfo:
+    """A loaded module: its display name, where it came from and what it imports."""
+
+    name: str
+    path: Path
+    root: str  # "project", "stdlib" or "backend"
+    imports: tuple[tuple[str, Span], ...]  # (module name, import span)
+    defines: tuple[str, ...]  # "kind:name" of every definition in it
+    digest: str
 
 
 class LoadedModule:
@@ -142,6 +152,8 @@ class Loader:
             return None
         parsed = self.cache.get(real, src.digest, name)
         if parsed is None:
+            from .parser import parse_source  # only on a cache miss
+
             tree, errs = parse_source(src)
             self.sink.extend(errs)
             if tree is None:

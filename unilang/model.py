@@ -7,11 +7,14 @@ Every reference keeps the span where it was written, so later stages
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import attrs
 
 from .diagnostics import Span
+
+if TYPE_CHECKING:
+    from .loader import ModuleInfo
 
 #: A parameter value: int (also sizes, in bytes), bool or str (strings and enum members).
 PValue = Union[int, bool, str]
@@ -196,18 +199,6 @@ class Policy:
     max_memory: Limit | None
     max_vcpus: Limit | None
     max_image_size: Limit | None
-
-
-@attrs.frozen
-class ModuleInfo:
-    """A loaded module: its display name, where it came from and what it imports."""
-
-    name: str
-    path: Path
-    root: str  # "project", "stdlib" or "backend"
-    imports: tuple[tuple[str, Span], ...]  # (module name, import span)
-    defines: tuple[str, ...]  # "kind:name" of every definition in it
-    digest: str
 
 
 @attrs.frozen

@@ -211,7 +211,7 @@ class Parser:
 
         self.lark = Lark(_grammar_text(), parser="lalr", lexer="contextual",
                          propagate_positions=True, maybe_placeholders=False,
-                         cache=paths.lark_cache_file())
+                         cache=False)  # no pickled tables: see unilang/cache.py
         self.words = dict(_TERMINAL_WORDS)
         for term in self.lark.terminals:
             pattern = term.pattern

@@ -51,11 +51,3 @@ def cache_dir() -> Path | None:
     except OSError:
         return None
     return path
-
-
-def lark_cache_file() -> str | bool:
-    """Lark's parser-table cache, keyed by lark on the grammar's hash."""
-    d = cache_dir()
-    if d is None:
-        return False
-    return str(d / "grammar.lark-cache")
