@@ -7,47 +7,24 @@
  *   - install the hypercall page (CPUID base+2: EBX = MSR index; writing the
  *     page's physical address to that MSR makes Xen fill it);
  *   - HYPERVISOR_sched_op(SCHEDOP_shutdown, {SHUTDOWN_poweroff}).
- * The Xen-only path is untested here (no Xen host); it follows Xen's public
- * headers (xen.h: __HYPERVISOR_sched_op 29; sched.h: SCHEDOP_shutdown 2,
- * SHUTDOWN_poweroff 0; hypercall N is at page offset N * 32; 64-bit ABI:
- * arguments in rdi, rsi; result in rax).
+ * THE XEN-ONLY PATH RUNS ONLY ON REAL XEN and is untested here (no Xen host);
+ * it follows Xen's public headers (xen.h: __HYPERVISOR_sched_op 29; sched.h:
+ * SCHEDOP_shutdown 2, SHUTDOWN_poweroff 0); the hypercall helpers and the
+ * shared hypercall page are in xen_hypercall.h.
  *
  * Elsewhere (QEMU test runs of the Xen image): QEMU isa-debug-exit, outb of
  * `code` to port 0xf4 (status ((code & 0xff) << 1) | 1), then cli; hlt.
  */
 #include <unilang/runtime.h>
 
+#include "xen_hypercall.h"
+
 #define DEBUGCON_PORT 0xe9
 #define DEBUG_EXIT_PORT 0xf4
-#define HYPERVISOR_sched_op 29
-#define SCHEDOP_shutdown 2
-#define SHUTDOWN_poweroff 0
 
 struct sched_shutdown {
     unsigned int reason;
 };
-
-/* Filled by Xen with hypercall stubs; executable because the boot page
- * tables map everything without NX. */
-static unsigned char hypercall_page[4096] __attribute__((aligned(4096)));
-
-/* Returns the Xen CPUID base (0x40000000, 0x40000100, ...) or 0. */
-static uint32_t xen_cpuid_base(void)
-{
-    uint32_t a, b, c, d;
-
-    unilang_cpuid(1, 0, &a, &b, &c, &d);
-    if (!(c & (1u << 31))) /* hypervisor bit */
-        return 0;
-    /* Xen sits at 0x40000000, or at 0x40000100 when Viridian (Hyper-V)
-     * leaves come first.  Each CPUID is a VM exit: probe only these two. */
-    for (uint32_t base = 0x40000000; base <= 0x40000100; base += 0x100) {
-        unilang_cpuid(base, 0, &a, &b, &c, &d);
-        if (b == 0x566e6558 && c == 0x65584d4d && d == 0x4d4d566e && a >= base + 2)
-            return base;
-    }
-    return 0;
-}
 
 static void debugcon_str(const char *s)
 {
@@ -74,23 +51,11 @@ static void debugcon_int(int v)
 /* Only on real Xen. */
 static void xen_poweroff(uint32_t base)
 {
-    uint32_t a, b, c, d;
+    struct sched_shutdown arg = {XEN_SHUTDOWN_poweroff};
 
-    unilang_cpuid(base + 2, 0, &a, &b, &c, &d); /* a = pages, b = MSR */
-    if (a < 1)
+    if (!xen_hypercall_init(base))
         return;
-    unilang_wrmsr(b, (uint64_t)(uintptr_t)hypercall_page);
-
-    struct sched_shutdown arg = {SHUTDOWN_poweroff};
-    long ret;
-    uint64_t cmd = SCHEDOP_shutdown;
-    void *argp = &arg;
-    void *entry = hypercall_page + HYPERVISOR_sched_op * 32;
-    __asm__ volatile("call *%[entry]"
-                     : "=a"(ret), "+D"(cmd), "+S"(argp)
-                     : [entry] "r"(entry)
-                     : "rcx", "rdx", "r8", "r9", "r10", "r11", "memory");
-    (void)ret;
+    xen_hypercall2(XEN_HYPERVISOR_sched_op, XEN_SCHEDOP_shutdown, (uint64_t)(uintptr_t)&arg);
 }
 
 _Noreturn void unilang_shutdown(int code)

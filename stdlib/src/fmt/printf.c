@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* strnlen, strlen: the printf library requires `string` */
 
 #ifndef UNILANG_FMT_PREFIX
 #include <stdio.h>
@@ -189,8 +190,7 @@ static void fmt_core(struct sink *s, const char *fmt, va_list ap)
             str = va_arg(ap, const char *);
             if (str == NULL)
                 str = "(null)";
-            while (str[n] != '\0' && (prec < 0 || n < prec))
-                ++n;
+            n = (int)strnlen(str, prec < 0 ? (size_t)INT32_MAX : (size_t)prec);
             break;
         case '%':
             sink_put(s, '%');
@@ -265,11 +265,7 @@ int UFMT(putchar)(int c)
 
 int UFMT(puts)(const char *s)
 {
-    unsigned long n = 0;
-
-    while (s[n] != '\0')
-        ++n;
-    unilang_console_write(s, n);
+    unilang_console_write(s, strlen(s));
     unilang_console_write("\n", 1);
     return 1;
 }

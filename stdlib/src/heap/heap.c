@@ -7,9 +7,18 @@
  * map), avoiding the start info, memory map, command line and modules, and
  * capped at UNILANG_PARAM_HEAP_MAX_SIZE bytes (0 = no cap).
  *
- * Block layout: a 16-byte header {size, next} precedes every block; size
+ * Block layout: a 16-byte header {size, tag} precedes every block; size
  * counts the header and is a multiple of 16; payloads are 16-byte aligned.
- * `next` is only meaningful in free blocks; allocated blocks store a magic.
+ * In free blocks the second word links the free list; allocated blocks
+ * store a tag there (USED_MAGIC, or with the canary guard a 16-bit magic
+ * and the requested size).
+ *
+ * Guard (library parameter heap.guard = canary, UNILANG_PARAM_HEAP_GUARD_CANARY):
+ * every block keeps at least CANARY_MIN bytes after the requested size, all
+ * of them filled with CANARY_BYTE; free() and realloc() check them and a
+ * double or foreign free, and on damage call heap_corrupted(), which on the
+ * target prints "heap: ..." to the console and shuts down with
+ * UNILANG_PARAM_HEAP_GUARD_EXIT_CODE.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -30,11 +39,23 @@
 #ifndef UNILANG_PARAM_HEAP_MAX_SIZE
 #define UNILANG_PARAM_HEAP_MAX_SIZE 0
 #endif
+/* enum(none, canary): the generated header defines _GUARD and _GUARD_CANARY */
+#if defined(UNILANG_PARAM_HEAP_GUARD) && defined(UNILANG_PARAM_HEAP_GUARD_CANARY)
+#define HEAP_CANARY (UNILANG_PARAM_HEAP_GUARD == UNILANG_PARAM_HEAP_GUARD_CANARY)
+#else
+#define HEAP_CANARY 0
+#endif
+#ifndef UNILANG_PARAM_HEAP_GUARD_EXIT_CODE
+#define UNILANG_PARAM_HEAP_GUARD_EXIT_CODE 99
+#endif
 
 #define ALIGN 16u
 #define HDR 16u
 #define MIN_BLOCK 32u
 #define USED_MAGIC ((struct blk *)(uintptr_t)0x75736564a110c8edull)
+#define CANARY_MIN (HEAP_CANARY ? 8u : 0u)
+#define CANARY_BYTE 0xa5
+#define TAG_MAGIC 0xa11cull /* canary mode: tag = TAG_MAGIC << 48 | requested */
 
 struct blk {
     size_t size;
@@ -43,6 +64,16 @@ struct blk {
 
 static struct blk *free_list;
 static size_t total_bytes, free_bytes;
+
+/* Reports heap damage: kind is "canary" (bytes after a block overwritten),
+ * "double-free" (free of a block that is not allocated) or "realloc".
+ * Host tests provide it; the target version prints and shuts down. */
+#if HEAP_CANARY
+void UHEAP(heap_corrupted)(const char *kind, void *block, size_t size);
+#define CORRUPTED(kind, block, size) UHEAP(heap_corrupted)(kind, block, size)
+#else
+#define CORRUPTED(kind, block, size) ((void)0)
+#endif
 
 static size_t round_up(size_t n, size_t a)
 {
@@ -99,16 +130,80 @@ size_t UHEAP(heap_total_bytes)(void)
     return total_bytes;
 }
 
+/* Walks the free list: returns the number of free blocks, or -1 if the list
+ * is out of address order, has adjacent (uncoalesced) or misaligned blocks
+ * or its sizes do not add up to heap_free_bytes(); *largest gets the size
+ * of the largest free block (header included). */
+long UHEAP(heap_check)(size_t *largest)
+{
+    long count = 0;
+    size_t sum = 0, big = 0;
+
+    for (struct blk *b = free_list; b != NULL; b = b->next) {
+        if (((uintptr_t)b & (ALIGN - 1)) != 0 || b->size < MIN_BLOCK ||
+            (b->size & (ALIGN - 1)) != 0)
+            return -1;
+        if (b->next != NULL && (char *)b + b->size >= (char *)b->next)
+            return -1; /* overlapping, unordered or not coalesced */
+        sum += b->size;
+        if (b->size > big)
+            big = b->size;
+        ++count;
+    }
+    if (largest != NULL)
+        *largest = big;
+    return sum == free_bytes ? count : -1;
+}
+
 /* Bytes needed for a payload of n (0 on overflow). */
 static size_t block_size(size_t n)
 {
     if (n > SIZE_MAX / 2)
         return 0;
-    n = round_up(n, ALIGN) + HDR;
+    n = round_up(n + CANARY_MIN, ALIGN) + HDR;
     return n < MIN_BLOCK ? MIN_BLOCK : n;
 }
 
 /* First fit with payload alignment `align` (power of two >= 16). */
+static void mark_used(struct blk *r, size_t n)
+{
+#if HEAP_CANARY
+    r->next = (struct blk *)(uintptr_t)(TAG_MAGIC << 48 | n);
+    memset((char *)r + HDR + n, CANARY_BYTE, r->size - HDR - n);
+#else
+    (void)n;
+    r->next = USED_MAGIC;
+#endif
+}
+
+/* The requested size of an allocated block, or SIZE_MAX if b is not one. */
+static size_t used_size(const struct blk *b)
+{
+#if HEAP_CANARY
+    uintptr_t t = (uintptr_t)b->next;
+    size_t n = (size_t)(t & ((1ull << 48) - 1));
+    if ((t >> 48) != TAG_MAGIC || b->size < HDR + CANARY_MIN ||
+        n > b->size - HDR - CANARY_MIN)
+        return SIZE_MAX;
+    return n;
+#else
+    return b->next == USED_MAGIC ? b->size - HDR : SIZE_MAX;
+#endif
+}
+
+/* Canary mode: 1 if every byte between the requested size and the block's
+ * end still holds CANARY_BYTE. */
+__attribute__((unused)) static int canary_ok(const struct blk *b, size_t n)
+{
+    const unsigned char *c = (const unsigned char *)b + HDR + n;
+    const unsigned char *e = (const unsigned char *)b + b->size;
+
+    for (; c < e; ++c)
+        if (*c != CANARY_BYTE)
+            return 0;
+    return 1;
+}
+
 static void *alloc_aligned(size_t align, size_t n)
 {
     size_t need = block_size(n);
@@ -144,7 +239,7 @@ static void *alloc_aligned(size_t align, size_t n)
         }
         struct blk *r = (struct blk *)hdr;
         r->size = need;
-        r->next = USED_MAGIC;
+        mark_used(r, n);
         return (char *)r + HDR;
     }
     return NULL;
@@ -160,8 +255,16 @@ void UHEAP(free)(void *p)
     if (p == NULL)
         return;
     struct blk *b = (struct blk *)((char *)p - HDR);
-    if (b->next != USED_MAGIC)
-        return; /* double free or foreign pointer: ignore */
+    size_t n = used_size(b);
+    if (n == SIZE_MAX) {
+        /* double free or foreign pointer: ignored, or reported by the guard */
+        CORRUPTED("double-free", p, 0);
+        return;
+    }
+    if (HEAP_CANARY && !canary_ok(b, n)) {
+        CORRUPTED("canary", p, n);
+        return; /* host tests: the block is leaked, not reused */
+    }
     insert_free(b);
 }
 
@@ -184,12 +287,22 @@ void *UHEAP(realloc)(void *p, size_t n)
         return NULL;
     }
     struct blk *b = (struct blk *)((char *)p - HDR);
-    size_t have = b->size - HDR;
-    if (n <= have)
+    size_t old = used_size(b);
+    if (old == SIZE_MAX) {
+        CORRUPTED("realloc", p, 0);
+        return NULL;
+    }
+    if (HEAP_CANARY && !canary_ok(b, old)) {
+        CORRUPTED("canary", p, old);
+        return NULL;
+    }
+    if (n <= b->size - HDR - CANARY_MIN) {
+        mark_used(b, n); /* same block; canary mode moves the canary */
         return p;
+    }
     void *q = UHEAP(malloc)(n);
     if (q != NULL) {
-        memcpy(q, p, have);
+        memcpy(q, p, old);
         UHEAP(free)(p);
     }
     return q;
@@ -209,6 +322,45 @@ void *UHEAP(aligned_alloc)(size_t align, size_t n)
 extern char __image_end[];
 
 void heap_init(void);
+
+#if HEAP_CANARY
+static void heap_say(const char *s)
+{
+    unilang_console_write(s, strlen(s));
+}
+
+static void heap_say_hex(uint64_t v)
+{
+    char buf[19];
+    int i = sizeof(buf);
+
+    do {
+        buf[--i] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    buf[--i] = 'x';
+    buf[--i] = '0';
+    unilang_console_write(buf + i, sizeof(buf) - (unsigned long)i);
+}
+
+void heap_corrupted(const char *kind, void *block, size_t size)
+{
+    if (kind[0] == 'c') {
+        heap_say("heap: corruption: canary after block ");
+        heap_say_hex((uintptr_t)block);
+        heap_say(" of size ");
+        heap_say_hex(size);
+        heap_say(" overwritten\n");
+    } else {
+        heap_say("heap: corruption: ");
+        heap_say(kind);
+        heap_say(" of ");
+        heap_say_hex((uintptr_t)block);
+        heap_say(", which is not an allocated block\n");
+    }
+    unilang_shutdown(UNILANG_PARAM_HEAP_GUARD_EXIT_CODE);
+}
+#endif
 
 /* Shrink [*lo, *hi) to the larger side of the hole [rlo, rhi). */
 static void avoid(uint64_t *lo, uint64_t *hi, uint64_t rlo, uint64_t rhi)

@@ -16,5 +16,9 @@ void heap_add_region(void *p, size_t n);
 /* Bytes currently free / total arena bytes (for tests and diagnostics). */
 size_t heap_free_bytes(void);
 size_t heap_total_bytes(void);
+/* Walks the free list: number of free blocks, or -1 if it is damaged
+ * (unordered, uncoalesced, misaligned, or not adding up); *largest (may be
+ * NULL) gets the largest free block's size, header included. */
+long heap_check(size_t *largest);
 
 #endif

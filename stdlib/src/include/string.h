@@ -12,5 +12,10 @@ size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 char *strncpy(char *restrict dst, const char *restrict src, size_t n);
+char *strcpy(char *restrict dst, const char *restrict src);
+size_t strnlen(const char *s, size_t max);
+char *strchr(const char *s, int c);
+char *strrchr(const char *s, int c);
+void *memchr(const void *s, int c, size_t n);
 
 #endif

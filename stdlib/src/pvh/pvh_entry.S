@@ -4,12 +4,25 @@
  * segments, %ebx = physical address of struct hvm_start_info.
  * The image is linked at 1 MiB and runs identity mapped.
  *
- * Steps: read the TSC, zero .bss, store %ebx and the TSC (in .bss, after
- * the clear, so the image needs no file-backed .data), enable write-back
- * caching via the MTRRs if nobody did, build page tables (in .bss)
- * identity mapping 0..4 GiB with 2 MiB pages, enable PAE, EFER.LME (+NXE when the CPU has NX), paging, load a 64-bit
- * GDT, far jump to 64-bit code, set up a 16 KiB stack, call
- * unilang_boot_main (which never returns).
+ * Steps, 32-bit part: read the TSC, store it and %ebx in the boot area (in
+ * .bss, so the image needs no file-backed .data), build page tables there
+ * identity mapping 0..4 GiB (four 1 GiB pages when CPUID says the CPU has
+ * them, else 2048 2 MiB pages), enable PAE, EFER.LME (+NXE when the CPU
+ * has NX), paging, load a 64-bit GDT, far jump to 64-bit code.  64-bit
+ * part: segments, a 16 KiB stack, zero .bss except the boot area, enable
+ * write-back caching via the MTRRs if nobody did, call unilang_boot_main
+ * (which never returns).
+ *
+ * Boot time: the 32-bit part is kept to a few dozen instructions.  Some
+ * hypervisors emulate every instruction a guest runs before it enables
+ * paging (KVM on this project's machines takes microseconds per
+ * instruction there; zeroing .bss in 32-bit mode took ~17 ms), while
+ * 64-bit code runs natively.  The boot area (page tables, the start-info
+ * pointer, the entry TSC, the stack) is therefore not zeroed by this code:
+ * like the rest of .bss it is zero when the loader hands over, because PVH
+ * loaders zero-fill p_memsz beyond p_filesz (QEMU, Xen's libelf) or load
+ * into fresh, zeroed guest memory (Firecracker).  Only unused page-table
+ * entries depend on that.
  *
  * No multiboot header: QEMU tries multiboot before PVH and fails on a
  * 64-bit ELF that carries one.
@@ -59,9 +72,16 @@ gdt64_ptr:
         .word   gdt64_end - gdt64 - 1
         .quad   gdt64                   /* lgdt in 32-bit mode reads 4 bytes */
 
-/* ---- page tables and stack (zeroed by the code below) ---- */
+/* ---- the boot area: page tables, boot state and stack (not zeroed here) ---- */
         .section .bss.unilang_boot, "aw", @nobits
-        .balign 8
+        .balign 4096
+boot_area_start:
+boot_pml4:
+        .skip   4096
+boot_pdpt:
+        .skip   4096
+boot_pd:
+        .skip   4 * 4096                /* 4 x 512 x 2 MiB = 4 GiB (no 1 GiB pages) */
         .globl  unilang_start_info
         .type   unilang_start_info, @object
         .size   unilang_start_info, 8
@@ -72,17 +92,11 @@ unilang_start_info:
         .size   unilang_tsc_entry, 8
 unilang_tsc_entry:
         .skip   8
-        .balign 4096
-boot_pml4:
-        .skip   4096
-boot_pdpt:
-        .skip   4096
-boot_pd:
-        .skip   4 * 4096                /* 4 x 512 x 2 MiB = 4 GiB */
         .balign 16
 boot_stack:
         .skip   BOOT_STACK_SIZE
 boot_stack_top:
+boot_area_end:
 
 /* ---- code ---- */
         .section .text.boot, "ax", @progbits
@@ -93,18 +107,92 @@ _start32:
         cli
         cld
         rdtsc                           /* as early as possible */
-        movl    %eax, %esi
-        movl    %edx, %ebp
-
-        /* zero .bss first (everything below lives there); keeps ebx/esi/ebp */
-        movl    $__bss_start, %edi
-        movl    $__bss_end, %ecx
-        subl    %edi, %ecx
-        xorl    %eax, %eax
-        rep stosb
+        movl    %eax, unilang_tsc_entry
+        movl    %edx, unilang_tsc_entry + 4
         movl    %ebx, unilang_start_info
-        movl    %esi, unilang_tsc_entry
-        movl    %ebp, unilang_tsc_entry + 4
+
+        /* CPUID 0x80000001:EDX: bit 26 = 1 GiB pages, bit 20 = NX */
+        xorl    %edx, %edx
+        movl    $0x80000000, %eax
+        cpuid
+        cmpl    $0x80000001, %eax
+        jb      1f
+        movl    $0x80000001, %eax
+        cpuid
+1:      movl    %edx, %esi
+
+        /* PML4[0] -> PDPT; PDPT[0..3] = 1 GiB pages, or -> 4 PD pages of
+         * 2 MiB pages.  Every other entry is zero (see the top).  The 2 MiB
+         * loop is the slow part of booting where 32-bit code is emulated
+         * (~10 ms on this project's KVM, whose guests lack 1 GiB pages;
+         * building the PDs in 64-bit mode instead measured slower there). */
+        movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
+        testl   $(1 << 26), %esi
+        jz      2f
+        movl    $(PTE_P | PTE_W | PTE_PS), boot_pdpt
+        movl    $(0x40000000 | PTE_P | PTE_W | PTE_PS), boot_pdpt + 8
+        movl    $(0x80000000 | PTE_P | PTE_W | PTE_PS), boot_pdpt + 16
+        movl    $(0xc0000000 | PTE_P | PTE_W | PTE_PS), boot_pdpt + 24
+        jmp     4f
+2:      movl    $boot_pd + (PTE_P | PTE_W), %eax
+        movl    $boot_pdpt, %edi
+        movl    $4, %ecx
+3:      movl    %eax, (%edi)
+        addl    $4096, %eax
+        addl    $8, %edi
+        loop    3b
+        movl    $(PTE_P | PTE_W | PTE_PS), %eax
+        movl    $boot_pd, %edi
+        movl    $2048, %ecx
+3:      movl    %eax, (%edi)            /* high dword stays 0 (< 4 GiB) */
+        addl    $0x200000, %eax
+        addl    $8, %edi
+        loop    3b
+
+4:      movl    $boot_pml4, %eax
+        movl    %eax, %cr3
+        movl    %cr4, %eax
+        orl     $CR4_PAE, %eax
+        movl    %eax, %cr4
+
+        /* EFER.LME, and EFER.NXE only if the CPU has NX */
+        movl    $MSR_EFER, %ecx
+        rdmsr
+        orl     $EFER_LME, %eax
+        testl   $(1 << 20), %esi
+        jz      5f
+        orl     $EFER_NXE, %eax
+5:      wrmsr
+
+        movl    %cr0, %eax
+        orl     $(CR0_PE | CR0_WP | CR0_PG), %eax
+        movl    %eax, %cr0
+
+        lgdt    gdt64_ptr
+        ljmp    $0x08, $start64
+        .size   _start32, . - _start32
+
+        .code64
+        .type   start64, @function
+start64:
+        movl    $0x10, %eax
+        movl    %eax, %ds
+        movl    %eax, %es
+        movl    %eax, %ss
+        movl    %eax, %fs
+        movl    %eax, %gs
+        movq    $boot_stack_top, %rsp   /* 16-byte aligned */
+
+        /* zero .bss around the boot area */
+        xorl    %eax, %eax
+        movq    $__bss_start, %rdi
+        movq    $boot_area_start, %rcx
+        subq    %rdi, %rcx
+        rep stosb
+        movq    $boot_area_end, %rdi
+        movq    $__bss_end, %rcx
+        subq    %rdi, %rcx
+        rep stosb
 
         /* Caching.  QEMU microvm's PVH boot leaves MTRRdefType = 0 (MTRRs
          * off = everything uncached for a hypervisor that honours guest
@@ -149,67 +237,9 @@ _start32:
         xorl    %edx, %edx
         wrmsr
 6:
-        /* PML4[0] -> PDPT; PDPT[0..3] -> PD pages; PD: 2048 x 2 MiB */
-        movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
-        movl    $boot_pd + (PTE_P | PTE_W), %eax
-        movl    $boot_pdpt, %edi
-        movl    $4, %ecx
-1:      movl    %eax, (%edi)
-        addl    $4096, %eax
-        addl    $8, %edi
-        loop    1b
-        movl    $(PTE_P | PTE_W | PTE_PS), %eax
-        movl    $boot_pd, %edi
-        movl    $2048, %ecx
-2:      movl    %eax, (%edi)            /* high dword stays 0 (< 4 GiB) */
-        addl    $0x200000, %eax
-        addl    $8, %edi
-        loop    2b
-
-        movl    $boot_pml4, %eax
-        movl    %eax, %cr3
-        movl    %cr4, %eax
-        orl     $CR4_PAE, %eax
-        movl    %eax, %cr4
-
-        /* EFER.NXE only if CPUID 0x80000001:EDX[20] (NX) is set */
-        xorl    %edi, %edi
-        movl    $0x80000000, %eax
-        cpuid
-        cmpl    $0x80000001, %eax
-        jb      3f
-        movl    $0x80000001, %eax
-        cpuid
-        testl   $(1 << 20), %edx
-        jz      3f
-        movl    $EFER_NXE, %edi
-3:      movl    $MSR_EFER, %ecx
-        rdmsr
-        orl     $EFER_LME, %eax
-        orl     %edi, %eax
-        wrmsr
-
-        movl    %cr0, %eax
-        orl     $(CR0_PE | CR0_WP | CR0_PG), %eax
-        movl    %eax, %cr0
-
-        lgdt    gdt64_ptr
-        ljmp    $0x08, $start64
-        .size   _start32, . - _start32
-
-        .code64
-        .type   start64, @function
-start64:
-        movl    $0x10, %eax
-        movl    %eax, %ds
-        movl    %eax, %es
-        movl    %eax, %ss
-        movl    %eax, %fs
-        movl    %eax, %gs
-        movq    $boot_stack_top, %rsp   /* 16-byte aligned */
         xorl    %ebp, %ebp
         call    unilang_boot_main
-4:      cli
+7:      cli
         hlt
-        jmp     4b
+        jmp     7b
         .size   start64, . - start64

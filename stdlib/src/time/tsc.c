@@ -1,7 +1,10 @@
 /* Monotonic time from the TSC.
  *
- * time_init() (init table entry of the "time" library) finds the TSC
- * frequency, in this order:
+ * The TSC frequency is found lazily, on the first call of
+ * unilang_monotonic_ns(), unilang_tsc_hz() or unilang_sleep_ns() (or of
+ * time_init(), which an app may call to pay the cost up front), so that
+ * boot itself does not wait: every CPUID/MSR access is a VM exit, and the
+ * PIT fallback waits ~10 ms.  Sources, in this order (none waits but 3):
  *   1. CPUID 0x15 (TSC/crystal ratio with a known crystal frequency),
  *      else CPUID 0x16 EAX (processor base MHz, ~= TSC on Intel);
  *   2. hypervisor: Xen leaf base+3 subleaf 0 ECX = guest TSC kHz (only on
@@ -11,14 +14,14 @@
  *   3. the PIT for ~10 ms: channel 2 gated through port 0x61 when that port
  *      exists, else channel 0 read back by latching (QEMU microvm has a PIT
  *      but no port 0x61);
- *   4. UNILANG_PARAM_TIME_FALLBACK_HZ (default 1 GHz) if all of that fails.
+ *   4. UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ (default 1 GHz) if all of that fails.
  * unilang_monotonic_ns() counts from the boot entry (unilang_tsc_entry) and
- * never goes backwards.  Before time_init() it returns 0.
+ * never goes backwards.  unilang_sleep_ns() busy-waits on it.
  */
 #include <unilang/runtime.h>
 
-#ifndef UNILANG_PARAM_TIME_FALLBACK_HZ
-#define UNILANG_PARAM_TIME_FALLBACK_HZ 1000000000ull
+#ifndef UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ
+#define UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ 1000000000ull
 #endif
 
 #define PIT_HZ 1193182ull
@@ -199,27 +202,33 @@ static uint64_t hz_from_pit_ch0(void)
 
 void time_init(void)
 {
-    uint64_t hz = hz_from_cpuid();
+    if (tsc_hz != 0)
+        return;
+    uint64_t hz = check_hz(hz_from_cpuid());
 
     if (hz == 0)
-        hz = hz_from_hypervisor();
+        hz = check_hz(hz_from_hypervisor());
     if (hz == 0)
         hz = hz_from_pit_ch2();
     if (hz == 0)
         hz = hz_from_pit_ch0();
     if (hz == 0)
-        hz = UNILANG_PARAM_TIME_FALLBACK_HZ;
+        hz = UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ;
     tsc_hz = hz;
     ns_mult = (1000000000ull << 32) / hz; /* fits: 1e9 * 2^32 < 2^64 */
 }
 
 unsigned long long unilang_tsc_hz(void)
 {
+    if (tsc_hz == 0)
+        time_init();
     return tsc_hz;
 }
 
 unsigned long long unilang_monotonic_ns(void)
 {
+    if (tsc_hz == 0)
+        time_init();
     uint64_t t = unilang_rdtsc();
     uint64_t d = t > unilang_tsc_entry ? t - unilang_tsc_entry : 0;
     uint64_t ns = (uint64_t)(((unsigned __int128)d * ns_mult) >> 32);
@@ -228,4 +237,16 @@ unsigned long long unilang_monotonic_ns(void)
         ns = last_ns;
     last_ns = ns;
     return ns;
+}
+
+/* Busy-waits until the monotonic clock has advanced by at least ns. */
+void unilang_sleep_ns(unsigned long long ns)
+{
+    uint64_t start = unilang_monotonic_ns();
+    uint64_t end = start + ns;
+
+    if (end < start) /* overflow: the clock would need 584 years to get there */
+        end = UINT64_MAX;
+    while (unilang_monotonic_ns() < end)
+        __asm__ volatile("pause");
 }

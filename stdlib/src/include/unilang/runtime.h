@@ -35,9 +35,20 @@ extern unsigned long long unilang_start_info; /* phys addr of hvm_start_info */
  * placed by generated code in section ".unilang_init.<lib>". */
 typedef void (*unilang_init_fn)(void);
 
-/* ---- monotonic time (stdlib/src/time/tsc.c) ---- */
+/* ---- monotonic time (stdlib/src/time/tsc.c, library tsc-clock) ---- */
+/* Nanoseconds since the boot entry; never goes backwards.  The first call
+ * calibrates the TSC (see tsc.c). */
 unsigned long long unilang_monotonic_ns(void);
+/* TSC ticks per second (calibrating on first use). */
 unsigned long long unilang_tsc_hz(void);
+/* Busy-waits until unilang_monotonic_ns() has advanced by at least ns. */
+void unilang_sleep_ns(unsigned long long ns);
+
+/* ---- random bytes (stdlib/src/rng/rdrand.c, library rdrand) ---- */
+/* Fills buf with n random bytes from RDRAND (or RDSEED, see the library's
+ * `source` parameter).  Returns 0, or -1 when the CPU lacks the instruction
+ * (a message says so on the console, once) or it keeps failing. */
+int unilang_random_bytes(void *buf, size_t n);
 
 /* ---- PVH start info (Xen public/arch-x86/hvm/start_info.h) ---- */
 #define HVM_START_MAGIC_VALUE 0x336ec578u

@@ -1,0 +1,196 @@
+"""The runtime libraries booted under QEMU on both backends, the sealed
+examples, and "each image contains only the libraries it reaches"."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from unilang.elfcheck import inspect
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+APPS = ROOT / "tests" / "apps"
+
+needs_tools = pytest.mark.skipif(
+    not (shutil.which("gcc") and shutil.which("ld")), reason="gcc and GNU ld are needed")
+needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                                reason="qemu-system-x86_64 is needed")
+
+
+def unilang(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "unilang", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# ------------------------------------------------------------------ booting
+
+RTCHECK_OUTPUT = """\
+heap: ok
+printf: [  -42|42   |00042|ff|FF|x|hi|%|-9223372036854775808|123]
+printf: ok
+clock: sleep 1 ms: ok
+rng: ok
+string: ok
+"""
+
+
+@needs_tools
+@needs_qemu
+@pytest.mark.boot
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+def test_runtime_app_boots(tmp_path: Path, backend: str) -> None:
+    r = unilang("run", str(APPS / "rtcheck/rtcheck.uni"), "--backend", backend, "-o",
+                str(tmp_path / "out"), "--timeout", "60")
+    assert r.stdout == RTCHECK_OUTPUT, r.stderr
+    assert r.returncode == 0, r.stderr
+
+
+@needs_tools
+@needs_qemu
+@pytest.mark.boot
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+def test_heap_guard_catches_overflow(tmp_path: Path, backend: str) -> None:
+    r = unilang("run", str(APPS / "guard/guard.uni"), "--backend", backend, "-o",
+                str(tmp_path / "out"), "--timeout", "60")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "guard: overflowing a block by one byte"
+    assert re.fullmatch(r"heap: corruption: canary after block 0x[0-9a-f]+ of size 0x18 "
+                        r"overwritten", lines[1]), lines
+    assert len(lines) == 2  # "NOT CAUGHT" never printed
+    assert r.returncode == 42, r.stderr  # set heap.guard_exit_code = 42
+
+
+@needs_tools
+@needs_qemu
+@pytest.mark.boot
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+def test_sealed_example_runs(tmp_path: Path, backend: str) -> None:
+    r = unilang("run", str(EXAMPLES / "sealed/sealed.uni"), "--backend", backend, "-o",
+                str(tmp_path / "out"), "--timeout", "60")
+    assert r.stdout == "sealed: running under the sealed policy, no code loaded at run time\n", \
+        r.stderr
+    assert r.returncode == 0
+
+
+def test_sealed_jit_is_rejected_with_the_chain() -> None:
+    r = unilang("check", str(EXAMPLES / "sealed/sealed-jit.uni"))
+    assert r.returncode == 1
+    for backend in ("kvm", "xen"):
+        assert ("examples/sealed/sealed-jit.uni:8:17: error[U0107]: policy `sealed` denies "
+                f"capability `code.dynamic`, which `jit` exercises [backend {backend}]") in r.stderr
+    assert r.stderr.count("= note: `jit` is selected by: app sealed_jit -> code.loader -> jit") == 2
+    assert "2 errors emitted" in r.stderr
+    r = unilang("check", str(EXAMPLES / "sealed/sealed.uni"))
+    assert r.returncode == 0, r.stderr
+
+
+# ------------------------------------------- images hold only what they reach
+
+LIB_RE = re.compile(r"^library\s+([\w-]+)\s*\{(.*?)^\}", re.S | re.M)
+SOURCES_RE = re.compile(r"^\s*sources\s*=\s*\[(.*?)\];", re.S | re.M)
+
+
+def library_sources() -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for uni in [*sorted((ROOT / "stdlib").glob("*.uni")),
+                *sorted((ROOT / "backends").glob("*/backend.uni"))]:
+        for m in LIB_RE.finditer(uni.read_text()):
+            s = SOURCES_RE.search(m.group(2))
+            files = re.findall(r'"([^"]+)"', s.group(1)) if s else []
+            out[m.group(1)] = [uni.parent / f for f in files]
+    return out
+
+
+@pytest.fixture(scope="module")
+def library_functions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """library -> the global (non-weak) functions its sources define, found by
+    compiling each source as the build does and reading the object's symbols."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is needed")
+    from elftools.elf.elffile import ELFFile
+
+    d = tmp_path_factory.mktemp("objs")
+    inc = subprocess.run(["gcc", "-print-file-name=include"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    out: dict[str, set[str]] = {}
+    for lib, sources in library_sources().items():
+        funcs: set[str] = set()
+        for i, src in enumerate(sources):
+            obj = d / f"{lib}-{i}.o"
+            r = subprocess.run(["gcc", "-std=c11", "-O2", "-ffreestanding", "-nostdinc",
+                                "-mgeneral-regs-only", "-mno-red-zone", "-isystem", inc,
+                                "-I", str(ROOT / "stdlib/src/include"), "-I", str(src.parent),
+                                "-c", str(src), "-o", str(obj)],
+                               capture_output=True, text=True, check=False)
+            assert r.returncode == 0, r.stderr
+            with open(obj, "rb") as f:
+                for sym in ELFFile(f).get_section_by_name(".symtab").iter_symbols():
+                    if (sym["st_info"]["type"] == "STT_FUNC"
+                            and sym["st_info"]["bind"] == "STB_GLOBAL"
+                            and sym["st_shndx"] != "SHN_UNDEF"):
+                        funcs.add(sym.name)
+        if sources:
+            assert funcs, f"{lib} has sources but defines no function"
+        out[lib] = funcs
+    return out
+
+
+IMAGE_SPECS = [EXAMPLES / "hello/hello.uni", EXAMPLES / "stats/stats.uni",
+               EXAMPLES / "sealed/sealed.uni", APPS / "rtcheck/rtcheck.uni",
+               APPS / "guard/guard.uni"]
+
+
+@needs_tools
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+@pytest.mark.parametrize("spec", IMAGE_SPECS, ids=lambda p: p.stem)
+def test_image_contains_only_reached_libraries(tmp_path: Path, spec: Path, backend: str,
+                                               library_functions: dict[str, set[str]]) -> None:
+    r = unilang("resolve", str(spec), "--backend", backend, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    selected = [lib["name"] for lib in res["libraries"]]
+    pruned = [p["name"] for p in res["pruned"]]
+    out = tmp_path / "out"
+    r = unilang("build", str(spec), "--backend", backend, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    image = next(out.glob("*.elf")).read_bytes()
+    symbols = set(inspect(image).symbols)
+    for lib in selected:
+        if library_functions[lib]:
+            assert library_functions[lib] & symbols, f"selected {lib} contributes nothing"
+    kept = set().union(*(library_functions[lib] for lib in selected))
+    for lib in pruned:
+        leaked = (library_functions[lib] - kept) & symbols
+        assert not leaked, f"pruned {lib} leaked {sorted(leaked)}"
+    # different apps really get different images
+    if spec.stem == "hello":
+        assert not {"heap", "printf", "tsc-clock", "rdrand", "libc-string"} & set(selected)
+    if spec.stem == "rtcheck":
+        assert {"heap", "printf", "tsc-clock", "rdrand", "libc-string"} <= set(selected)
+
+
+# ---------------------------------------------------------------- the docs
+
+DECL_RE = re.compile(r"^\s*(construct|capability|library|policy)\s+([\w.-]+)", re.M)
+
+
+def test_stdlib_doc_names_every_declaration() -> None:
+    doc = (ROOT / "docs/stdlib.md").read_text()
+    files = [*sorted((ROOT / "stdlib").glob("*.uni")),
+             *sorted((ROOT / "backends").glob("*/backend.uni"))]
+    names = [(kind, name) for f in files for kind, name in DECL_RE.findall(f.read_text())]
+    assert len(names) > 40
+    missing = [f"{kind} {name}" for kind, name in names if f"`{name}`" not in doc]
+    assert missing == []
+    # and every library parameter
+    for f in files:
+        for lib, body in LIB_RE.findall(f.read_text()):
+            for param in re.findall(r"^\s*param\s+(\w+)", body, re.M):
+                assert f"`{param}" in doc, f"{lib}.{param}"
