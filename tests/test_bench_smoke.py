@@ -1,0 +1,145 @@
+"""Smoke tests for bench/: the generators and the harness on tiny inputs.
+
+No QEMU, no big sizes: a few seconds in all.  The benchmark itself is
+`make bench` (bench/run.py), not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import gen  # noqa: E402
+import run  # noqa: E402
+
+
+def test_graph_is_deterministic_acyclic_and_points_later():
+    a, b = gen.graph(50), gen.graph(50)
+    assert a == b
+    for i, deps in enumerate(a):
+        assert deps == sorted(set(deps))
+        assert all(j > i for j in deps)
+        assert len(deps) == min(3, 50 - 1 - i)
+    assert gen.graph(50, seed=1) != a
+
+
+def test_generate_writes_every_variant(tmp_path):
+    paths = gen.generate(12, tmp_path, modules=5)
+    one = paths["one"].read_text()
+    assert 'app bench { sources = ["main.c"]; requires = [c0]; }' in one
+    assert one.count("library lib") == 12 and one.count("construct c") == 12
+    assert (tmp_path / "main.c").is_file()
+    split = paths["split"].read_text()
+    assert [ln for ln in split.splitlines() if ln.startswith("import")] == [
+        f"import mods.m{k};" for k in range(5)]
+    assert sum(p.read_text().count("library lib") for p in paths["modules"]) == 12
+    kconfig = paths["kconfig"].read_text()
+    assert kconfig.count("config LIB") == 12 and "select LIB" in kconfig
+    assert paths["defconfig"].read_text() == "CONFIG_LIB0=y\n"
+    # reused when complete, regenerated otherwise
+    assert gen.generated(12, tmp_path, modules=5)["split"] == paths["split"]
+
+
+def test_touch_module_changes_content_once(tmp_path):
+    p = tmp_path / "m.uni"
+    p.write_text("construct c1;\n")
+    gen.touch_module(p, 1)
+    gen.touch_module(p, 2)
+    assert p.read_text() == "construct c1;\n# touched 2\n"
+
+
+def test_run_process_times_and_measures():
+    s = run.run_process([sys.executable, "-c", "import sys; print('hi'); sys.exit(3)"])
+    assert s.rc == 3 and s.stdout.strip() == "hi"
+    assert 0 < s.wall < 30 and s.maxrss_kib > 1000
+
+
+def test_interleaved_alternates_order():
+    calls = []
+
+    def task(name):
+        def fn():
+            calls.append(name)
+            return run.Sample(0.01, 1, 0, "", "")
+        return fn
+
+    got = run.interleaved([("a", task("a")), ("b", task("b"))], 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert {k: len(v) for k, v in got.items()} == {"a": 3, "b": 3}
+    assert run.summary(got["a"])["median_s"] == 0.01
+
+
+def test_resolution_and_warm_harness(tmp_path):
+    rows = run.bench_resolution([10], 1, tmp_path, log=lambda m: None)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["n"] == 10 and row["reps"] == 1 and row["unilang_ok"]
+    assert row["unilang"]["runs"] == 1 and row["unilang"]["median_s"] > 0
+    assert row["unilang"]["maxrss_kib"] > 0
+    if row["kconfiglib"] is not None:  # kconfiglib is the bench extra
+        assert row["kconfiglib_ok"], row.get("kconfiglib_error")
+        assert row["ratio"] > 0
+        assert "CONFIG_LIB0=y" in (tmp_path / "gen" / "10" / ".config.out").read_text()
+
+    warm = run.bench_warm(10, 1, tmp_path, log=lambda m: None, variants=("split",))
+    assert warm["n"] == 10 and warm["split"]["ok"] and "one" not in warm
+    assert set(warm["split"]) >= {"cold", "warm", "touched", "warm_over_cold", "touched_over_cold"}
+    assert warm["split"]["warm_over_cold"] > 0
+
+    table = run.render({"machine": run.machine(), "config": {"reps": 1},
+                        "resolution": rows, "warm": warm})
+    assert "| 10 | 1 |" in table and "### 2. Parse cache" in table
+
+
+def test_importtime_parses():
+    top = run.importtime_top(5)
+    assert top["modules"] > 10 and len(top["top_cumulative"]) == 5
+    assert top["top_cumulative"][0]["cumulative_us"] >= top["top_cumulative"][-1]["cumulative_us"]
+
+
+def test_qemu_argv_picks_one_accelerator(tmp_path):
+    (tmp_path / "qemu.json").write_text(json.dumps(
+        ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-accel", "tcg", "-m", "16M",
+         "-kernel", "hello.elf"]))
+    argv = run.qemu_argv(tmp_path, "tcg", kernel=tmp_path / "floor.elf")
+    assert argv.count("-accel") == 1 and argv[argv.index("-accel") + 1] == "tcg"
+    assert argv[argv.index("-kernel") + 1] == str((tmp_path / "floor.elf").resolve())
+
+
+def test_floor_image_is_pvh(tmp_path):
+    if not run.have_cc():
+        pytest.skip("gcc/ld not found")
+    from elftools.elf.elffile import ELFFile
+
+    elf = run.build_floor(tmp_path)
+    with elf.open("rb") as f:
+        e = ELFFile(f)
+        notes = [seg for seg in e.iter_segments() if seg["p_type"] == "PT_NOTE"]
+        assert notes and notes[0]["p_align"] == 4
+        found = {(n["n_name"], n["n_type"]): n["n_desc"] for n in notes[0].iter_notes()}
+        assert ("Xen", 18) in found  # XEN_ELFNOTE_PHYS32_ENTRY
+        entry = e.header["e_entry"]
+        assert entry >= 0x100000
+        assert int.from_bytes(found[("Xen", 18)], "little") == entry
+
+
+def test_cli_parses_options():
+    args = run.parse_args(["--quick", "--sizes", "10,1_000", "--only", "resolution,warm"])
+    assert args.sizes == [10, 1000] and args.reps == 2 and args.warm_size == 1000
+    assert args.only == ["resolution", "warm"]
+    with pytest.raises(SystemExit):
+        run.parse_args(["--only", "nope"])
+
+
+def test_gen_command_line(tmp_path):
+    out = subprocess.run([sys.executable, str(BENCH / "gen.py"), "5", str(tmp_path), "--modules", "2"],
+                         capture_output=True, text=True, check=True)
+    assert "split:" in out.stdout and (tmp_path / "mods" / "m1.uni").is_file()
