@@ -174,6 +174,18 @@ def test_noop_rebuild_rewrites_nothing_and_failed_build_keeps_outputs(tmp_path: 
     assert r.returncode == 0 and "up to date" in r.stderr
     assert "CC " not in r.stderr  # nothing recompiled
     assert _snapshot(out) == before
+    # an edited source is recompiled (the no-op shortcut never hides a change);
+    # a comment does not change the image, so no output is rewritten either
+    (app / "hello.c").write_text((app / "hello.c").read_text() + "/* edited */\n")
+    r = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert r.returncode == 0 and "CC src/app/hello.c" in r.stderr and "up to date" in r.stderr
+    assert _snapshot(out) == before
+    # a changed spec value reaches the outputs
+    (app / "hello.uni").write_text((app / "hello.uni").read_text().replace("16 MiB", "24 MiB"))
+    r = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert r.returncode == 0 and "built:" in r.stderr
+    assert json.loads((out / "manifest.json").read_text())["memory"] == 24 << 20
+    before = _snapshot(out)
     # a compile error: exit 1, a diagnostic, and the previous outputs untouched
     (app / "hello.c").write_text("int main(void) { return }\n")
     r = unilang("build", str(app / "hello.uni"), "-o", str(out))

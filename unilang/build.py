@@ -24,18 +24,17 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import attrs
 
 from . import paths
 from .diagnostics import Sink, error
 from .driver import Session, check_spec
-from .emit import cgen
-from .emit.configs import render_configs
 from .emit.escape import Unrepresentable
-from .emit.templates import render
-from .resolve import Resolution
+
+if TYPE_CHECKING:
+    from .resolve import Resolution
 
 CFLAGS = [
     "-std=c11", "-O2", "-ffreestanding", "-fno-pic", "-fno-pie", "-fno-stack-protector",
@@ -119,6 +118,8 @@ class Builder:
         self.tools = tools
         self.log = log
         self.image_name = f"{res.app.name}.elf"
+        self.stamp_key: str | None = None
+        self.inputs: list[str] = []
 
     def fail(self, code: str, message: str, **kw: object) -> None:
         d = error(code, message, **kw)  # type: ignore[arg-type]
@@ -152,6 +153,9 @@ class Builder:
             objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}"))
         objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c"))
 
+        templates = [p for d in (paths.backend_dir(res.backend), paths.stdlib_dir() / "templates")
+                     for p in sorted(d.glob("*.j2"))]
+        self.inputs = sorted({str(p) for p in copies.values()} | {str(p) for p in templates})
         for rel, src in sorted(copies.items()):
             try:
                 data = src.read_bytes()
@@ -159,6 +163,9 @@ class Builder:
                 self.fail("U0201", f"cannot read source `{src}`: {exc.strerror}")
                 return None
             _write_if_changed(self.work / rel, data)
+
+        from .emit import cgen
+        from .emit.templates import render
 
         init_order = [res.selected[n].library.c_name for n in res.order
                       if res.selected[n].library.init is not None]
@@ -274,6 +281,8 @@ class Builder:
                       labels=(),
                       help="no image was written to the output directory")
             return None
+        from .emit.configs import render_configs
+
         try:
             configs = render_configs(self.res, self.image_name,
                                      [paths.backend_dir(self.res.backend),
@@ -298,6 +307,9 @@ class Builder:
         except OSError as exc:
             self.fail("U0204", f"cannot write `{self.outdir}`: {exc.strerror or exc}")
             return None
+        if self.stamp_key is not None and not self.sink.items:
+            Stamp(self.work).write(self.stamp_key, self.inputs,
+                                   {n: _sha(d) for n, (d, _m) in files.items()})
         return BuildResult(self.outdir, self.outdir / self.image_name, manifest, changed)
 
 
@@ -305,17 +317,95 @@ def default_outdir(app: str, backend: str) -> Path:
     return Path("build") / app / backend
 
 
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha(path: str | Path) -> str | None:
+    try:
+        return _sha(Path(path).read_bytes())
+    except OSError:
+        return None
+
+
+class Stamp:
+    """What the last successful build of a work tree consumed and produced.
+
+    A build whose inputs (every module's content hash, every copied source,
+    header and template, the tools) and outputs are all unchanged is up to
+    date: nothing is checked, compiled or written, which is what makes a
+    no-op rebuild cheap.  The stamp lives in the private work tree."""
+
+    def __init__(self, work: Path) -> None:
+        self.path = work / ".unilang-stamp.json"
+
+    def write(self, key: str, inputs: list[str], outputs: dict[str, str]) -> None:
+        doc = {"key": key, "inputs": {p: _file_sha(p) for p in inputs}, "outputs": outputs}
+        try:
+            _write_if_changed(self.path, json.dumps(doc, sort_keys=True).encode())
+        except OSError:
+            pass
+
+    def fresh(self, key: str, outdir: Path) -> dict[str, object] | None:
+        """The manifest of an up-to-date build, or None."""
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            if doc["key"] != key:
+                return None
+            for p, digest in doc["inputs"].items():
+                if _file_sha(p) != digest:
+                    return None
+            outputs = doc["outputs"]
+            if sorted(p.name for p in outdir.iterdir()) != sorted(outputs):
+                return None
+            for name, digest in outputs.items():
+                if _file_sha(outdir / name) != digest:
+                    return None
+            manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+            return manifest if isinstance(manifest, dict) else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+def _stamp_key(session: Session, spec: Path, backend: str,
+               outdir: Path | None) -> tuple[str, str] | None:
+    """(key, app name) from the modules alone; None when loading had problems."""
+    from . import __version__
+
+    modules = session.load(spec, backend)
+    if not modules or session.sink.items:
+        return None
+    apps = [d[4:] for d in modules[0].info.defines if d.startswith("app:")]
+    if len(apps) != 1:
+        return None
+    h = hashlib.sha256()
+    tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
+    h.update(json.dumps([__version__, backend, os.getcwd(), str(spec), str(outdir), tools,
+                         str(paths.stdlib_dir())]).encode())
+    for m in modules + session.foreign_modules(spec, backend):
+        h.update(json.dumps([m.info.name, m.info.root, str(m.info.path), m.info.digest]).encode())
+    return h.hexdigest(), apps[0]
+
+
 def build(spec: Path, backend: str, outdir: Path | None = None,
           log: IO[str] | None = None) -> tuple[Session, BuildResult | None]:
-    session, results = check_spec(spec, [backend])
+    session = Session()
+    stamp = _stamp_key(session, spec, backend, outdir)
+    if stamp is not None:
+        key, app = stamp
+        out = outdir if outdir is not None else default_outdir(app, backend)
+        manifest = Stamp(out.parent / f".{out.name}.work").fresh(key, out)
+        if manifest is not None:
+            return session, BuildResult(out, out / f"{app}.elf", manifest, False)
+    session, results = check_spec(spec, [backend], session)
     r = results[0]
     if session.sink.has_errors or r.resolution is None or r.program is None:
         return session, None
     res = r.resolution
-    assert isinstance(res, Resolution)
     tools = find_tools(session.sink)
     if tools is None:
         return session, None
     out = outdir if outdir is not None else default_outdir(res.app.name, backend)
     builder = Builder(res, out, session.sink, tools, log or sys.stderr)
+    builder.stamp_key = stamp[0] if stamp is not None else None
     return session, builder.run(r.program)

@@ -8,6 +8,40 @@ extern const unilang_init_fn __unilang_init_end[];
 
 unsigned long long unilang_tsc_main;
 
+/* Page tables from pvh_entry.S: the first GiB is mapped by a prebuilt table
+ * (or all 4 GiB by 1 GiB pages); 1..4 GiB get 2 MiB pages here, in 64-bit
+ * code, and only when the memory map has RAM above 1 GiB. */
+extern uint64_t unilang_boot_pdpt[512];
+extern uint64_t unilang_boot_pd_high[3 * 512];
+extern uint64_t unilang_boot_gib_pages;
+
+#define GIB (1ULL << 30)
+
+static int ram_above_1gib(void)
+{
+    const struct hvm_start_info *si = unilang_get_start_info();
+    if (si == NULL || si->version < 1 || si->memmap_paddr == 0)
+        return 1; /* no map: be safe, map everything */
+    const struct hvm_memmap_table_entry *e =
+        (const struct hvm_memmap_table_entry *)(uintptr_t)si->memmap_paddr;
+    for (uint32_t i = 0; i < si->memmap_entries; i++)
+        if (e[i].type == HVM_MEMMAP_TYPE_RAM && e[i].addr + e[i].size > GIB)
+            return 1;
+    return 0;
+}
+
+static void map_high(void)
+{
+    if (unilang_boot_gib_pages || !ram_above_1gib())
+        return;
+    for (uint64_t i = 0; i < 3 * 512; i++)
+        unilang_boot_pd_high[i] = (GIB + (i << 21)) | 0xe3; /* P W A D PS */
+    for (uint64_t g = 0; g < 3; g++)
+        unilang_boot_pdpt[1 + g] = ((uint64_t)(uintptr_t)&unilang_boot_pd_high[g * 512]) | 0x3;
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+}
+
 int main(void);
 _Noreturn void unilang_boot_main(void);
 
@@ -21,6 +55,7 @@ _Noreturn void unilang_boot_main(void)
     __asm__("" : "+r"(p));
     __asm__("" : "+r"(end));
     (void)unilang_tsc_entry;
+    map_high();
     for (; p < end; ++p) {
         if (*p != NULL)
             (*p)();

@@ -45,6 +45,8 @@
 #define MTRR_TYPE_WB        6
 #define PTE_P    0x001
 #define PTE_W    0x002
+#define PTE_A    0x020
+#define PTE_D    0x040
 #define PTE_PS   0x080
 
 #define BOOT_STACK_SIZE 16384
@@ -72,16 +74,34 @@ gdt64_ptr:
         .word   gdt64_end - gdt64 - 1
         .quad   gdt64                   /* lgdt in 32-bit mode reads 4 bytes */
 
+/* ---- the first GiB in 2 MiB pages, prebuilt: no loop runs before paging ----
+ * Accessed and dirty bits are preset, so the page walker never writes here
+ * (the table can live in read-only data). */
+        .section .rodata.unilang_pd0, "a", @progbits
+        .balign 4096
+boot_pd0:
+        .set    page, 0
+        .rept   512
+        .quad   (page << 21) | (PTE_P | PTE_W | PTE_A | PTE_D | PTE_PS)
+        .set    page, page + 1
+        .endr
+
 /* ---- the boot area: page tables, boot state and stack (not zeroed here) ---- */
         .section .bss.unilang_boot, "aw", @nobits
         .balign 4096
 boot_area_start:
 boot_pml4:
         .skip   4096
+        .globl  unilang_boot_pdpt
+unilang_boot_pdpt:
 boot_pdpt:
         .skip   4096
-boot_pd:
-        .skip   4 * 4096                /* 4 x 512 x 2 MiB = 4 GiB (no 1 GiB pages) */
+        .globl  unilang_boot_pd_high
+unilang_boot_pd_high:
+        .skip   3 * 4096                /* 1..4 GiB in 2 MiB pages, filled by boot.c if needed */
+        .globl  unilang_boot_gib_pages
+unilang_boot_gib_pages:
+        .skip   8
         .globl  unilang_start_info
         .type   unilang_start_info, @object
         .size   unilang_start_info, 8
@@ -121,11 +141,12 @@ _start32:
         cpuid
 1:      movl    %edx, %esi
 
-        /* PML4[0] -> PDPT; PDPT[0..3] = 1 GiB pages, or -> 4 PD pages of
-         * 2 MiB pages.  Every other entry is zero (see the top).  The 2 MiB
-         * loop is the slow part of booting where 32-bit code is emulated
-         * (~10 ms on this project's KVM, whose guests lack 1 GiB pages;
-         * building the PDs in 64-bit mode instead measured slower there). */
+        /* PML4[0] -> PDPT; PDPT[0..3] = 1 GiB pages, or PDPT[0] -> the
+         * prebuilt table of the first GiB.  Every other entry is zero (see
+         * the top); boot.c maps 1..4 GiB in 2 MiB pages from 64-bit code
+         * when the memory map has RAM up there.  Nothing loops here: 32-bit
+         * code before paging is emulated on some hypervisors (a 2048-entry
+         * loop took ~10 ms on this project's KVM). */
         movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
         testl   $(1 << 26), %esi
         jz      2f
@@ -133,21 +154,9 @@ _start32:
         movl    $(0x40000000 | PTE_P | PTE_W | PTE_PS), boot_pdpt + 8
         movl    $(0x80000000 | PTE_P | PTE_W | PTE_PS), boot_pdpt + 16
         movl    $(0xc0000000 | PTE_P | PTE_W | PTE_PS), boot_pdpt + 24
+        movl    $1, unilang_boot_gib_pages
         jmp     4f
-2:      movl    $boot_pd + (PTE_P | PTE_W), %eax
-        movl    $boot_pdpt, %edi
-        movl    $4, %ecx
-3:      movl    %eax, (%edi)
-        addl    $4096, %eax
-        addl    $8, %edi
-        loop    3b
-        movl    $(PTE_P | PTE_W | PTE_PS), %eax
-        movl    $boot_pd, %edi
-        movl    $2048, %ecx
-3:      movl    %eax, (%edi)            /* high dword stays 0 (< 4 GiB) */
-        addl    $0x200000, %eax
-        addl    $8, %edi
-        loop    3b
+2:      movl    $boot_pd0 + (PTE_P | PTE_W), boot_pdpt
 
 4:      movl    $boot_pml4, %eax
         movl    %eax, %cr3
