@@ -55,6 +55,9 @@ MAX_MEMORY = 1 << 40
 MAX_VCPUS = 256
 MAX_CMDLINE = 2048
 
+_SCALAR_TYPES = {"str": S.Str, "int": S.Int, "size": S.Size, "bool": S.Bool, "name": S.Name}
+_LIST_TYPES = {"names": S.Name, "strs": S.Str}
+
 TYPE_WORDS = {
     "str": "a string", "int": "an integer", "size": "a size (e.g. 64 MiB)", "bool": "a boolean",
     "name": "a name", "names": "a list of names", "strs": "a list of strings",
@@ -182,6 +185,15 @@ class Checker:
         return out
 
     def type_ok(self, v: S.Value, typ: str, key: str) -> bool:
+        # the common, well-typed cases first: this runs for every field of every block
+        scalar = _SCALAR_TYPES.get(typ)
+        if scalar is not None:
+            if type(v) is scalar:
+                return True
+        elif typ in _LIST_TYPES and type(v) is S.List:
+            item = _LIST_TYPES[typ]
+            if all(type(i) is item for i in v.items):
+                return True
         expect = TYPE_WORDS.get(typ, "one of " + typ[5:].replace("|", ", ") if typ.startswith("enum:") else typ)
         ok = {
             "str": isinstance(v, S.Str), "int": isinstance(v, S.Int),
