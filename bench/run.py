@@ -509,12 +509,9 @@ def bench_image(work: Path, backends: tuple[str, ...] = ("kvm", "xen"),
 
 
 def kvm_usable() -> bool:
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
+    from unilang.run import kvm_usable as usable  # the same test `unilang run` uses
+
+    return usable()
 
 
 def qemu_binary() -> str | None:

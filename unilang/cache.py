@@ -24,11 +24,11 @@ import hmac
 import json
 import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__, paths
+from .fsutil import atomic_write
 from . import syntax as S
 from .diagnostics import Diagnostic, Span
 
@@ -86,18 +86,7 @@ class DiskCache:
         mac = hmac.new(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0" + payload,  # type: ignore[arg-type]
                        hashlib.sha256).hexdigest().encode()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(mac + payload)
-                os.replace(tmp, path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            atomic_write(path, mac + payload, mode=0o600, durable=False, dir_mode=0o700)
         except OSError:
             pass  # a cache that cannot be written is only slower
 

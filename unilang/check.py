@@ -109,7 +109,7 @@ class Checker:
     def duplicate(self, kind: str, name: str, span: Span, first: Span) -> None:
         self.err("U0030", f"{kind} `{name}` is defined more than once", span,
                  labels=(Label(first, "first defined here"),),
-                 help=f"rename one of them or remove the duplicate")
+                 help="rename one of them or remove the duplicate")
 
     def check_name(self, kind: str, name: str, span: Span) -> None:
         if len(name) > MAX_NAME:

@@ -248,6 +248,19 @@ def why(spec: Path, library: str, backend: str) -> None:
     sys.exit(EXIT_ERRORS)
 
 
+def _build_or_exit(spec: Path, backend: str, outdir: Path | None) -> tuple[Any, Any]:
+    """Build (or find up to date) SPEC's image; print diagnostics; exit 1 on failure."""
+    from .build import build as do_build
+
+    session, result = do_build(spec, backend, outdir)
+    diags = session.sink.sorted()
+    if diags:
+        emit_diagnostics(session, diags, "text")
+    if result is None:
+        sys.exit(EXIT_ERRORS)
+    return session, result
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
@@ -264,14 +277,7 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
     qemu.json + run-qemu.sh + firecracker.json + libvirt.xml (kvm) or
     xl.cfg + libvirt.xml (xen). A failed build leaves earlier outputs intact.
     """
-    from .build import build as do_build
-
-    session, result = do_build(spec, backend, outdir)
-    diags = session.sink.sorted()
-    if diags:
-        emit_diagnostics(session, diags, "text")
-    if result is None:
-        sys.exit(EXIT_ERRORS)
+    session, result = _build_or_exit(spec, backend, outdir)
     what = "built" if result.changed else "up to date"
     click.echo(f"{what}: {result.image} ({result.manifest['size']} bytes, "
                f"{len(result.manifest['libraries'])} libraries)", err=True)
@@ -294,15 +300,9 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
     guest's own exit code. xen images boot with their 0xE9 debug console
     captured. A guest still running after --timeout is killed (status 124).
     """
-    from .build import build as do_build
     from .run import boot
 
-    session, result = do_build(spec, backend, outdir)
-    diags = session.sink.sorted()
-    if diags:
-        emit_diagnostics(session, diags, "text")
-    if result is None:
-        sys.exit(EXIT_ERRORS)
+    session, result = _build_or_exit(spec, backend, outdir)
     sys.stdout.flush()
     outcome = boot(result.outdir, timeout, None if accel == "auto" else accel)
     if outcome.diagnostic is not None:

@@ -148,7 +148,7 @@ class FastParser:
         kind = self.kinds[i]
         if kind == "int":
             self.i = i + 1
-            value = _parse_int(self.texts[i])
+            value = parse_int(self.texts[i])
             unit = _UNITS.get(self.texts[i + 1]) if self.kinds[i + 1] == "name" else None
             if unit is not None:
                 self.i = i + 2
@@ -326,7 +326,8 @@ class FastParser:
         return decls
 
 
-def _parse_int(text: str) -> int:
+def parse_int(text: str) -> int:
+    """An INT token's value: decimal or 0x hex, optionally negative."""
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("-")
     if digits[:2] in ("0x", "0X"):

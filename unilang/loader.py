@@ -23,8 +23,8 @@ import attrs
 from . import paths
 from . import syntax as S
 from .diagnostics import Diagnostic, Label, Sink, Span, error
-from .cache import MemoryCache, Parsed
-from .source import SourceFile, display_name, read_source
+from .cache import Parsed
+from .source import display_name, read_source
 
 
 @attrs.frozen

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import paths
 from .diagnostics import Diagnostic, Span, error
+from .fastparse import parse_int as _parse_int
 from .source import SourceFile
 from . import syntax as S
 
@@ -30,14 +31,6 @@ _TERMINAL_WORDS = {
     "UNIT": "a unit (B, KiB, MiB, GiB, TiB)",
     "$END": "end of file",
 }
-
-
-def _parse_int(text: str) -> int:
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("-")
-    if digits[:2] in ("0x", "0X"):
-        return sign * int(digits[2:], 16)
-    return sign * int(digits, 10)
 
 
 class _Builder:
@@ -252,7 +245,7 @@ class Parser:
             expected = self.describe(set(e.allowed or ()))
             return None, [error("U0010", f"unexpected character `{shown}`", span,
                                 notes=(f"expected {expected}",) if e.allowed else ())]
-        except UnexpectedInput as e:  # UnexpectedEOF and friends
+        except UnexpectedInput:  # UnexpectedEOF and friends
             line = source.text.count("\n") + 1
             col = len(source.text) - (source.text.rfind("\n") + 1) + 1
             return None, [error("U0010", "unexpected end of file",

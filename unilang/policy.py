@@ -92,20 +92,16 @@ def check_policies(p: M.Program, selected: dict[str, "Selected"], chosen: dict[s
                         "U0152", f"policy `{pol.name}` allows `{rule.capability.name}`, but no "
                         "selected library exercises it", rule.capability.span,
                         help="remove the rule if it is not needed"))
-        mem = _tightest(closure, "max_memory")
-        if mem is not None and app.memory > mem[1].value:
-            findings.append("memory above max_memory")
-            report(error(
-                "U0110", f"app memory {fmt_size(app.memory)} is above the limit "
-                f"{fmt_size(mem[1].value)} of policy `{mem[0]}`", app.memory_span or app.span,
-                labels=(Label(mem[1].span, "limit set here"),)))
-        cpus = _tightest(closure, "max_vcpus")
-        if cpus is not None and app.vcpus > cpus[1].value:
-            findings.append("vcpus above max_vcpus")
-            report(error(
-                "U0111", f"app vcpus {app.vcpus} is above the limit {cpus[1].value} of policy "
-                f"`{cpus[0]}`", app.vcpus_span or app.span,
-                labels=(Label(cpus[1].span, "limit set here"),)))
+        for key, code, what, value, fmt, span in (
+                ("max_memory", "U0110", "memory", app.memory, fmt_size, app.memory_span),
+                ("max_vcpus", "U0111", "vcpus", app.vcpus, str, app.vcpus_span)):
+            limit = _tightest(closure, key)
+            if limit is not None and value > limit[1].value:
+                findings.append(f"{what} above {key}")
+                report(error(
+                    code, f"app {what} {fmt(value)} is above the limit {fmt(limit[1].value)} "
+                    f"of policy `{limit[0]}`", span or app.span,
+                    labels=(Label(limit[1].span, "limit set here"),)))
         verdicts.append(Verdict(ref.name, not findings, tuple(findings)))
     _resources(app, selected, report)
     return tuple(verdicts)
