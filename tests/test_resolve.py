@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from unilang.cli import main
 from unilang.diagnostics import Diagnostic, Severity
 from unilang.driver import Session, check_spec
-from unilang.loader import MemoryCache
+from unilang.cache import MemoryCache
 
 CACHE = MemoryCache()  # the stdlib is parsed once for the whole file
 PLATFORM = {"kvm": {"pvh", "qemu-exit"}, "xen": {"pvh", "xen-shutdown"}}
