@@ -100,6 +100,12 @@ def main() -> None:
     Run `unilang COMMAND --help` for each command, and `unilang explain CODE`
     for any diagnostic code.
     """
+    import gc
+
+    # One command is one short-lived process whose data (syntax trees, the
+    # model) has no reference cycles to reclaim; the cyclic collector only
+    # rescans the growing heap (a third of the time of a 100,000-library check).
+    gc.disable()
 
 
 @main.command()
