@@ -217,7 +217,7 @@ class Builder:
         from .report import resolution_json
 
         r = resolution_json(self.res)
-        policies = list(r["policies"])  # type: ignore[arg-type]
+        policies: list[object] = list(r["policies"])  # type: ignore[call-overload]
         if size_limit is not None:
             policies.append({"name": size_limit[0], "ok": True,
                              "findings": [f"image size {len(image)} <= max_image_size "

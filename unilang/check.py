@@ -122,13 +122,17 @@ class Checker:
         for mod in self.modules:
             for decl in mod.tree.decls:
                 if isinstance(decl, S.Symbol):
-                    table = self.constructs if decl.kind == "construct" else self.capabilities
-                    prev = table.get(decl.name)
+                    prev = (self.constructs if decl.kind == "construct"
+                            else self.capabilities).get(decl.name)
                     if prev is not None:
                         self.duplicate(decl.kind, decl.name, decl.name_span, prev.span)
                         continue
-                    cls = M.Construct if decl.kind == "construct" else M.Capability
-                    table[decl.name] = cls(decl.name, decl.doc, decl.name_span, mod.info.name)  # type: ignore[index]
+                    if decl.kind == "construct":
+                        self.constructs[decl.name] = M.Construct(
+                            decl.name, decl.doc, decl.name_span, mod.info.name)
+                    else:
+                        self.capabilities[decl.name] = M.Capability(
+                            decl.name, decl.doc, decl.name_span, mod.info.name)
                 elif isinstance(decl, S.Block):
                     self.check_name(decl.kind, decl.name, decl.name_span)
                     if decl.kind == "app":
@@ -489,7 +493,7 @@ class Checker:
                     self.err("U0033", f"`{b}` is listed more than once in `backends`", n.span)  # type: ignore[union-attr]
                 elif b:
                     backends.append(b)
-        doc = v["doc"].value.value if "doc" in v else None  # type: ignore[union-attr]
+        doc = _text(v.get("doc"))
         conflicts = self.refs(v.get("conflicts"), self.library_ref)
         for c in conflicts:
             if c.name == block.name:
@@ -509,7 +513,7 @@ class Checker:
             init=self.c_ident(v.get("init"), "init function"),
             min_memory=min_memory,
             max_vcpus=max_vcpus,
-            default=v["default"].value.value if "default" in v else False,  # type: ignore[union-attr]
+            default=_flag(v.get("default")),
             rank=rank or 0,
             directory=mod.info.path.parent,
         )
@@ -542,7 +546,7 @@ class Checker:
                 self.err("U0046", f"policy `{block.name}` includes itself", inc.span)
         return M.Policy(
             name=block.name, span=block.name_span, module=mod.info.name,
-            doc=v["doc"].value.value if "doc" in v else None,  # type: ignore[union-attr]
+            doc=_text(v.get("doc")),
             includes=tuple(i for i in includes if i.name != block.name),
             rules=tuple(rules),
             forbid=self.refs(v.get("forbid"), self.library_ref),
@@ -561,7 +565,7 @@ class Checker:
             return None
         if not self.type_ok(kind_field.value, "enum:net|block", "kind"):
             return None
-        kind = kind_field.value.value  # type: ignore[union-attr]
+        kind = str(kind_field.value.value)  # type: ignore[union-attr]
         f = self.fields(f"{kind} device", d.name, d.fields, DEVICE_KEYS[kind])
         props: list[tuple[str, M.PValue]] = []
         ok = True
@@ -663,7 +667,7 @@ class Checker:
         entry = self.c_ident(v.get("entry"), "entry") or M.Ref("main", block.name_span)
         return M.App(
             name=block.name, span=block.name_span, module=mod.info.name,
-            doc=v["doc"].value.value if "doc" in v else None,  # type: ignore[union-attr]
+            doc=_text(v.get("doc")),
             sources=self.sources(v.get("sources"), mod.info.path.parent),
             entry=entry,
             requires=tuple(M.Requirement(r) for r in self.refs(v.get("requires"), self.construct_ref)),
@@ -769,6 +773,16 @@ class Checker:
             libraries=libraries, policies=policies,
             modules=tuple(m.info for m in self.modules),
         )
+
+
+def _text(f: S.Field | None) -> str | None:
+    """A checked string field's value."""
+    return f.value.value if f is not None and isinstance(f.value, S.Str) else None
+
+
+def _flag(f: S.Field | None) -> bool:
+    """A checked boolean field's value (false when absent)."""
+    return f is not None and isinstance(f.value, S.Bool) and f.value.value
 
 
 def _fmt_size(n: int) -> str:

@@ -9,7 +9,7 @@ JSON.  The catalogue of codes and their explanations is ``unilang.codes``.
 from __future__ import annotations
 
 import enum
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 import attrs
 
@@ -82,25 +82,25 @@ class Diagnostic:
         }
 
 
-def _span_from_json(d: dict[str, object] | None) -> Span | None:
+def _span_from_json(d: dict[str, Any] | None) -> Span | None:
     if d is None:
         return None
-    return Span(str(d["file"]), int(d["line"]), int(d["column"]),  # type: ignore[arg-type]
-                int(d["end_line"]), int(d["end_column"]))  # type: ignore[arg-type]
+    return Span(str(d["file"]), int(d["line"]), int(d["column"]), int(d["end_line"]),
+                int(d["end_column"]))
 
 
-def diagnostic_from_json(d: dict[str, object]) -> Diagnostic:
+def diagnostic_from_json(d: dict[str, Any]) -> Diagnostic:
     """The inverse of ``Diagnostic.to_json`` (for cached results)."""
-    labels = tuple(Label(_span_from_json(l["span"]), str(l["message"]))  # type: ignore[arg-type,index]
-                   for l in d["labels"])  # type: ignore[attr-defined]
+    labels = []
+    for label in d["labels"]:
+        span = _span_from_json(label["span"])
+        if span is not None:
+            labels.append(Label(span, str(label["message"])))
     return Diagnostic(str(d["code"]), Severity(d["severity"]), str(d["message"]),
-                      _span_from_json(d["span"]), labels,  # type: ignore[arg-type]
-                      tuple(str(n) for n in d["notes"]),  # type: ignore[attr-defined]
-                      d["help"] if d["help"] is None else str(d["help"]),  # type: ignore[arg-type]
-                      d["backend"] if d["backend"] is None else str(d["backend"]))  # type: ignore[arg-type]
-
-
-Diagnostic.from_json = staticmethod(diagnostic_from_json)  # type: ignore[attr-defined]
+                      _span_from_json(d["span"]), tuple(labels),
+                      tuple(str(n) for n in d["notes"]),
+                      None if d["help"] is None else str(d["help"]),
+                      None if d["backend"] is None else str(d["backend"]))
 
 
 def error(code: str, message: str, span: Span | None = None, *,

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 
 from . import syntax as S
 from .cache import CacheInconsistent, MemoryCache, open_cache, parse_cache
-from .diagnostics import Diagnostic, Sink, error
+from .diagnostics import Sink, diagnostic_from_json, error
 from .loader import LoadedModule, ParseCache, load_modules
 from .paths import BACKENDS
 
 if TYPE_CHECKING:
     from .model import Program
+    from .resolve import Resolution
 
 
 class Session:
@@ -76,7 +77,7 @@ class BackendResult:
 
     __slots__ = ("backend", "program", "resolution", "app_name")
 
-    def __init__(self, backend: str, program: Program | None, resolution: object | None,
+    def __init__(self, backend: str, program: Program | None, resolution: Resolution | None,
                  app_name: str | None = None) -> None:
         self.backend = backend
         self.program = program
@@ -162,7 +163,7 @@ class ResultCache:
             for path, exists in doc["deps"]:
                 if Path(path).is_file() != exists:
                     return None
-            diags = [Diagnostic.from_json(d) for d in doc["diagnostics"]]
+            diags = [diagnostic_from_json(d) for d in doc["diagnostics"]]
             results = [BackendResult(b, None, None, doc["app"]) for b in doc["backends"]]
         except (ValueError, KeyError, TypeError):
             return None

@@ -308,13 +308,13 @@ class FastParser:
             last = self.expect(";")
             return S.Symbol(word, name.value, name.span, doc, self.span(first, last))
         if word in _BLOCK_KINDS:
-            name = self.expect("name")
+            at = self.expect("name")
             self.expect("{")
             members = []
             while self.kinds[self.i] != "}":
                 members.append(self.member())
             last = self.expect("}")
-            return S.Block(word, self.texts[name], self.span(name, name), tuple(members),
+            return S.Block(word, self.texts[at], self.span(at, at), tuple(members),
                            self.span(first, last))
         raise _Bail
 

@@ -13,7 +13,7 @@ import functools
 import attrs
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import paths
 from .diagnostics import Diagnostic, Span, error
@@ -86,51 +86,51 @@ class _Builder:
         return "".join(out)
 
     # -- scalars
-    def int(self, meta: Any, children: list[Any]) -> S.Int:
+    def int(self, meta: Any, children: Sequence[Any]) -> S.Int:
         return S.Int(_parse_int(str(children[0])), self.span_of(meta))
 
-    def size(self, meta: Any, children: list[Any]) -> S.Size:
+    def size(self, meta: Any, children: Sequence[Any]) -> S.Size:
         num, unit = children
         n = _parse_int(str(num))
         return S.Size(n * UNITS[str(unit)], f"{num} {unit}", self.span_of(meta))
 
-    def string(self, meta: Any, children: list[Any]) -> S.Str:
+    def string(self, meta: Any, children: Sequence[Any]) -> S.Str:
         return S.Str(self.decode_string(children[0]), self.span_of(meta))
 
-    def true(self, meta: Any, children: list[Any]) -> S.Bool:
+    def true(self, meta: Any, children: Sequence[Any]) -> S.Bool:
         return S.Bool(True, self.span_of(meta))
 
-    def false(self, meta: Any, children: list[Any]) -> S.Bool:
+    def false(self, meta: Any, children: Sequence[Any]) -> S.Bool:
         return S.Bool(False, self.span_of(meta))
 
-    def dotted(self, meta: Any, children: list[Any]) -> S.Name:
+    def dotted(self, meta: Any, children: Sequence[Any]) -> S.Name:
         return S.Name(".".join(str(c) for c in children), self.span_of(meta))
 
-    def list(self, meta: Any, children: list[Any]) -> S.List:
+    def list(self, meta: Any, children: Sequence[Any]) -> S.List:
         return S.List(tuple(c for c in children if c is not None), self.span_of(meta))
 
     # -- members
-    def on_clause(self, meta: Any, children: list[Any]) -> tuple[S.Name, ...]:
+    def on_clause(self, meta: Any, children: Sequence[Any]) -> tuple[S.Name, ...]:
         return tuple(S.Name(str(t), self.tok_span(t)) for t in children)
 
-    def field(self, meta: Any, children: list[Any]) -> S.Field:
+    def field(self, meta: Any, children: Sequence[Any]) -> S.Field:
         key = children[0]
         on = None
         if len(children) == 3:
             on = children[1]
         return S.Field(str(key), self.tok_span(key), children[-1], self.span_of(meta), on)
 
-    def type_expr(self, meta: Any, children: list[Any]) -> S.TypeExpr:
+    def type_expr(self, meta: Any, children: Sequence[Any]) -> S.TypeExpr:
         return S.TypeExpr(str(children[0]), self.span_of(meta))
 
-    def enum_type(self, meta: Any, children: list[Any]) -> S.TypeExpr:
+    def enum_type(self, meta: Any, children: Sequence[Any]) -> S.TypeExpr:
         members = tuple(S.Name(str(t), self.tok_span(t)) for t in children)
         return S.TypeExpr("enum", self.span_of(meta), members)
 
-    def range(self, meta: Any, children: list[Any]) -> tuple[Any, Any]:
+    def range(self, meta: Any, children: Sequence[Any]) -> tuple[Any, Any]:
         return (children[0], children[1])
 
-    def param(self, meta: Any, children: list[Any]) -> S.Param:
+    def param(self, meta: Any, children: Sequence[Any]) -> S.Param:
         name, type_ = children[0], children[1]
         default = low = high = None
         doc = None
@@ -144,50 +144,50 @@ class _Builder:
         return S.Param(str(name), self.tok_span(name), type_, default, low, high, doc,
                        self.span_of(meta))
 
-    def device(self, meta: Any, children: list[Any]) -> S.Device:
+    def device(self, meta: Any, children: Sequence[Any]) -> S.Device:
         name = children[0]
         return S.Device(str(name), self.tok_span(name), tuple(children[1:]), self.span_of(meta))
 
-    def use(self, meta: Any, children: list[Any]) -> S.Use:
+    def use(self, meta: Any, children: Sequence[Any]) -> S.Use:
         lib, construct = children
         return S.Use(str(lib), self.tok_span(lib), construct, self.span_of(meta))
 
-    def set(self, meta: Any, children: list[Any]) -> S.Set:
+    def set(self, meta: Any, children: Sequence[Any]) -> S.Set:
         return S.Set(children[0], children[1], self.span_of(meta))
 
     # -- declarations
-    def import_decl(self, meta: Any, children: list[Any]) -> S.Import:
+    def import_decl(self, meta: Any, children: Sequence[Any]) -> S.Import:
         target = children[0]
         if isinstance(target, S.Name):
             return S.Import(target.value, False, self.span_of(meta))
         return S.Import(self.decode_string(target), True, self.span_of(meta))
 
-    def _symbol(self, kind: str, meta: Any, children: list[Any]) -> S.Symbol:
+    def _symbol(self, kind: str, meta: Any, children: Sequence[Any]) -> S.Symbol:
         name = children[0]
         doc = self.decode_string(children[1]) if len(children) > 1 else None
         return S.Symbol(kind, name.value, name.span, doc, self.span_of(meta))
 
-    def construct_decl(self, meta: Any, children: list[Any]) -> S.Symbol:
+    def construct_decl(self, meta: Any, children: Sequence[Any]) -> S.Symbol:
         return self._symbol("construct", meta, children)
 
-    def capability_decl(self, meta: Any, children: list[Any]) -> S.Symbol:
+    def capability_decl(self, meta: Any, children: Sequence[Any]) -> S.Symbol:
         return self._symbol("capability", meta, children)
 
-    def _block(self, kind: str, meta: Any, children: list[Any]) -> S.Block:
+    def _block(self, kind: str, meta: Any, children: Sequence[Any]) -> S.Block:
         name = children[0]
         return S.Block(kind, str(name), self.tok_span(name), tuple(children[1:]),
                        self.span_of(meta))
 
-    def library_decl(self, meta: Any, children: list[Any]) -> S.Block:
+    def library_decl(self, meta: Any, children: Sequence[Any]) -> S.Block:
         return self._block("library", meta, children)
 
-    def app_decl(self, meta: Any, children: list[Any]) -> S.Block:
+    def app_decl(self, meta: Any, children: Sequence[Any]) -> S.Block:
         return self._block("app", meta, children)
 
-    def policy_decl(self, meta: Any, children: list[Any]) -> S.Block:
+    def policy_decl(self, meta: Any, children: Sequence[Any]) -> S.Block:
         return self._block("policy", meta, children)
 
-    def start(self, meta: Any, children: list[Any]) -> list[Any]:
+    def start(self, meta: Any, children: Sequence[Any]) -> Sequence[Any]:
         return children
 
 
@@ -233,7 +233,8 @@ class Parser:
         except UnexpectedToken as e:
             return None, [self._unexpected_token(source, e)]
         except UnexpectedCharacters as e:
-            ch = source.text[e.pos_in_stream] if e.pos_in_stream < len(source.text) else ""
+            pos = e.pos_in_stream or 0
+            ch = source.text[pos] if pos < len(source.text) else ""
             shown = ch if ch.isprintable() else f"\\u{{{ord(ch):x}}}"
             span = Span(source.name, e.line, e.column, e.line, e.column + 1)
             if ch == '"':

@@ -78,9 +78,9 @@ def resolution_text(res: Resolution) -> str:
     out += ["", "pruned:"]
     if not res.pruned:
         out.append("  (none)")
-    pw = max((len(p.name) for p in res.pruned), default=0)
-    for p in res.pruned:
-        out.append(f"  {p.name:<{pw}}  {p.reason}")
+    pw = max((len(x.name) for x in res.pruned), default=0)
+    for x in res.pruned:
+        out.append(f"  {x.name:<{pw}}  {x.reason}")
     if res.verdicts:
         out += ["", "policies:"]
         for v in res.verdicts:
@@ -142,7 +142,7 @@ def graph_text(res: Resolution) -> str:
 
 
 def graph_json(res: Resolution) -> dict[str, object]:
-    nodes = [{"id": f"app {res.app.name}", "kind": "app"}]
+    nodes: list[dict[str, object]] = [{"id": f"app {res.app.name}", "kind": "app"}]
     nodes += [{"id": n, "kind": "library", "selected": True} for n in res.order]
     nodes += [{"id": p.name, "kind": "library", "selected": False, "reason": p.reason}
               for p in res.pruned]

@@ -190,9 +190,9 @@ class Resolver:
             reqs.insert(0, M.Requirement(M.Ref("boot", self.app.span)))
         queue.append((APP, app_chain, reqs))
         while queue:
-            src, chain, reqs = queue.popleft()
+            src, chain, pending = queue.popleft()
             src_lib = self.p.libraries.get(src) if src != APP else None
-            for req in reqs:
+            for req in pending:
                 if not req.applies(self.backend):
                     continue
                 c = req.construct.name
