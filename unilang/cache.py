@@ -102,9 +102,20 @@ def open_cache() -> DiskCache | None:
 
 
 def namespace(kind: str) -> str:
+    """The entries of one kind made by exactly this unilang: its version, the
+    grammar, and the identity (size, modification time) of every module of the
+    package, so that editing the compiler in a checkout never reuses a result
+    the old code computed."""
     h = hashlib.sha256()
     h.update(f"{__version__}/{FORMAT}/{kind}".encode())
     h.update((paths.grammar_dir() / "unilang.lark").read_bytes())
+    pkg = Path(__file__).resolve().parent
+    for source in sorted(pkg.rglob("*.py")):
+        try:
+            st = source.stat()
+        except OSError:
+            continue
+        h.update(f"{source.relative_to(pkg)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return f"{kind}-{h.hexdigest()[:16]}"
 
 
