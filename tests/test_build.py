@@ -238,3 +238,32 @@ def test_builds_from_two_checkouts_are_byte_identical(tmp_path: Path) -> None:
     for name in outs[0]:
         assert outs[0][name] == outs[1][name], name
     assert str(tmp_path).encode() not in outs[0]["kvm/hello.elf"]
+
+
+@needs_tools
+def test_quick_up_to_date_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`unilang build` answers a no-op before importing the CLI, and only when sure."""
+    from unilang.quick import up_to_date_build
+
+    app = tmp_path / "app"
+    shutil.copytree(EXAMPLES / "hello", app)
+    out = tmp_path / "out"
+    first = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert first.returncode == 0
+    second = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert second.returncode == 0
+    assert second.stderr == f"up to date: {out}/hello.elf ({len((out / 'hello.elf').read_bytes())} bytes, 4 libraries)\n"
+    monkeypatch.chdir(ROOT)
+    assert up_to_date_build([str(app / "hello.uni"), "-o", str(out)])
+    assert up_to_date_build([str(app / "hello.uni"), "--output", str(out), "-b", "kvm"])
+    # anything it does not understand, or any change that might matter: not sure
+    assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out), "--verbose"])
+    assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out), "-b", "xen"])
+    (app / "unrelated.uni").write_text("construct x.y;\n")
+    assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out)])
+    (app / "unrelated.uni").unlink()
+    assert up_to_date_build([str(app / "hello.uni"), "-o", str(out)])
+    (out / "manifest.json").write_text("{}")
+    assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out)])
+    r = unilang("build", str(app / "hello.uni"), "-o", str(out))
+    assert r.returncode == 0 and "built:" in r.stderr  # the full build repaired the output

@@ -32,6 +32,7 @@ from . import paths
 from .diagnostics import Sink, error
 from .driver import Session, check_spec
 from .emit.escape import Unrepresentable
+from .quick import Stamp, quick_key
 
 if TYPE_CHECKING:
     from .resolve import Resolution
@@ -119,6 +120,7 @@ class Builder:
         self.log = log
         self.image_name = f"{res.app.name}.elf"
         self.stamp_key: str | None = None
+        self.quick_key: str | None = None
         self.inputs: list[str] = []
 
     def fail(self, code: str, message: str, **kw: object) -> None:
@@ -308,8 +310,9 @@ class Builder:
             self.fail("U0204", f"cannot write `{self.outdir}`: {exc.strerror or exc}")
             return None
         if self.stamp_key is not None and not self.sink.items:
-            Stamp(self.work).write(self.stamp_key, self.inputs,
-                                   {n: _sha(d) for n, (d, _m) in files.items()})
+            Stamp(self.work).write(self.stamp_key, self.quick_key, self.inputs,
+                                   {n: _sha(d) for n, (d, _m) in files.items()},
+                                   str(self.outdir / self.image_name))
         return BuildResult(self.outdir, self.outdir / self.image_name, manifest, changed)
 
 
@@ -319,52 +322,6 @@ def default_outdir(app: str, backend: str) -> Path:
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha(path: str | Path) -> str | None:
-    try:
-        return _sha(Path(path).read_bytes())
-    except OSError:
-        return None
-
-
-class Stamp:
-    """What the last successful build of a work tree consumed and produced.
-
-    A build whose inputs (every module's content hash, every copied source,
-    header and template, the tools) and outputs are all unchanged is up to
-    date: nothing is checked, compiled or written, which is what makes a
-    no-op rebuild cheap.  The stamp lives in the private work tree."""
-
-    def __init__(self, work: Path) -> None:
-        self.path = work / ".unilang-stamp.json"
-
-    def write(self, key: str, inputs: list[str], outputs: dict[str, str]) -> None:
-        doc = {"key": key, "inputs": {p: _file_sha(p) for p in inputs}, "outputs": outputs}
-        try:
-            _write_if_changed(self.path, json.dumps(doc, sort_keys=True).encode())
-        except OSError:
-            pass
-
-    def fresh(self, key: str, outdir: Path) -> dict[str, object] | None:
-        """The manifest of an up-to-date build, or None."""
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-            if doc["key"] != key:
-                return None
-            for p, digest in doc["inputs"].items():
-                if _file_sha(p) != digest:
-                    return None
-            outputs = doc["outputs"]
-            if sorted(p.name for p in outdir.iterdir()) != sorted(outputs):
-                return None
-            for name, digest in outputs.items():
-                if _file_sha(outdir / name) != digest:
-                    return None
-            manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
-            return manifest if isinstance(manifest, dict) else None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
 
 
 def _stamp_key(session: Session, spec: Path, backend: str,
@@ -390,6 +347,8 @@ def _stamp_key(session: Session, spec: Path, backend: str,
 def build(spec: Path, backend: str, outdir: Path | None = None,
           log: IO[str] | None = None) -> tuple[Session, BuildResult | None]:
     session = Session()
+    quick = quick_key(os.path.normpath(str(spec)), backend,
+                      os.path.normpath(str(outdir)) if outdir is not None else None)
     stamp = _stamp_key(session, spec, backend, outdir)
     if stamp is not None:
         key, app = stamp
@@ -408,4 +367,5 @@ def build(spec: Path, backend: str, outdir: Path | None = None,
     out = outdir if outdir is not None else default_outdir(res.app.name, backend)
     builder = Builder(res, out, session.sink, tools, log or sys.stderr)
     builder.stamp_key = stamp[0] if stamp is not None else None
+    builder.quick_key = quick
     return session, builder.run(r.program)

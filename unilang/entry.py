@@ -1,0 +1,27 @@
+"""The `unilang` executable: a no-op `build` answers before the CLI is imported.
+
+Everything else goes to ``unilang.cli`` (click).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["build"]:
+        try:
+            from .quick import up_to_date_build
+
+            if up_to_date_build(args[1:]):
+                sys.exit(0)
+        except Exception:  # noqa: BLE001 - any doubt: the full build decides
+            pass
+    from .cli import main as cli_main
+
+    cli_main(prog_name="unilang")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
