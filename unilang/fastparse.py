@@ -102,11 +102,15 @@ class FastParser:
 
     def span(self, first: int, last: int) -> Span:
         """From the start of token ``first`` to the end of token ``last``."""
-        line, col = self.where(self.starts[first])
+        ls = self.line_starts
+        start = self.starts[first]
+        line = bisect_right(ls, start)
+        col = start - ls[line - 1] + 1
         if first == last:
             return Span(self.file, line, col, line, col + len(self.texts[first]))
-        end_line, end_col = self.where(self.starts[last])
-        return Span(self.file, line, col, end_line, end_col + len(self.texts[last]))
+        end = self.starts[last]
+        end_line = bisect_right(ls, end, line - 1)
+        return Span(self.file, line, col, end_line, end - ls[end_line - 1] + 1 + len(self.texts[last]))
 
     def expect(self, kind: str) -> int:
         i = self.i
@@ -131,6 +135,11 @@ class FastParser:
 
     # ------------------------------------------------------------ values
     def dotted(self) -> S.Name:
+        i = self.i
+        kinds = self.kinds
+        if kinds[i] == "name" and kinds[i + 1] != ".":  # the common case: one name
+            self.i = i + 1
+            return S.Name(self.texts[i], self.span(i, i))
         first = self.expect("name")
         last = first
         parts = [self.texts[first]]
