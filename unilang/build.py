@@ -32,7 +32,8 @@ from . import paths
 from .diagnostics import Sink, error
 from .driver import Session, check_spec
 from .emit.escape import Unrepresentable
-from .quick import Stamp, quick_key
+from .fsutil import atomic_write
+from .quick import Stamp, build_key, fresh_build
 
 if TYPE_CHECKING:
     from .resolve import Resolution
@@ -63,11 +64,7 @@ def _write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
             return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    atomic_write(path, data, mode, durable=False)
     return True
 
 
@@ -120,7 +117,6 @@ class Builder:
         self.log = log
         self.image_name = f"{res.app.name}.elf"
         self.stamp_key: str | None = None
-        self.quick_key: str | None = None
         self.inputs: list[str] = []
 
     def fail(self, code: str, message: str, **kw: object) -> None:
@@ -310,7 +306,7 @@ class Builder:
             self.fail("U0204", f"cannot write `{self.outdir}`: {exc.strerror or exc}")
             return None
         if self.stamp_key is not None and not self.sink.items:
-            Stamp(self.work).write(self.stamp_key, self.quick_key, self.inputs,
+            Stamp(self.work).write(self.stamp_key, self.inputs,
                                    {n: _sha(d) for n, (d, _m) in files.items()},
                                    str(self.outdir / self.image_name))
         return BuildResult(self.outdir, self.outdir / self.image_name, manifest, changed)
@@ -324,38 +320,15 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _stamp_key(session: Session, spec: Path, backend: str,
-               outdir: Path | None) -> tuple[str, str] | None:
-    """(key, app name) from the modules alone; None when loading had problems."""
-    from . import __version__
-
-    modules = session.load(spec, backend)
-    if not modules or session.sink.items:
-        return None
-    apps = [d[4:] for d in modules[0].info.defines if d.startswith("app:")]
-    if len(apps) != 1:
-        return None
-    h = hashlib.sha256()
-    tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
-    h.update(json.dumps([__version__, backend, os.getcwd(), str(spec), str(outdir), tools,
-                         str(paths.stdlib_dir())]).encode())
-    for m in modules + session.foreign_modules(spec, backend):
-        h.update(json.dumps([m.info.name, m.info.root, str(m.info.path), m.info.digest]).encode())
-    return h.hexdigest(), apps[0]
-
-
 def build(spec: Path, backend: str, outdir: Path | None = None,
           log: IO[str] | None = None) -> tuple[Session, BuildResult | None]:
     session = Session()
-    quick = quick_key(os.path.normpath(str(spec)), backend,
-                      os.path.normpath(str(outdir)) if outdir is not None else None)
-    stamp = _stamp_key(session, spec, backend, outdir)
-    if stamp is not None:
-        key, app = stamp
-        out = outdir if outdir is not None else default_outdir(app, backend)
-        manifest = Stamp(out.parent / f".{out.name}.work").fresh(key, out)
-        if manifest is not None:
-            return session, BuildResult(out, out / f"{app}.elf", manifest, False)
+    key = build_key(str(spec), backend, str(outdir) if outdir is not None else None)
+    found = fresh_build(key, backend, str(outdir) if outdir is not None else None) \
+        if key is not None else None
+    if found is not None:
+        image, manifest = found
+        return session, BuildResult(Path(image).parent, Path(image), manifest, False)
     session, results = check_spec(spec, [backend], session)
     r = results[0]
     if session.sink.has_errors or r.resolution is None or r.program is None:
@@ -366,6 +339,5 @@ def build(spec: Path, backend: str, outdir: Path | None = None,
         return session, None
     out = outdir if outdir is not None else default_outdir(res.app.name, backend)
     builder = Builder(res, out, session.sink, tools, log or sys.stderr)
-    builder.stamp_key = stamp[0] if stamp is not None else None
-    builder.quick_key = quick
+    builder.stamp_key = key
     return session, builder.run(r.program)

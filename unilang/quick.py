@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 STAMP = ".unilang-stamp.json"
@@ -44,16 +45,15 @@ class Stamp:
     def __init__(self, work: str | os.PathLike[str]) -> None:
         self.path = os.path.join(os.fspath(work), STAMP)
 
-    def write(self, key: str, quick_key: str | None, inputs: list[str],
-              outputs: dict[str, str], image: str) -> None:
-        doc = {"key": key, "quick_key": quick_key, "image": image,
+
+    def write(self, key: str, inputs: list[str], outputs: dict[str, str], image: str) -> None:
+        from .fsutil import atomic_write
+
+        doc = {"key": key, "image": image,
                "inputs": {p: _sha_file(p) for p in inputs}, "outputs": outputs}
-        data = json.dumps(doc, sort_keys=True).encode()
-        tmp = self.path + ".tmp"
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.path)
+            atomic_write(Path(self.path), json.dumps(doc, sort_keys=True).encode(),
+                         durable=False)
         except OSError:
             pass
 
@@ -83,12 +83,6 @@ class Stamp:
             return manifest if isinstance(manifest, dict) else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-
-    def fresh(self, key: str, outdir: str | os.PathLike[str]) -> dict[str, Any] | None:
-        doc = self.read()
-        if doc is None or doc.get("key") != key:
-            return None
-        return self.fresh_doc(doc, os.fspath(outdir))
 
 
 def _data_dirs() -> tuple[str, str, str, str]:
@@ -165,38 +159,47 @@ def _parse_build_args(args: list[str]) -> tuple[str, str, str | None] | None:
     return spec, backend, outdir
 
 
+def build_key(spec: str, backend: str, outdir: str | None) -> str | None:
+    """``quick_key`` of a build command, its paths normalised the same way by
+    every caller (the arguments as typed, or click's ``Path`` values)."""
+    return quick_key(os.path.normpath(spec), backend,
+                     os.path.normpath(outdir) if outdir is not None else None)
+
+
+def fresh_build(key: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
+    """(image path, manifest) of the up-to-date build stamped with ``key``, or None."""
+    if outdir is not None:
+        out = os.path.normpath(outdir)
+        candidates = [os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.work")]
+    else:
+        try:
+            apps = sorted(os.listdir("build"))
+        except OSError:
+            return None
+        candidates = [os.path.join("build", a, f".{backend}.work") for a in apps]
+    for work in candidates:
+        doc = Stamp(work).read()
+        if doc is None or doc.get("key") != key:
+            continue
+        image = doc.get("image")
+        if not isinstance(image, str):
+            continue
+        manifest = Stamp.fresh_doc(doc, os.path.dirname(image))
+        return (image, manifest) if manifest is not None else None
+    return None
+
+
 def up_to_date_build(args: list[str]) -> bool:
     """Report and return True when `unilang build ARGS` has nothing to do."""
     parsed = _parse_build_args(args)
     if parsed is None:
         return False
     spec, backend, outdir = parsed
-    key = quick_key(os.path.normpath(spec), backend,
-                    os.path.normpath(outdir) if outdir is not None else None)
-    if key is None:
+    key = build_key(spec, backend, outdir)
+    found = fresh_build(key, backend, outdir) if key is not None else None
+    if found is None:
         return False
-    if outdir is not None:
-        out = outdir.rstrip("/") or outdir
-        candidates = [os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.work")]
-    else:
-        build = "build"
-        try:
-            apps = sorted(os.listdir(build))
-        except OSError:
-            return False
-        candidates = [os.path.join(build, a, f".{backend}.work") for a in apps]
-    for work in candidates:
-        doc = Stamp(work).read()
-        if doc is None or doc.get("quick_key") != key:
-            continue
-        image = doc.get("image")
-        if not isinstance(image, str):
-            continue
-        out_dir = os.path.dirname(image)
-        manifest = Stamp.fresh_doc(doc, out_dir)
-        if manifest is None:
-            return False
-        sys.stderr.write(f"up to date: {image} ({manifest['size']} bytes, "
-                         f"{len(manifest['libraries'])} libraries)\n")
-        return True
-    return False
+    image, manifest = found
+    sys.stderr.write(f"up to date: {image} ({manifest['size']} bytes, "
+                     f"{len(manifest['libraries'])} libraries)\n")
+    return True
