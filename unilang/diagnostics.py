@@ -33,6 +33,11 @@ class Span(NamedTuple):
     end_line: int
     end_column: int
 
+    @property
+    def location(self) -> str:
+        """``file:line:column``, as diagnostics and reports name a place."""
+        return f"{self.file}:{self.line}:{self.column}"
+
     def to_json(self) -> dict[str, object]:
         return {
             "file": self.file,

@@ -346,12 +346,7 @@ def parse_source(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]
     module, diags = get_parser().parse(attrs.evolve(source, text=blanked))
     if module is None:
         return None, diags
-    return parse_text_full(source)
-
-
-def parse_text_full(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
-    """lark over the whole file (when the tail alone parsed: the fast path was only cautious)."""
-    return get_parser().parse(source)
+    return reference_parse(source)  # the tail parsed: the fast path was only cautious
 
 
 def reference_parse(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:

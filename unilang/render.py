@@ -90,13 +90,13 @@ class TextRenderer:
             head += f" [backend {d.backend}]"
         out: list[str] = []
         if d.span is not None:
-            out.append(f"{d.span.file}:{d.span.line}:{d.span.column}: {head}")
+            out.append(f"{d.span.location}: {head}")
             out.extend(self.snippet(d.span, "^", "", sev))
         else:
             out.append(head)
         for label in d.labels:
             s = label.span
-            out.append(self.c("blue", "  --> ") + f"{s.file}:{s.line}:{s.column}")
+            out.append(self.c("blue", "  --> ") + s.location)
             snip = self.snippet(s, "-", label.message, sev)
             out.extend(snip if snip else [f"  {label.message}"])
         for note in d.notes:
@@ -114,11 +114,6 @@ class TextRenderer:
         if warnings:
             parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
         return ", ".join(parts)
-
-
-def render_text(diags: Iterable[Diagnostic], lookup: SourceLookup, color: bool = False) -> str:
-    r = TextRenderer(lookup, color)
-    return "\n".join(r.render(d) for d in diags)
 
 
 def render_json(diags: Iterable[Diagnostic], extra: Mapping[str, object] | None = None) -> str:

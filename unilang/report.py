@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import json
 
-from .diagnostics import Span
 from .model import PValue
-from .resolve import APP, Resolution
-
-
-def where(span: Span) -> str:
-    return f"{span.file}:{span.line}:{span.column}"
+from .resolve import APP, Edge, Resolution
 
 
 def value_text(v: PValue, type_: str) -> str:
@@ -34,7 +29,7 @@ def resolution_json(res: Resolution) -> dict[str, object]:
     for p in res.params:
         params.setdefault(p.library, []).append({
             "name": p.name, "type": p.type, "value": p.value, "origin": p.origin,
-            "at": where(p.span), "macro": p.macro})
+            "at": p.span.location, "macro": p.macro})
     libs = []
     for name in res.order:
         s = res.selected[name]
@@ -74,7 +69,7 @@ def resolution_text(res: Resolution) -> str:
     for p in res.params:
         origin = "default" if p.origin == "default" else "set"
         out.append(f"  {p.library}.{p.name} = {value_text(p.value, p.type)}  "
-                   f"({origin} at {where(p.span)})")
+                   f"({origin} at {p.span.location})")
     out += ["", "pruned:"]
     if not res.pruned:
         out.append("  (none)")
@@ -86,6 +81,19 @@ def resolution_text(res: Resolution) -> str:
         for v in res.verdicts:
             out.append(f"  {v.policy}: {'pass' if v.ok else 'FAIL: ' + '; '.join(v.findings)}")
     return "\n".join(out) + "\n"
+
+
+def _unique_edges(res: Resolution) -> list[tuple[str, Edge]]:
+    """Each (requirer, provider, construct) edge once, first occurrence kept,
+    with the requirer as the graph names it."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for e in res.edges:
+        key = (e.src, e.dst, e.construct)
+        if key not in seen:
+            seen.add(key)
+            out.append((f"app {res.app.name}" if e.src == APP else e.src, e))
+    return out
 
 
 def _dot_id(s: str) -> str:
@@ -104,13 +112,7 @@ def graph_dot(res: Resolution, lost: dict[str, tuple[str, str]]) -> str:
     for p in res.pruned:
         out.append(f"  {_dot_id(p.name)} [style=dashed, color=grey, fontcolor=grey, "
                    f"tooltip={_dot_id(p.reason)}];")
-    seen: set[tuple[str, str, str]] = set()
-    for e in res.edges:
-        key = (e.src, e.dst, e.construct)
-        if key in seen:
-            continue
-        seen.add(key)
-        src = app_node if e.src == APP else e.src
+    for src, e in _unique_edges(res):
         out.append(f"  {_dot_id(src)} -> {_dot_id(e.dst)} [label={_dot_id(e.construct)}];")
     # a pruned library that lost a provider choice hangs off the winner's requirers, dashed
     for p in res.pruned:
@@ -129,12 +131,7 @@ def graph_dot(res: Resolution, lost: dict[str, tuple[str, str]]) -> str:
 
 def graph_text(res: Resolution) -> str:
     out = [f"app {res.app.name} ({res.backend})"]
-    seen: set[tuple[str, str, str]] = set()
-    for e in res.edges:
-        if (e.src, e.dst, e.construct) in seen:
-            continue
-        seen.add((e.src, e.dst, e.construct))
-        src = f"app {res.app.name}" if e.src == APP else e.src
+    for src, e in _unique_edges(res):
         out.append(f"  {src} --{e.construct}--> {e.dst}")
     for p in res.pruned:
         out.append(f"  (pruned) {p.name}: {p.reason}")
@@ -146,14 +143,8 @@ def graph_json(res: Resolution) -> dict[str, object]:
     nodes += [{"id": n, "kind": "library", "selected": True} for n in res.order]
     nodes += [{"id": p.name, "kind": "library", "selected": False, "reason": p.reason}
               for p in res.pruned]
-    edges = []
-    seen: set[tuple[str, str, str]] = set()
-    for e in res.edges:
-        if (e.src, e.dst, e.construct) in seen:
-            continue
-        seen.add((e.src, e.dst, e.construct))
-        edges.append({"from": f"app {res.app.name}" if e.src == APP else e.src, "to": e.dst,
-                      "construct": e.construct, "at": where(e.span)})
+    edges = [{"from": src, "to": e.dst, "construct": e.construct, "at": e.span.location}
+             for src, e in _unique_edges(res)]
     return {"app": res.app.name, "backend": res.backend, "nodes": nodes, "edges": edges}
 
 
@@ -168,7 +159,7 @@ def why_text(res: Resolution, name: str) -> str:
     for i in range(1, len(chain), 2):
         construct, lib = chain[i], chain[i + 1]
         e = by_pair.get((src, construct))
-        at = f"  ({where(e.span)})" if e else ""
+        at = f"  ({e.span.location})" if e else ""
         out.append(f"    requires {construct}{at}")
         out.append(f"  {lib}  (provides {construct})")
         src = lib

@@ -16,8 +16,9 @@ from collections import deque
 from typing import Iterable
 
 import attrs
+
 from . import model as M
-from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, one_of, warning
+from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, warning
 
 APP = "app"
 
@@ -241,7 +242,7 @@ class Resolver:
             names.append(links[0].src)
             labels = [Label(l.span, f"`{l.src}` requires `{l.construct}`, provided by "
                       f"`{l.dst}`") for l in links]
-            notes = tuple(f"`{l.src}` is defined at {_where(self.p.libraries[l.src].span)}"
+            notes = tuple(f"`{l.src}` is defined at {self.p.libraries[l.src].span.location}"
                           for l in links)
             self.report(error(
                 "U0102", "dependency cycle: " + " -> ".join(names), labels[0].span,
@@ -345,7 +346,7 @@ class Resolver:
         used |= {f"construct:{r.construct.name}" for r in self.app.requires}
         for s in selected.values():
             used |= {f"capability:{c.name}" for c in s.library.exercises}
-        for pol in _policy_closure(self.p, [r.name for r in self.app.policies]):
+        for pol in policy_closure(self.p, [r.name for r in self.app.policies]):
             used.add(f"policy:{pol.name}")
             used |= {f"capability:{r.capability.name}" for r in pol.rules}
             used |= {f"construct:{r.name}" for r in pol.require}
@@ -363,7 +364,7 @@ class Resolver:
                         "definitions is used", span, help="remove the import"))
 
 
-def _policy_closure(p: M.Program, names: Iterable[str]) -> list[M.Policy]:
+def policy_closure(p: M.Program, names: Iterable[str]) -> list[M.Policy]:
     """The named policies and everything they include, each once, in a stable order."""
     out: list[M.Policy] = []
     seen: set[str] = set()
@@ -379,20 +380,6 @@ def _policy_closure(p: M.Program, names: Iterable[str]) -> list[M.Policy]:
     return out
 
 
-policy_closure = _policy_closure
-
-
-def _where(span: Span) -> str:
-    return f"{span.file}:{span.line}:{span.column}"
-
 
 def resolve(program: M.Program, sink: Sink) -> Resolution:
     return Resolver(program, sink).run()
-
-
-def explain_choice(res: Resolution, name: str) -> str:
-    return chain_str(res.selected[name].chain)
-
-
-def known(names: Iterable[str]) -> str:
-    return one_of(names)
