@@ -29,6 +29,7 @@ class Session:
         self.sink = Sink()
         self.cache: ParseCache = cache if cache is not None else parse_cache()
         self.files: dict[str, Path] = {}
+        self._foreign: dict[tuple[Path, str], list[LoadedModule]] = {}
 
     def source_text(self, name: str) -> str | None:
         path = self.files.get(name)
@@ -43,7 +44,12 @@ class Session:
         return load_modules(spec, backend, self.sink, self.cache, self.files)
 
     def foreign_modules(self, spec: Path, backend: str) -> list[LoadedModule]:
-        """Other backends' own modules (for `use` and `set` of their libraries)."""
+        """Other backends' own modules (for `use` and `set` of their libraries).
+
+        Loaded once per session: the check-result key and the checker both ask."""
+        cached = self._foreign.get((spec, backend))
+        if cached is not None:
+            return cached
         out = []
         for other in BACKENDS:
             if other == backend:
@@ -51,6 +57,7 @@ class Session:
             scratch = Sink()  # the other backend's problems are reported when it is checked
             out += [m for m in load_modules(spec, other, scratch, self.cache, {},
                                             include_spec=False) if m.info.root == "backend"]
+        self._foreign[(spec, backend)] = out
         return out
 
     def front_end(self, spec: Path, backend: str,
