@@ -155,10 +155,9 @@ def test_summary_round_trips_through_json(tmp_path: Path) -> None:
     text = 'import core;\nimport "x/y.uni";\n' + (ROOT / "stdlib" / "net.uni").read_text()
     module, errors = parse_text(text, "m.uni")
     assert module is not None and not errors
-    doc = json.loads(C.encode_summary(module))
-    decode = C.decoder("m.uni")
-    assert tuple(decode(i) for i in doc["imports"]) == module.decls[:2]
-    assert doc["defines"][0] == "library:virtio-net"
+    imports, defines = C.decode_summary(C.encode_summary(module), "m.uni")
+    assert imports == module.decls[:2]
+    assert defines[0] == "library:virtio-net"
 
 
 def test_session_without_cache_still_works(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The on-disk cache: parsed modules and `check` results, keyed by content hash.
+"""The on-disk cache: module summaries and `check` results, keyed by content hash.
 
 Where: ``$XDG_CACHE_HOME/unilang`` (else ``~/.cache/unilang``), a private
 (0700) directory owned by the user; anything else is not trusted and the
@@ -25,7 +25,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from . import __version__, paths
 from .fsutil import atomic_write
@@ -119,69 +119,31 @@ def namespace(kind: str) -> str:
     return f"{kind}-{h.hexdigest()[:16]}"
 
 
-# ---------------------------------------------------------------- syntax trees as JSON
-
-_NODES: dict[str, Any] = {cls.__name__: cls for cls in (
-    S.Int, S.Size, S.Str, S.Bool, S.Name, S.List, S.Field, S.TypeExpr, S.Param, S.Device,
-    S.Use, S.Set, S.Import, S.Block, S.Symbol)}
-
-
-def _field_names() -> dict[str, tuple[str, ...]]:
-    import attrs
-
-    return {name: tuple(f.name for f in attrs.fields(cls)) for name, cls in _NODES.items()}
-
-
-_FIELDS = _field_names()
-
-
-def _fields(cls: Any) -> tuple[str, ...]:
-    return _FIELDS[cls.__name__]
-
-
-def encode(value: Any) -> Any:
-    """A syntax node as JSON-able data; spans lose their file name (the reader adds it)."""
-    if isinstance(value, Span):
-        return ["#", value.line, value.column, value.end_line, value.end_column]
-    if isinstance(value, tuple):
-        return [encode(v) for v in value]
-    name = type(value).__name__
-    if name in _NODES:
-        return ["@" + name] + [encode(getattr(value, f)) for f in _fields(type(value))]
-    return value  # str, int, bool, None
-
-
-def decoder(file: str) -> Callable[[Any], Any]:
-    spans: dict[tuple[int, int, int, int], Span] = {}
-
-    def decode(value: Any) -> Any:
-        if type(value) is not list:
-            return value
-        if not value:
-            return ()
-        head = value[0]
-        if head == "#":
-            key = (value[1], value[2], value[3], value[4])
-            span = spans.get(key)
-            if span is None:
-                span = spans[key] = Span(file, *key)
-            return span
-        if type(head) is str and head.startswith("@"):
-            return _NODES[head[1:]](*[decode(v) for v in value[1:]])
-        return tuple(decode(v) for v in value)
-
-    return decode
-
-
-def _dump(doc: Any) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
+# ---------------------------------------------------------------- module summaries
 
 def encode_summary(module: S.Module) -> bytes:
-    """What loading needs of a module: its imports and the names it defines."""
-    imports = [encode(d) for d in module.decls if isinstance(d, S.Import)]
+    """What loading needs of a module: its imports and the names it defines.
+    Spans lose their file name; the reader adds the module's current one."""
+    imports = [[d.target, d.is_path, d.span.line, d.span.column, d.span.end_line,
+                d.span.end_column] for d in module.decls if isinstance(d, S.Import)]
     defines = [f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)]
-    return _dump({"imports": imports, "defines": defines})
+    return json.dumps({"imports": imports, "defines": defines}, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+def decode_summary(payload: bytes, name: str) -> tuple[tuple[S.Import, ...], tuple[str, ...]]:
+    """The inverse of ``encode_summary``; raises ValueError on anything malformed."""
+    doc = json.loads(payload)
+    imports = []
+    for target, is_path, line, column, end_line, end_column in doc["imports"]:
+        if not isinstance(target, str) or not isinstance(is_path, bool) or not all(
+                isinstance(n, int) for n in (line, column, end_line, end_column)):
+            raise ValueError("malformed import")
+        imports.append(S.Import(target, is_path, Span(name, line, column, end_line, end_column)))
+    defines = tuple(doc["defines"])
+    if not all(isinstance(d, str) for d in defines):
+        raise ValueError("malformed definitions")
+    return tuple(imports), defines
 
 
 class CacheInconsistent(Exception):
@@ -254,13 +216,7 @@ class PersistentCache(MemoryCache):
         if payload is None:
             return None
         try:
-            doc = json.loads(payload)
-            decode = decoder(name)
-            imports = tuple(decode(i) for i in doc["imports"])
-            defines = tuple(doc["defines"])
-            if not all(isinstance(i, S.Import) for i in imports) or \
-                    not all(isinstance(d, str) for d in defines):
-                return None
+            imports, defines = decode_summary(payload, name)
         except (ValueError, KeyError, TypeError, IndexError):
             return None  # a damaged entry is a miss
 
