@@ -191,28 +191,30 @@ class FastParser:
         return S.List(tuple(items), self.span(first, last))
 
     # ------------------------------------------------------------ members
+    def names(self, close: str) -> tuple[S.Name, ...]:
+        """``NAME ("," NAME)* ","?`` up to (not including) ``close``."""
+        out = []
+        while True:
+            n = self.expect("name")
+            out.append(S.Name(self.texts[n], self.span(n, n)))
+            if self.kinds[self.i] != ",":
+                return tuple(out)
+            self.i += 1
+            if self.kinds[self.i] == close:
+                return tuple(out)
+
     def field(self) -> S.Field:
         key = self.expect("name")
         on: tuple[S.Name, ...] | None = None
         if self.is_word("on"):
             self.i += 1
-            names = []
             if self.kinds[self.i] == "[":
                 self.i += 1
-                while True:
-                    n = self.expect("name")
-                    names.append(S.Name(self.texts[n], self.span(n, n)))
-                    if self.kinds[self.i] == ",":
-                        self.i += 1
-                        if self.kinds[self.i] == "]":
-                            break
-                    else:
-                        break
+                on = self.names("]")
                 self.expect("]")
             else:
                 n = self.expect("name")
-                names.append(S.Name(self.texts[n], self.span(n, n)))
-            on = tuple(names)
+                on = (S.Name(self.texts[n], self.span(n, n)),)
         self.expect("=")
         value = self.value()
         last = self.expect(";")
@@ -226,18 +228,9 @@ class FastParser:
             t0 = self.i
             self.i += 1
             self.expect("(")
-            members = []
-            while True:
-                n = self.expect("name")
-                members.append(S.Name(self.texts[n], self.span(n, n)))
-                if self.kinds[self.i] == ",":
-                    self.i += 1
-                    if self.kinds[self.i] == ")":
-                        break
-                else:
-                    break
+            members = self.names(")")
             t1 = self.expect(")")
-            type_ = S.TypeExpr("enum", self.span(t0, t1), tuple(members))
+            type_ = S.TypeExpr("enum", self.span(t0, t1), members)
         else:
             t = self.expect("name")
             type_ = S.TypeExpr(self.texts[t], self.span(t, t))
