@@ -6,27 +6,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from support import ROOT, needs_qemu, needs_tools, unilang
 from unilang.elfcheck import inspect, verify
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-
-needs_tools = pytest.mark.skipif(
-    not (shutil.which("gcc") and shutil.which("ld")), reason="gcc and GNU ld are needed")
-needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
-                                reason="qemu-system-x86_64 is needed")
-
-
-def unilang(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "unilang", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 # (example spec, expected console output, expected exit code)

@@ -11,14 +11,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, unilang
+
 HELLO = ROOT / "examples" / "hello" / "hello.uni"
-
-
-def unilang(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
-            python: str = sys.executable) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([python, "-m", "unilang", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_why_selected_library_shows_chain_with_lines() -> None:

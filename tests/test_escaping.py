@@ -11,15 +11,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from support import needs_tools, unilang
 from unilang.emit import escape as E
 
-ROOT = Path(__file__).resolve().parent.parent
 
 HOSTILE = [
     'say "hi"',
@@ -33,9 +32,6 @@ HOSTILE = [
     "*/ /* */",
     "",
 ]
-
-needs_tools = pytest.mark.skipif(not (shutil.which("gcc") and shutil.which("ld")),
-                                 reason="gcc and GNU ld are needed")
 
 
 def spec_string(value: str) -> str:
@@ -82,11 +78,6 @@ app hostile {{
     return d / "app.uni"
 
 
-def run_unilang(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "unilang", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 @needs_tools
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_string_round_trips(tmp_path: Path, value: str) -> None:
@@ -96,7 +87,7 @@ def test_hostile_string_round_trips(tmp_path: Path, value: str) -> None:
     outs = {}
     for backend in ("kvm", "xen"):
         out = tmp_path / backend
-        r = run_unilang("build", str(spec), "--backend", backend, "-o", str(out))
+        r = unilang("build", str(spec), "--backend", backend, "-o", str(out))
         assert r.returncode == 0, r.stderr
         outs[backend] = out
     kvm, xen = outs["kvm"], outs["xen"]
@@ -161,7 +152,7 @@ def test_control_characters_are_rejected(tmp_path: Path, field: str, value: str,
     else:
         text = text.replace('set greeter.greeting = "ok";', f'set greeter.greeting = "{spec_value}";')
     spec.write_text(text)
-    r = run_unilang("check", str(spec), "--format", "json")
+    r = unilang("check", str(spec), "--format", "json")
     assert r.returncode == 1
     codes = [d["code"] for d in json.loads(r.stdout)["diagnostics"]]
     assert codes == [code]
@@ -178,7 +169,7 @@ def test_control_characters_are_rejected(tmp_path: Path, field: str, value: str,
 ])
 def test_unsafe_device_values_are_rejected(tmp_path: Path, device: str, code: str) -> None:
     spec = write_app(tmp_path / "app", "ok", "ok", extra="    " + device)
-    r = run_unilang("check", str(spec), "--format", "json")
+    r = unilang("check", str(spec), "--format", "json")
     assert r.returncode == 1, r.stdout
     assert [d["code"] for d in json.loads(r.stdout)["diagnostics"]] == [code]
 
@@ -187,7 +178,7 @@ def test_names_are_restricted_by_the_grammar(tmp_path: Path) -> None:
     for bad in ('app he$llo { sources = ["m.c"]; }', "app 'x' { }", 'app a"b { }'):
         p = tmp_path / "bad.uni"
         p.write_text(bad)
-        r = run_unilang("check", str(p), "--format", "json")
+        r = unilang("check", str(p), "--format", "json")
         assert r.returncode == 1
         assert json.loads(r.stdout)["diagnostics"][0]["code"] == "U0010"
 

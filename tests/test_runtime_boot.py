@@ -7,26 +7,15 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from support import ROOT, needs_qemu, needs_tools, unilang
 from unilang.elfcheck import inspect
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 APPS = ROOT / "tests" / "apps"
-
-needs_tools = pytest.mark.skipif(
-    not (shutil.which("gcc") and shutil.which("ld")), reason="gcc and GNU ld are needed")
-needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
-                                reason="qemu-system-x86_64 is needed")
-
-
-def unilang(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "unilang", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 # ------------------------------------------------------------------ booting
