@@ -119,7 +119,7 @@ def test_unilang_note_describes_image(hello_builds: dict[str, Path]) -> None:
 def test_outputs_per_backend(hello_builds: dict[str, Path]) -> None:
     kvm = sorted(p.name for p in hello_builds["kvm"].iterdir())
     xen = sorted(p.name for p in hello_builds["xen"].iterdir())
-    common = ["build.ninja", "hello.elf", "image.lds", "libvirt.xml", "manifest.json",
+    common = [".unilang-output", "build.ninja", "hello.elf", "image.lds", "libvirt.xml", "manifest.json",
               "qemu.json", "run-qemu.sh", "unilang_init.c", "unilang_params.h"]
     assert kvm == sorted(common + ["firecracker.json"])
     assert xen == sorted(common + ["xl.cfg"])
@@ -163,11 +163,14 @@ def test_noop_rebuild_rewrites_nothing_and_failed_build_keeps_outputs(tmp_path: 
     assert "CC " not in r.stderr  # nothing recompiled
     assert _snapshot(out) == before
     # an edited source is recompiled (the no-op shortcut never hides a change);
-    # a comment does not change the image, so no output is rewritten either
+    # a comment does not change the image, only the source hash the manifest reports
     (app / "hello.c").write_text((app / "hello.c").read_text() + "/* edited */\n")
     r = unilang("build", str(app / "hello.uni"), "-o", str(out))
-    assert r.returncode == 0 and "CC src/app/hello.c" in r.stderr and "up to date" in r.stderr
-    assert _snapshot(out) == before
+    assert r.returncode == 0 and "CC src/app/hello.c" in r.stderr and "built:" in r.stderr
+    after = _snapshot(out)
+    assert after["hello.elf"][0] == before["hello.elf"][0]
+    assert {n for n in after if after[n][0] != before[n][0]} == {"manifest.json"}
+    before = after
     # a changed spec value reaches the outputs
     (app / "hello.uni").write_text((app / "hello.uni").read_text().replace("16 MiB", "24 MiB"))
     r = unilang("build", str(app / "hello.uni"), "-o", str(out))
@@ -247,9 +250,12 @@ def test_quick_up_to_date_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     # anything it does not understand, or any change that might matter: not sure
     assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out), "--verbose"])
     assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out), "-b", "xen"])
+    # a module nothing imports changes nothing: the stamp lists the files read
     (app / "unrelated.uni").write_text("construct x.y;\n")
+    assert up_to_date_build([str(app / "hello.uni"), "-o", str(out)])
+    (app / "hello.c").write_text((app / "hello.c").read_text() + "\n")
     assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out)])
-    (app / "unrelated.uni").unlink()
+    assert unilang("build", str(app / "hello.uni"), "-o", str(out)).returncode == 0
     assert up_to_date_build([str(app / "hello.uni"), "-o", str(out)])
     (out / "manifest.json").write_text("{}")
     assert not up_to_date_build([str(app / "hello.uni"), "-o", str(out)])

@@ -1,17 +1,17 @@
 """`unilang build`: a checked spec -> a sealed image and its configurations.
 
-Layout, for the default output ``build/<app>/<backend>/``:
+Layout, for an output directory ``OUT`` (default ``build/<app>/<backend>/``):
 
-* ``build/<app>/.<backend>.work/`` is the build's private work tree: copies of
+* ``.OUT.work/`` beside it is the build's private work tree: copies of
   exactly the selected libraries' sources and the app's, the generated C,
-  ``image.lds`` and ``build.ninja``, objects and the linked image.  ninja runs
-  there, so rebuilds are incremental.  Everything in it is referred to by
-  relative path, which is why two checkouts at different paths produce the
-  same bytes.
-* ``build/<app>/<backend>/`` holds the deliverables.  It is replaced as a
-  whole (a new directory renamed into place) only after the image linked
-  and verified, and only when some file changed: a failed build leaves the
-  previous outputs untouched and a no-op build rewrites nothing.
+  ``image.lds``, ``build.ninja`` and ``toolchain.id``, objects and the
+  linked image.  ninja runs there, so rebuilds are incremental.  Everything
+  in it is referred to by relative path, which is why two checkouts at
+  different paths produce the same bytes.
+* ``OUT`` holds the deliverables.  Who owns it, the lock that serialises
+  builds of one output and the crash-safe publish are ``unilang.outdir``'s:
+  a failed build leaves the previous outputs untouched and a no-op build
+  rewrites nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -32,7 +31,8 @@ from . import paths
 from .diagnostics import Sink, error
 from .driver import Session, check_spec
 from .emit.escape import Unrepresentable
-from .fsutil import atomic_write
+from .fsutil import atomic_write, read_regular
+from .outdir import OutputDir, OutputRefused
 from .quick import Stamp, build_key, fresh_build
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def find_tools(sink: Sink) -> dict[str, str] | None:
         if found is None:
             missing.append(tool)
         else:
-            tools[tool] = tool
+            tools[tool] = os.path.realpath(found)
     ninja = None
     try:
         from ninja import BIN_DIR  # the PyPI package
@@ -90,7 +90,7 @@ def find_tools(sink: Sink) -> dict[str, str] | None:
     if ninja is None:
         missing.append("ninja")
     else:
-        tools["ninja"] = ninja
+        tools["ninja"] = os.path.realpath(ninja)
     if missing:
         sink.add(error("U0200", f"the build needs {', '.join(missing)}, which "
                        f"{'is' if len(missing) == 1 else 'are'} not installed",
@@ -100,24 +100,66 @@ def find_tools(sink: Sink) -> dict[str, str] | None:
     return tools
 
 
-def _gcc_include(gcc: str) -> str:
-    proc = subprocess.run([gcc, "-print-file-name=include"], capture_output=True, text=True,
-                          check=False)
+def _ask(argv: list[str]) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False,
+                          stdin=subprocess.DEVNULL)
     return proc.stdout.strip()
 
 
+@attrs.frozen
+class Toolchain:
+    """The tools a build runs, by resolved path, and what identifies them."""
+
+    tools: dict[str, str]   # gcc, ld, ninja -> resolved path
+    include: str            # gcc's own freestanding headers
+    programs: list[str]     # every binary whose change must rebuild: gcc, cc1, as, ld, ninja
+    identity: bytes         # toolchain.id: versions and (path, size, mtime) of each program
+
+    @classmethod
+    def probe(cls, tools: dict[str, str]) -> Toolchain:
+        from .quick import file_identity
+
+        gcc = tools["gcc"]
+        programs = [gcc]
+        for prog in ("cc1", "as"):
+            found = _ask([gcc, f"-print-prog-name={prog}"])
+            if not os.path.isabs(found):
+                found = shutil.which(found or prog) or ""
+            if found:
+                programs.append(os.path.realpath(found))
+        programs += [tools["ld"], tools["ninja"]]
+        doc = {"gcc --version": _ask([gcc, "--version"]).splitlines()[:1],
+               "ld --version": _ask([tools["ld"], "--version"]).splitlines()[:1],
+               "programs": [file_identity(p) for p in programs]}
+        return cls(tools, _ask([gcc, "-print-file-name=include"]), programs,
+                   (json.dumps(doc, indent=1) + "\n").encode())
+
+
+#: Every name a build may write into an output directory (for recognising
+#: the output directories of unilang versions that did not mark them).
+CONFIG_NAMES = ("qemu.json", "run-qemu.sh", "firecracker.json", "libvirt.xml", "xl.cfg")
+FIXED_NAMES = ("manifest.json", "image.lds", "build.ninja", "unilang_init.c", "unilang_params.h")
+
+
 class Builder:
-    def __init__(self, res: Resolution, outdir: Path, sink: Sink, tools: dict[str, str],
-                 log: IO[str]) -> None:
+    def __init__(self, res: Resolution, spec: Path, out: OutputDir, sink: Sink,
+                 toolchain: Toolchain, log: IO[str]) -> None:
         self.res = res
-        self.outdir = outdir
-        self.work = outdir.parent / f".{outdir.name}.work"
+        self.spec = spec
+        self.out = out
+        self.outdir = out.shown
+        self.work = out.work
         self.sink = sink
-        self.tools = tools
+        self.toolchain = toolchain
+        self.tools = toolchain.tools
         self.log = log
         self.image_name = f"{res.app.name}.elf"
         self.stamp_key: str | None = None
-        self.inputs: list[str] = []
+        self.lock_fd: int | None = None
+        # path -> sha256 of the bytes this build read (None: must stay absent)
+        self.inputs: dict[str, str | None] = {}
+        # work-tree path -> sha256, for the manifest: what the image was built from
+        self.sources: dict[str, str] = {}
 
     def fail(self, code: str, message: str, **kw: object) -> None:
         d = error(code, message, **kw)  # type: ignore[arg-type]
@@ -153,14 +195,20 @@ class Builder:
 
         templates = [p for d in (paths.backend_dir(res.backend), paths.stdlib_dir() / "templates")
                      for p in sorted(d.glob("*.j2"))]
-        self.inputs = sorted({str(p) for p in copies.values()} | {str(p) for p in templates})
+        # hashed before they are used: an edit after this point is seen next time
+        for p in templates:
+            self.inputs[str(p)] = _sha_path(p)
         for rel, src in sorted(copies.items()):
             try:
-                data = src.read_bytes()
+                data = read_regular(src)
             except OSError as exc:
-                self.fail("U0201", f"cannot read source `{src}`: {exc.strerror}")
+                self.fail("U0201", f"cannot read source `{src}`: {exc.strerror or exc}")
                 return None
+            digest = _sha(data)
+            self.inputs[str(src)] = digest
+            self.sources[rel] = digest
             _write_if_changed(self.work / rel, data)
+        self._remove_stale_copies(set(copies))
 
         from .emit import cgen
         from .emit.templates import render
@@ -168,7 +216,7 @@ class Builder:
         init_order = [res.selected[n].library.c_name for n in res.order
                       if res.selected[n].library.init is not None]
         search = [paths.backend_dir(res.backend), paths.stdlib_dir() / "templates"]
-        cflags = CFLAGS + ["-isystem", _gcc_include(self.tools["gcc"]), "-I", "include", "-I", "gen",
+        cflags = CFLAGS + ["-isystem", self.toolchain.include, "-I", "include", "-I", "gen",
                            "-include", "unilang_params.h"]
         generated = {
             "gen/unilang_params.h": cgen.params_header(res).encode(),
@@ -182,8 +230,20 @@ class Builder:
         }
         for rel, data in generated.items():
             _write_if_changed(self.work / rel, data)
+        _write_if_changed(self.work / "toolchain.id", self.toolchain.identity)
         self.generated = generated
         return objects
+
+    def _remove_stale_copies(self, wanted: set[str]) -> None:
+        """Delete copies in the work tree whose original is gone, so a deleted
+        header can never be compiled from a stale copy."""
+        for top in ("src", "include"):
+            base = self.work / top
+            for dirpath, _dirs, names in os.walk(base):
+                for n in names:
+                    rel = (Path(dirpath) / n).relative_to(self.work).as_posix()
+                    if rel not in wanted:
+                        os.unlink(Path(dirpath) / n)
 
     def ninja(self) -> bool:
         """Run ninja in the work tree, streaming its progress lines as they come."""
@@ -191,7 +251,8 @@ class Builder:
         env = dict(os.environ, NINJA_STATUS="[%f/%t] ")
         lines: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              errors="replace", env=env) as proc:
+                              errors="replace", env=env, stdin=subprocess.DEVNULL,
+                              pass_fds=() if self.lock_fd is None else (self.lock_fd,)) as proc:
             assert proc.stdout is not None
             for raw in proc.stdout:
                 line = raw.rstrip("\n")
@@ -232,37 +293,36 @@ class Builder:
             "libraries": r["libraries"],
             "pruned": r["pruned"],
             "policies": policies,
+            "sources": dict(sorted(self.sources.items())),
         }
 
-    def publish(self, files: dict[str, tuple[bytes, int]]) -> bool:
-        """Replace the output directory with ``files`` if anything differs."""
-        out = self.outdir
-        if out.is_dir():
-            existing = sorted(p.name for p in out.iterdir())
-            if existing == sorted(files) and all(
-                    (out / n).read_bytes() == data and (os.stat(out / n).st_mode & 0o777) == mode
-                    for n, (data, mode) in files.items()):
-                return False
-        out.parent.mkdir(parents=True, exist_ok=True)
-        new = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.new-"))
-        for name, (data, mode) in sorted(files.items()):
-            (new / name).write_bytes(data)
-            os.chmod(new / name, mode)
-        os.chmod(new, 0o755)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-            os.rmdir(old)
-            os.replace(out, old)
-        os.replace(new, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return True
+    def refuse(self, exc: OutputRefused) -> None:
+        self.fail("U0206", exc.message, notes=exc.notes, help=exc.help or None)
 
     def run(self, program: object) -> BuildResult | None:
+        """Check the output directory, then build and publish under its lock."""
+        maybe = [self.image_name, *FIXED_NAMES, *CONFIG_NAMES]
+        try:
+            self.out.check_target(self.spec, maybe)  # refuse before creating anything
+        except OutputRefused as exc:
+            self.refuse(exc)
+            return None
+        try:
+            with self.out.lock(self.log) as self.lock_fd:
+                self.out.recover()
+                return self.build_locked(program, maybe)
+        except OutputRefused as exc:
+            self.refuse(exc)
+        except OSError as exc:
+            self.fail("U0204", f"cannot write `{self.outdir}` or its work tree: "
+                      f"{exc.strerror or exc}" + (f" (`{exc.filename}`)" if exc.filename else ""))
+        return None
+
+    def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
         from .elfcheck import verify
         from .policy import max_image_size
 
+        self.out.check_target(self.spec, maybe)  # again, now that no one else builds here
         try:
             objects = self.populate()
         except Unrepresentable as exc:
@@ -300,14 +360,11 @@ class Builder:
         }
         for name, data in configs.items():
             files[name] = (data, 0o755 if name.endswith(".sh") else 0o644)
-        try:
-            changed = self.publish(files)
-        except OSError as exc:
-            self.fail("U0204", f"cannot write `{self.outdir}`: {exc.strerror or exc}")
-            return None
+        keep = self.out.check_target(self.spec, list(files))
+        changed = self.out.publish(files, keep)
         if self.stamp_key is not None and not self.sink.items:
-            Stamp(self.work).write(self.stamp_key, self.inputs,
-                                   {n: _sha(d) for n, (d, _m) in files.items()},
+            Stamp(self.work).write(self.stamp_key, self.inputs, self.toolchain.programs,
+                                   {n: (_sha(d), m) for n, (d, m) in files.items()},
                                    str(self.outdir / self.image_name))
         return BuildResult(self.outdir, self.outdir / self.image_name, manifest, changed)
 
@@ -318,6 +375,13 @@ def default_outdir(app: str, backend: str) -> Path:
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _sha_path(path: Path) -> str | None:
+    try:
+        return _sha(read_regular(path))
+    except OSError:
+        return None
 
 
 def build(spec: Path, backend: str, outdir: Path | None = None,
@@ -337,7 +401,8 @@ def build(spec: Path, backend: str, outdir: Path | None = None,
     tools = find_tools(session.sink)
     if tools is None:
         return session, None
-    out = outdir if outdir is not None else default_outdir(res.app.name, backend)
-    builder = Builder(res, out, session.sink, tools, log or sys.stderr)
+    out = OutputDir(outdir if outdir is not None else default_outdir(res.app.name, backend))
+    builder = Builder(res, spec, out, session.sink, Toolchain.probe(tools), log or sys.stderr)
     builder.stamp_key = key
+    builder.inputs.update(session.reads)
     return session, builder.run(r.program)

@@ -239,6 +239,17 @@ safely into one of the generated files."""),
 `unilang run` could not get an exit code from the guest: QEMU failed to
 start (its messages are in the notes), or the guest stopped without writing
 its exit code (a reset or a triple fault)."""),
+    _c("U0206", "error", "output directory refused", """
+A build writes only into a directory that is new, empty, or already
+unilang's: one holding the marker file `.unilang-output`, which lists the
+files unilang wrote there. It refuses any other non-empty directory, the
+spec's own folder and the current directory, so a build can never delete or
+overwrite a file it did not write. In a directory it owns, files unilang did
+not write are kept; a subdirectory or other non-regular file unilang did not
+write is refused, since it cannot be carried over safely.""", """
+$ mkdir keep; echo x > keep/notes.txt
+$ unilang build hello.uni -o keep
+error[U0206]: output directory `keep` is not empty and was not written by unilang"""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

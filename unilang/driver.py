@@ -29,6 +29,7 @@ class Session:
         self.sink = Sink()
         self.cache: ParseCache = cache if cache is not None else parse_cache()
         self.files: dict[str, Path] = {}
+        self.reads: dict[str, str | None] = {}  # see Loader.reads
         self._foreign: dict[tuple[Path, str], list[LoadedModule]] = {}
 
     def source_text(self, name: str) -> str | None:
@@ -41,7 +42,8 @@ class Session:
             return None
 
     def load(self, spec: Path, backend: str) -> list[LoadedModule]:
-        return load_modules(spec, backend, self.sink, self.cache, self.files)
+        return load_modules(spec, backend, self.sink, self.cache, self.files,
+                            reads=self.reads)
 
     def foreign_modules(self, spec: Path, backend: str) -> list[LoadedModule]:
         """Other backends' own modules (for `use` and `set` of their libraries).
@@ -56,7 +58,7 @@ class Session:
                 continue
             scratch = Sink()  # the other backend's problems are reported when it is checked
             out += [m for m in load_modules(spec, other, scratch, self.cache, {},
-                                            include_spec=False) if m.info.root == "backend"]
+                                            include_spec=False, reads=self.reads) if m.info.root == "backend"]
         self._foreign[(spec, backend)] = out
         return out
 

@@ -28,3 +28,26 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, durable: bool = Tru
         except OSError:
             pass
         raise
+
+
+def read_regular(path: Path, limit: int = 256 << 20) -> bytes:
+    """The bytes of a regular file, at most ``limit``; OSError for anything
+    else (a FIFO, socket or device is never read, so it cannot block or
+    never end)."""
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -75,9 +75,13 @@ def _inside(path: Path, root: Path) -> bool:
 
 class Loader:
     def __init__(self, spec: Path, backend: str, sink: Sink, cache: ParseCache,
-                 files: dict[str, Path] | None = None) -> None:
+                 files: dict[str, Path] | None = None,
+                 reads: dict[str, str | None] | None = None) -> None:
         self.spec = spec
         self.files = files if files is not None else {}
+        # every file read (path -> sha256 of its bytes) and every place an
+        # import looked in vain (path -> None): what a build's stamp depends on
+        self.reads = reads if reads is not None else {}
         self.backend = backend
         self.sink = sink
         self.cache = cache
@@ -134,6 +138,7 @@ class Loader:
                                  f"{root.kind} root", imp.span,
                                  notes=(f"{display_name(candidate)} is a link to {real}",))
                 return real, root
+            self.reads.setdefault(str(candidate), None)
         return error("U0020", f"cannot find module `{imp.target}`", imp.span,
                      notes=("looked in: " + ", ".join(looked),),
                      help=f"create {rel_path.as_posix()} next to the spec, or check the spelling")
@@ -150,6 +155,7 @@ class Loader:
         if isinstance(src, Diagnostic):
             self.sink.add(src)
             return None
+        self.reads[str(real)] = src.digest
         parsed = self.cache.get(real, src.digest, name)
         if parsed is None:
             from .parser import parse_source  # only on a cache miss
@@ -242,5 +248,6 @@ class Loader:
 
 def load_modules(spec: Path, backend: str, sink: Sink, cache: ParseCache,
                  files: dict[str, Path] | None = None,
-                 include_spec: bool = True) -> list[LoadedModule]:
-    return Loader(spec, backend, sink, cache, files).load(include_spec)
+                 include_spec: bool = True,
+                 reads: dict[str, str | None] | None = None) -> list[LoadedModule]:
+    return Loader(spec, backend, sink, cache, files, reads).load(include_spec)

@@ -1,14 +1,16 @@
 """The up-to-date check for `unilang build`, before anything heavy is imported.
 
-A no-op rebuild should cost little more than starting Python.  The full
-build already records, in its work tree, a stamp of everything it consumed
-and produced (``Stamp``).  This module adds a conservative key that needs no
-parsing: the content of *every* `.uni` file that could be imported (the
-spec's directory tree, stdlib, every backend), the grammar, the identity of
-unilang's own modules, the tools, the working directory and the command's
-arguments.  When that key and the stamp's inputs and outputs all match, the
-build is up to date; on any doubt (an unknown option, a change anywhere, an
-error) the caller falls back to the full build, which decides.
+A no-op rebuild should cost little more than starting Python.  A full
+build records, in its work tree, a stamp (``Stamp``) of exactly what it
+consumed and produced: the sha256 of the bytes it read from every module,
+source, header and template, the places an import looked and found nothing,
+the identity of each tool, and the hash and mode of every output.  This
+module adds a key for what is not a file read: unilang's own modules and
+grammar, the command's arguments, the working directory and the tools PATH
+finds.  When the key matches and every recorded input, tool and output is
+still as recorded, the build is up to date; on any doubt (an unknown option,
+a change anywhere, an error) the caller falls back to the full build, which
+decides.
 
 Only the standard library is imported here.
 """
@@ -23,34 +25,63 @@ from pathlib import Path
 from typing import Any
 
 STAMP = ".unilang-stamp.json"
-MAX_PROJECT_FILES = 2000
+STAMP_VERSION = 2
+MARKER = ".unilang-output"  # unilang.outdir.MARKER, without importing it
 
 
 def _sha_file(path: str) -> str | None:
+    """sha256 of a regular file's bytes; None for anything else (a FIFO or a
+    device is never opened for reading, so it cannot block or run forever)."""
     try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        h = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def file_identity(path: str) -> list[object]:
+    """What identifies a tool binary cheaply: its real path, size and mtime."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return [real, None, None]
+    return [real, st.st_size, st.st_mtime_ns]
 
 
 class Stamp:
     """What the last successful build of a work tree consumed and produced.
 
-    A build whose inputs (the modules, every copied source, header and
-    template, the tools) and outputs are all unchanged is up to date: nothing
-    is checked, compiled or written.  The stamp lives in the private work
-    tree."""
+    ``inputs`` maps every file the build read (modules, copied sources and
+    headers, templates) to the sha256 of the bytes it actually read, and
+    every place an import looked without finding a file to None; ``tools``
+    holds the identity of gcc, cc1, ld and ninja; ``outputs`` the sha256 and
+    mode of every published file.  A build whose inputs, tools and outputs
+    all still match is up to date: nothing is checked, compiled or written.
+    The stamp lives in the private work tree."""
 
     def __init__(self, work: str | os.PathLike[str]) -> None:
         self.path = os.path.join(os.fspath(work), STAMP)
 
-
-    def write(self, key: str, inputs: list[str], outputs: dict[str, str], image: str) -> None:
+    def write(self, key: str, inputs: dict[str, str | None], tools: list[str],
+              outputs: dict[str, tuple[str, int]], image: str) -> None:
         from .fsutil import atomic_write
 
-        doc = {"key": key, "image": image,
-               "inputs": {p: _sha_file(p) for p in inputs}, "outputs": outputs}
+        doc = {"version": STAMP_VERSION, "key": key, "image": image, "inputs": inputs,
+               "tools": [file_identity(t) for t in tools],
+               "outputs": {n: [sha, mode] for n, (sha, mode) in outputs.items()}}
         try:
             atomic_write(Path(self.path), json.dumps(doc, sort_keys=True).encode(),
                          durable=False)
@@ -63,25 +94,33 @@ class Stamp:
                 doc = json.load(f)
         except (OSError, ValueError):
             return None
-        return doc if isinstance(doc, dict) else None
+        return doc if isinstance(doc, dict) and doc.get("version") == STAMP_VERSION else None
 
     @staticmethod
     def fresh_doc(doc: dict[str, Any], outdir: str) -> dict[str, Any] | None:
         """The manifest of an up-to-date build described by ``doc``, or None."""
         try:
             for p, digest in doc["inputs"].items():
-                if _sha_file(p) != digest:
+                if digest is None:
+                    if os.path.lexists(p):
+                        return None
+                elif _sha_file(p) != digest:
+                    return None
+            for ident in doc["tools"]:
+                if file_identity(ident[0]) != ident:
                     return None
             outputs = doc["outputs"]
-            if sorted(os.listdir(outdir)) != sorted(outputs):
-                return None
-            for name, digest in outputs.items():
-                if _sha_file(os.path.join(outdir, name)) != digest:
+            with open(os.path.join(outdir, MARKER), encoding="utf-8") as f:
+                if sorted(json.load(f)["files"]) != sorted(outputs):
+                    return None
+            for name, (digest, mode) in outputs.items():
+                path = os.path.join(outdir, name)
+                if os.lstat(path).st_mode & 0o7777 != mode or _sha_file(path) != digest:
                     return None
             with open(os.path.join(outdir, "manifest.json"), encoding="utf-8") as f:
                 manifest = json.load(f)
             return manifest if isinstance(manifest, dict) else None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             return None
 
 
@@ -92,42 +131,32 @@ def _data_dirs() -> tuple[str, str, str, str]:
             os.path.join(base, "backends"))
 
 
-def _uni_files(root: str, limit: int) -> list[str] | None:
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "build")
-        for name in sorted(filenames):
-            if name.endswith(".uni"):
-                out.append(os.path.join(dirpath, name))
-                if len(out) > limit:
-                    return None
-    return out
-
-
 def quick_key(spec: str, backend: str, outdir: str | None) -> str | None:
-    """The conservative key of a build command; None when it cannot be formed cheaply."""
+    """The key of a build command: everything but the files it reads (those
+    are in the stamp): unilang itself, the command, the working directory
+    and which tools PATH finds."""
     import shutil
 
     from . import __version__
 
-    pkg, grammar, stdlib, backends = _data_dirs()
-    project = os.path.dirname(os.path.realpath(spec))
-    files = _uni_files(project, MAX_PROJECT_FILES)
-    if files is None:
-        return None
-    files += (_uni_files(stdlib, MAX_PROJECT_FILES) or []) + (
-        _uni_files(backends, MAX_PROJECT_FILES) or [])
+    pkg, grammar, stdlib, _backends = _data_dirs()
     h = hashlib.sha256()
     tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
-    h.update(json.dumps([__version__, backend, os.getcwd(), spec, outdir, tools, stdlib]).encode())
-    for path in [os.path.join(grammar, "unilang.lark")] + sorted(set(files)):
-        h.update(f"{path}\0{_sha_file(path)}\n".encode())
+    h.update(json.dumps([__version__, STAMP_VERSION, backend, os.getcwd(), spec, outdir, tools,
+                         stdlib]).encode())
+    h.update(f"grammar\0{_sha_file(os.path.join(grammar, 'unilang.lark'))}\n".encode())
     for dirpath, _dirs, filenames in os.walk(pkg):
         for name in sorted(filenames):
             if name.endswith(".py"):
                 st = os.stat(os.path.join(dirpath, name))
                 h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def work_dir(outdir: str) -> str:
+    """The work tree beside an output directory (as ``unilang.outdir.OutputDir``)."""
+    real = os.path.realpath(outdir)
+    return os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.work")
 
 
 def _parse_build_args(args: list[str]) -> tuple[str, str, str | None] | None:
@@ -169,14 +198,13 @@ def build_key(spec: str, backend: str, outdir: str | None) -> str | None:
 def fresh_build(key: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
     """(image path, manifest) of the up-to-date build stamped with ``key``, or None."""
     if outdir is not None:
-        out = os.path.normpath(outdir)
-        candidates = [os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.work")]
+        candidates = [work_dir(outdir)]
     else:
         try:
             apps = sorted(os.listdir("build"))
         except OSError:
             return None
-        candidates = [os.path.join("build", a, f".{backend}.work") for a in apps]
+        candidates = [work_dir(os.path.join("build", a, backend)) for a in apps]
     for work in candidates:
         doc = Stamp(work).read()
         if doc is None or doc.get("key") != key:

@@ -65,6 +65,19 @@ def ninja_word(value: str) -> Escaped:
     return Escaped(value)
 
 
+def ninja_shell_word(value: str) -> Escaped:
+    """A word of a ninja `command`, which ninja hands to `/bin/sh -c`: quoted
+    for the shell, then every `$` doubled for ninja (a path with spaces,
+    quotes, `$`, `#` or non-ASCII stays one word)."""
+    _no_control(value, "a ninja command")
+    if _SHELL_PLAIN.match(value):
+        return Escaped(value)
+    return Escaped(shell(value).replace("$", "$$"))
+
+
+_SHELL_PLAIN = re.compile(r"[A-Za-z0-9_./+\-=,:@%]+\Z")
+
+
 _LDS_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
