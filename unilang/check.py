@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import attrs
 
+from . import cnames
 from . import model as M
 from . import syntax as S
 from .diagnostics import Label, Sink, Span, did_you_mean, error, one_of
@@ -464,13 +465,6 @@ class Checker:
         seen: dict[str, Span] = {}
         for m in block.members:
             if isinstance(m, S.Param):
-                clash = next((n for n in seen if n.upper() == m.name.upper() and n != m.name), None)
-                if clash is not None:
-                    self.err("U0038", f"parameters `{clash}` and `{m.name}` of `{block.name}` have "
-                             "the same name in generated C", m.name_span,
-                             labels=(Label(seen[clash], "the other one"),),
-                             help="parameter macros are upper-cased; rename one of them")
-                    continue
                 if m.name in seen:
                     self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
                              "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
@@ -746,20 +740,70 @@ class Checker:
             self.err("U0046", "policy include cycle: " + " -> ".join(names), labels[0].span,
                      labels=labels[1:])
 
+    def c_name_collisions(self, libraries: dict[str, M.Library]) -> None:
+        """Two declarations that generate the same C name (U0038).  gcc would only warn
+        that a macro is redefined and the last definition would win, so the names are
+        taken from ``unilang.cnames``, which generated C uses too.  Declarations are
+        visited in source order (modules as loaded); the later one of a clashing pair
+        is reported and its own names, and its members', are not claimed."""
+        seen: dict[str, _Origin] = {}
+
+        def claim(names: list[str], origin: _Origin) -> bool:
+            for n in names:
+                first = seen.get(n)
+                if first is not None:
+                    self.c_name_clash(n, first, origin)
+                    return False
+            seen.update((n, origin) for n in names)
+            return True
+
+        for name, (block, _mod) in self.library_blocks.items():
+            lib = libraries[name]
+            if not claim(list(cnames.library_names(lib.name, lib.init is not None)),
+                         _Origin("library", lib.name, lib.span)):
+                continue
+            syntax: dict[str, S.Param] = {}
+            for m in block.members:
+                if isinstance(m, S.Param):
+                    syntax.setdefault(m.name, m)
+            for p in lib.params:
+                sp = syntax[p.name]
+                members = p.type.members if p.type.kind == "enum" else None
+                macros = list(cnames.param_macros(lib.name, p.name, members))
+                note = None
+                if members is not None:
+                    macro = macros[0].name
+                    note = (f"the enum parameter `{lib.name}.{p.name}` generates `{macro}` (the "
+                            f"value's index), `{macro}_NAME` (the value's name) and "
+                            f"`{macro}_<MEMBER>` for each member")
+                if not claim([m.name for m in macros if m.role != "member"],
+                             _Origin("parameter", f"{lib.name}.{p.name}", sp.name_span, note=note)):
+                    continue
+                member_spans = {n.value: n.span for n in sp.type.members}
+                for m in macros:
+                    if m.role == "member":
+                        assert m.member is not None
+                        claim([m.name], _Origin("enum member", m.member, member_spans[m.member],
+                                                f"{lib.name}.{p.name}", note))
+
+    def c_name_clash(self, c_name: str, first: _Origin, second: _Origin) -> None:
+        if (first.kind, first.owner) == (second.kind, second.owner):
+            plural = {"library": "libraries"}.get(first.kind, first.kind + "s")
+            who = f"{plural} `{first.name}` and `{second.name}`" + (
+                f" of `{first.owner}`" if first.owner else "")
+        else:
+            who = f"{first.describe()} and {second.describe()}"
+        notes = tuple(dict.fromkeys(n for n in (first.note, second.note) if n))
+        self.err("U0038", f"{who} generate the same C name `{c_name}`", second.span,
+                 labels=(Label(first.span, f"first generates `{c_name}` here"),), notes=notes,
+                 help="generated C turns `-` into `_` and upper-cases macro names; "
+                      "rename one of them")
+
     # ------------------------------------------------------------ driver
     def run(self) -> M.Program:
         self.collect()
         libraries = {name: self.library(b, m) for name, (b, m) in sorted(self.library_blocks.items())}
-        c_names: dict[str, str] = {}
-        for lib in libraries.values():
-            other = c_names.get(lib.c_name.upper())
-            if other is not None:
-                self.err("U0038", f"libraries `{other}` and `{lib.name}` have the same name in "
-                         f"generated C (`{lib.c_name.upper()}`)", lib.span,
-                         labels=(Label(libraries[other].span, f"`{other}` is declared here"),),
-                         help="generated C upper-cases names and turns `-` into `_`; rename one of them")
-            else:
-                c_names[lib.c_name.upper()] = lib.name
+        self.c_name_collisions(libraries)
         policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
         self.policy_include_cycles(policies)
         app = None
@@ -773,6 +817,20 @@ class Checker:
             libraries=libraries, policies=policies,
             modules=tuple(m.info for m in self.modules),
         )
+
+
+@attrs.frozen
+class _Origin:
+    """A declaration that generates C names: a library, a parameter or an enum member."""
+
+    kind: str
+    name: str
+    span: Span
+    owner: str | None = None  # the parameter an enum member belongs to
+    note: str | None = None  # how the declaration's names are made, when not obvious
+
+    def describe(self) -> str:
+        return f"{self.kind} `{self.name}`" + (f" of `{self.owner}`" if self.owner else "")
 
 
 def _text(f: S.Field | None) -> str | None:

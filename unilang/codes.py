@@ -122,8 +122,16 @@ the backends unilang supports: kvm, xen."""),
     _c("U0038", "error", "invalid name", """
 A name that reaches generated files or C code breaks a rule: app, library,
 device and parameter names are at most 64 characters; init functions,
-entry points and parameter names must be C identifiers; two libraries
-whose names differ only in `-` versus `_` would collide in generated C."""),
+entry points and parameter names must be C identifiers; and no two
+declarations may generate the same C name. Generated C turns `-` into `_`
+and upper-cases macro names, so libraries `a-b` and `a_b` collide
+(`UNILANG_HAVE_A_B`), as do parameters `net-stack.mtu` and `net.stack_mtu`
+(`UNILANG_PARAM_NET_STACK_MTU`), enum members `fast-path` and `fast_path`,
+and an enum parameter `mode` with a parameter `mode_name` (an enum also
+defines `<MACRO>_NAME` and `<MACRO>_<MEMBER>`). The later declaration is
+reported; the label shows the first.""", """
+library net-stack { param mtu: int = 1500; }
+library net { param stack_mtu: int = 1500; }   # both UNILANG_PARAM_NET_STACK_MTU"""),
     _c("U0039", "error", "missing or misplaced app", """
 The spec given on the command line must declare exactly one `app`. An
 imported module may not declare an app."""),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Union
 
 import attrs
 
+from .cnames import c_name
 from .diagnostics import Span
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class Library:
 
     @property
     def c_name(self) -> str:
-        return self.name.replace("-", "_")
+        return c_name(self.name)
 
 
 @attrs.frozen
