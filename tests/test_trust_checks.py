@@ -121,3 +121,43 @@ def test_checked_names_are_the_names_cgen_writes(tmp_path: Path) -> None:
     assert expected == defined - {"UNILANG_PARAMS_H", "UNILANG_APP_NAME", "UNILANG_BACKEND",
                                   "UNILANG_BACKEND_KVM", "UNILANG_APP_MEMORY",
                                   "UNILANG_APP_VCPUS"}
+
+
+# ---------------------------------------------------------------- 2. a source listed twice
+
+def test_source_listed_twice_or_under_another_name(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "b.c").write_text("int b;\n")
+    (tmp_path / "alias.c").symlink_to("main.c")
+    (tmp_path / "src" / "hard.c").hardlink_to(tmp_path / "src" / "b.c")
+    spec = """\
+app a {
+    sources = ["main.c", "src/b.c", "main.c", "alias.c", "src/hard.c"];
+    requires = [console.lines];
+}
+"""
+    code, diags = check_json(tmp_path, spec)
+    assert code == 1
+    assert [(brief(d), label_brief(d)) for d in diags] == [
+        (("U0033", 2, 37, 45, "source `main.c` is listed more than once in `sources`"),
+         [(2, 16, 24, "first listed here")]),
+        (("U0033", 2, 47, 56, "source `alias.c` is the same file as `main.c`, which is "
+                              "listed already in `sources`"),
+         [(2, 16, 24, "first listed here")]),
+        (("U0033", 2, 58, 70, "source `src/hard.c` is the same file as `src/b.c`, which is "
+                              "listed already in `sources`"),
+         [(2, 26, 35, "first listed here")]),
+    ]
+
+
+def test_library_source_listed_twice(tmp_path: Path) -> None:
+    (tmp_path / "ring.c").write_text("int ring;\n")
+    spec = """\
+construct ring "A ring";
+library ring { provides = [ring]; sources = ["ring.c", "ring.c"]; }
+app a { sources = ["main.c"]; requires = [ring]; }
+"""
+    code, diags = check_json(tmp_path, spec, "-b", "kvm")
+    assert code == 1
+    assert [brief(d) for d in diags] == [
+        ("U0033", 2, 56, 64, "source `ring.c` is listed more than once in `sources`")]

@@ -297,6 +297,9 @@ class Checker:
             return ()
         assert isinstance(f.value, S.List)
         out = []
+        #: (device, inode) of each file listed so far: catches a file listed twice,
+        #: also under another name (a symbolic or hard link), before ninja does
+        seen: dict[tuple[int, int], M.SourceRef] = {}
         for item in f.value.items:
             assert isinstance(item, S.Str)
             p = item.value
@@ -314,7 +317,21 @@ class Checker:
                 self.err("U0041", f"source file `{p}` does not exist", item.span,
                          notes=(f"looked for {file}",))
                 continue
-            out.append(M.SourceRef(p, file, item.span))
+            ref = M.SourceRef(p, file, item.span)
+            try:
+                st = file.stat()
+            except OSError:
+                st = None  # vanished since is_file(): the build reports it
+            if st is not None:
+                first = seen.setdefault((st.st_dev, st.st_ino), ref)
+                if first is not ref:
+                    again = ("is listed more than once" if first.path == p
+                             else f"is the same file as `{first.path}`, which is listed already")
+                    self.err("U0033", f"source `{p}` {again} in `{f.key}`", item.span,
+                             labels=(Label(first.span, "first listed here"),),
+                             help="list each source file once")
+                    continue
+            out.append(ref)
         return tuple(out)
 
     def c_ident(self, f: S.Field | None, what: str) -> M.Ref | None:

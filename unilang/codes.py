@@ -98,7 +98,9 @@ app hello { sources = ["hello.c"]; memroy = 16 MiB; }"""),
     _c("U0033", "error", "given more than once", """
 A key, list item, provider choice or parameter override appears twice in
 the same block, or a policy both denies and allows the same capability.
-Remove one of them.""", """
+A file in `sources` counts once however it is named: a symbolic or hard
+link to a file the list already names is the same file twice, which the
+build could only compile twice. Remove one of them.""", """
 app hello { sources = ["a.c"]; memory = 16 MiB; memory = 32 MiB; }"""),
     _c("U0034", "error", "type mismatch", """
 A value has the wrong type. unilang never converts implicitly: a size needs
