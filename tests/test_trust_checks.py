@@ -7,9 +7,12 @@ misbehaved) later, in gcc, ninja, a C `_Static_assert` or the booted guest.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
+from support import ROOT, needs_tools
 
 from unilang import cnames
 from unilang.cli import main
@@ -161,3 +164,112 @@ app a { sources = ["main.c"]; requires = [ring]; }
     assert code == 1
     assert [brief(d) for d in diags] == [
         ("U0033", 2, 56, 64, "source `ring.c` is listed more than once in `sources`")]
+
+
+# ---------------------------------------------------------------- 3. constraints of a library's C
+
+def test_baud_that_does_not_divide_115200_is_a_check_error(tmp_path: Path) -> None:
+    spec = """\
+app a {
+    sources = ["main.c"];
+    requires = [console.lines];
+    set uart16550.baud = 9601;
+}
+"""
+    code, diags = check_json(tmp_path, spec, "-b", "kvm")
+    assert code == 1
+    [d] = diags
+    assert brief(d) == ("U0035", 4, 26, 30,
+                        "`uart16550.baud` is 9601, which does not divide 115200")
+    [label] = d["labels"]
+    assert label["message"] == "`baud` is declared to divide 115200"
+    assert label["span"]["file"].endswith("backends/kvm/backend.uni")
+    decl = (ROOT / "backends/kvm/backend.uni").read_text().splitlines()[label["span"]["line"] - 1]
+    assert decl[label["span"]["column"] - 1:label["span"]["end_column"] - 1] == "115200"
+    assert "divides 115200" in decl
+    assert d["help"] == "the nearest allowed values are 9600 and 11520"
+
+
+def test_divides_declaration_errors(tmp_path: Path) -> None:
+    spec = """\
+library x {
+    param a: size = 4 KiB divides 3;
+    param b: size = 4 KiB divides 0 B;
+    param c: string = "s" divides 2;
+    param d: size = 3 KiB in 1 KiB .. 1 MiB divides 1 MiB;
+    param e: int = -4 divides 8;
+    param f: size = 64 KiB in 4 KiB .. 1 MiB divides 1 MiB;
+}
+app a { sources = ["main.c"]; }
+"""
+    code, diags = check_json(tmp_path, spec, "-b", "kvm")
+    assert code == 1
+    assert [(brief(d), d["help"]) for d in diags] == [
+        (("U0042", 2, 35, 36, "`divides` of `x.a` must be a size, found an integer"),
+         "sizes need a unit: `3 KiB`, `3 MiB` or `3 B`"),
+        (("U0042", 3, 35, 38, "`divides` of `x.b` must be positive, not 0 B"), None),
+        (("U0042", 4, 35, 36, "`divides` is only allowed for int and size parameters, not "
+                              "string"), None),
+        (("U0042", 5, 21, 26, "default of `x.d` is 3 KiB, which does not divide 1 MiB"),
+         "the nearest allowed values are 2 KiB and 4 KiB"),
+        (("U0042", 6, 20, 22, "default of `x.e` is -4, which is not a positive divisor of 8"),
+         "the nearest allowed value is 1"),
+    ]
+
+
+def test_set_to_a_divisor_checks_clean(tmp_path: Path) -> None:
+    spec = """\
+app a {
+    sources = ["main.c"];
+    requires = [console.lines];
+    set uart16550.baud = 9600;
+}
+"""
+    assert check_json(tmp_path, spec, "-b", "kvm") == (0, [])
+
+
+def test_no_parameter_constraint_lives_only_in_c() -> None:
+    """Every parameter a `_Static_assert` or `#error` in a library's C tests is declared
+    with a constraint in its `.uni` (a remainder, `%`, needs `divides`; a comparison
+    needs a range): the C may repeat a constraint, never own it."""
+    decls: dict[str, str] = {}
+    for f in [*sorted((ROOT / "stdlib").glob("*.uni")), *sorted(ROOT.glob("backends/*/*.uni"))]:
+        for lib, body in re.findall(r"^library\s+([\w-]+)\s*\{(.*?)^\}", f.read_text(),
+                                    re.S | re.M):
+            for name, rest in re.findall(r"^\s*param\s+(\w+)\s*:(.*?);\s*$", body, re.M):
+                decls[cnames.param_macro(lib, name)] = rest
+    conditions: list[str] = []
+    for c in sorted([*ROOT.glob("stdlib/**/*.[chS]"), *ROOT.glob("backends/**/*.[chS]")]):
+        text = c.read_text()
+        conditions += re.findall(r"_Static_assert\s*\((.*?)\);", text, re.S)
+        conditions += [b for b in re.findall(r"^#\s*if(.*?)^#\s*endif", text, re.S | re.M)
+                       if re.search(r"^#\s*error", b, re.M)]
+    needs: dict[str, set[str]] = {}
+    for cond in conditions:
+        for macro in re.findall(r"UNILANG_PARAM_\w+", cond):
+            needs.setdefault(macro, set()).update(
+                {" divides " if "%" in cond else " in "} | ({" in "} if re.search(r"[<>]", cond)
+                                                           else set()))
+    assert needs.get("UNILANG_PARAM_UART16550_BAUD") == {" in ", " divides "}
+    for macro, clauses in sorted(needs.items()):
+        assert macro in decls, f"{macro}: no such parameter"
+        for clause in clauses:
+            assert clause in decls[macro], \
+                f"{macro}: the C checks it with `{clause.strip()}`, the .uni does not declare it"
+
+
+@needs_tools
+def test_check_accepts_exactly_the_bauds_the_c_accepts(tmp_path: Path) -> None:
+    """The `divides 115200` of uart16550.baud agrees with its C `_Static_assert`."""
+    src = ROOT / "backends/kvm/src/uart16550.c"
+    include = ROOT / "stdlib/src/include"
+    (tmp_path / "main.c").write_text(MAIN_C)
+    for baud in (50, 75, 110, 300, 1800, 3200, 9600, 9601, 11520, 14400, 76800, 115200):
+        cc = subprocess.run(["gcc", "-std=c11", "-ffreestanding", "-fsyntax-only", "-I",
+                             str(include), f"-DUNILANG_PARAM_UART16550_BAUD={baud}", str(src)],
+                            capture_output=True, text=True, check=False)
+        spec = tmp_path / f"b{baud}.uni"
+        spec.write_text(f'app b {{ sources = ["main.c"]; requires = [console.lines]; '
+                        f'set uart16550.baud = {baud}; }}\n')
+        session, _results = check_spec(spec, ["kvm"])
+        assert (cc.returncode == 0) == (not session.sink.has_errors), (baud, cc.stderr)

@@ -414,6 +414,21 @@ class Checker:
                          f"above {S.render_value(p.high)}", p.low.span)  # type: ignore[arg-type,union-attr]
                 return None
             low, high = lo, hi
+        divides = None
+        if p.divides is not None:
+            if ptype.kind not in ("int", "size"):
+                self.err("U0042", f"`divides` is only allowed for int and size parameters, "
+                         f"not {ptype.describe()}", p.divides.span)
+                return None
+            n = self.param_value(ptype, p.divides, f"`divides` of `{lib}.{p.name}`", decl=True)
+            if n is None:
+                return None
+            assert isinstance(n, int)
+            if n <= 0:
+                self.err("U0042", f"`divides` of `{lib}.{p.name}` must be positive, not "
+                         f"{S.render_value(p.divides)}", p.divides.span)
+                return None
+            divides = M.Limit(n, p.divides.span)
         default = None
         if p.default is None:
             self.err("U0042", f"parameter `{lib}.{p.name}` has no default", p.name_span,
@@ -422,7 +437,7 @@ class Checker:
         default = self.param_value(ptype, p.default, f"default of `{lib}.{p.name}`", decl=True)
         if default is None:
             return None
-        decl = M.ParamDecl(p.name, ptype, default, low, high, p.doc, p.span)
+        decl = M.ParamDecl(p.name, ptype, default, low, high, p.doc, p.span, divides)
         if not self.in_range(decl, default, p.default.span, f"default of `{lib}.{p.name}`",
                              decl_error=True):
             return None
@@ -461,13 +476,27 @@ class Checker:
 
     def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str,
                  decl_error: bool = False) -> bool:
-        if decl.low is None or decl.high is None or isinstance(value, (bool, str)):
-            return True
-        if decl.low <= value <= decl.high:
+        """The value lies in the declared range and divides the declared `divides`."""
+        if isinstance(value, (bool, str)):
             return True
         fmt = _fmt_size if decl.type.kind == "size" else str
-        self.err("U0042" if decl_error else "U0035", f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
-                 f"{fmt(decl.high)}", span)
+        code = "U0042" if decl_error else "U0035"
+        if decl.low is not None and decl.high is not None and not decl.low <= value <= decl.high:
+            self.err(code, f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
+                     f"{fmt(decl.high)}", span)
+            return False
+        d = decl.divides
+        if d is None or (value > 0 and d.value % value == 0):
+            return True
+        which = "does not divide" if value > 0 else "is not a positive divisor of"
+        near = _nearest_divisors(d.value, value, decl.low, decl.high)
+        help_ = None
+        if near:
+            help_ = (f"the nearest allowed value{'s are' if len(near) > 1 else ' is'} "
+                     + " and ".join(fmt(n) for n in near))
+        self.err(code, f"{what} is {fmt(value)}, which {which} {fmt(d.value)}", span,
+                 labels=(Label(d.span, f"`{decl.name}` is declared to divide {fmt(d.value)}"),),
+                 help=help_)
         return False
 
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
@@ -858,6 +887,24 @@ def _text(f: S.Field | None) -> str | None:
 def _flag(f: S.Field | None) -> bool:
     """A checked boolean field's value (false when absent)."""
     return f is not None and isinstance(f.value, S.Bool) and f.value.value
+
+
+def _nearest_divisors(n: int, value: int, low: int | None, high: int | None,
+                      limit: int = 1 << 40) -> list[int]:
+    """The divisors of ``n`` within [low, high] just below and just above ``value``
+    (none for an ``n`` above ``limit``, whose divisors take too long to list)."""
+    if n > limit:
+        return []
+    divisors: set[int] = set()
+    i = 1
+    while i * i <= n:
+        if n % i == 0:
+            divisors |= {i, n // i}
+        i += 1
+    ok = sorted(x for x in divisors if (low is None or x >= low) and (high is None or x <= high))
+    below = [x for x in ok if x < value]
+    above = [x for x in ok if x > value]
+    return below[-1:] + above[:1]
 
 
 def _fmt_size(n: int) -> str:

@@ -110,9 +110,12 @@ app hello { sources = ["hello.c"]; memory = 64; }   # write `64 MiB`"""),
     _c("U0035", "error", "value out of range", """
 A number or size is outside the range its key or parameter allows. For
 library parameters the range is the `in LOW .. HIGH` of the `param`
-declaration; for app keys: memory 1 MiB to 1 TiB, vcpus 1 to 256; rank 0 to
+declaration, and a parameter declared with `divides N` only takes positive
+divisors of N (the label shows the declaration, the help the nearest values
+that work); for app keys: memory 1 MiB to 1 TiB, vcpus 1 to 256; rank 0 to
 1000.""", """
-app hello { sources = ["hello.c"]; vcpus = 0; }"""),
+app hello { sources = ["hello.c"]; vcpus = 0; }
+app hello { sources = ["hello.c"]; set uart16550.baud = 9601; }   # must divide 115200"""),
     _c("U0036", "error", "unknown parameter", """
 `set LIBRARY.PARAM = VALUE;` names a parameter that the library does not
 declare, or the target is not of the form LIBRARY.PARAM. The note lists the
@@ -147,9 +150,10 @@ and exist. The restriction keeps every path safe to write into build files
 and shell scripts."""),
     _c("U0042", "error", "invalid parameter declaration", """
 A library's `param` is malformed: unknown type (types are int, size, bool,
-string and enum(...)), no default, a default of the wrong type or outside
-the range, a range on a non-numeric type, an empty range, or an enum that
-lists a member twice.""", """
+string and enum(...)), no default, a default of the wrong type, outside
+the range or not dividing the `divides` value, a range or `divides` on a
+non-numeric type, an empty range, a `divides` value that is not positive,
+or an enum that lists a member twice.""", """
 library heap { param max_size: size = 1 MiB in 4 MiB .. 8 MiB; }"""),
     _c("U0043", "error", "`on` clause not allowed", """
 Only a library's `requires` may be limited to some backends

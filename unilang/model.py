@@ -65,6 +65,8 @@ class ParamDecl:
     high: int | None
     doc: str | None
     span: Span
+    #: ``divides N``: every value is a positive divisor of N (the span is N's).
+    divides: Limit | None = None
 
 
 @attrs.frozen
