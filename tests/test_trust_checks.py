@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
-from support import ROOT, needs_tools
+from support import ROOT, needs_tools, unilang
 
 from unilang import cnames
 from unilang.cli import main
@@ -273,3 +273,65 @@ def test_check_accepts_exactly_the_bauds_the_c_accepts(tmp_path: Path) -> None:
                         f'set uart16550.baud = {baud}; }}\n')
         session, _results = check_spec(spec, ["kvm"])
         assert (cc.returncode == 0) == (not session.sink.has_errors), (baud, cc.stderr)
+
+
+# ---------------------------------------------------------------- 4. memory below the image
+
+BIG_C = """\
+#include <unilang/runtime.h>
+static char buffer[4 << 20];
+int main(void)
+{
+    for (unsigned long i = 0; i < sizeof buffer; i += 4096)
+        buffer[i] = 1;
+    unilang_puts("big: done");
+    return buffer[4096] == 1 ? 0 : 1;  /* read back: the array is not optimised away */
+}
+"""
+
+
+@needs_tools
+def test_memory_smaller_than_the_image_stops_the_build(tmp_path: Path) -> None:
+    (tmp_path / "big.c").write_text(BIG_C)
+    spec = tmp_path / "big.uni"
+    spec.write_text('app big {\n    sources = ["big.c"];\n    requires = [console.lines];\n'
+                    '    memory = 4 MiB;\n}\n')
+    out = tmp_path / "out"
+    r = unilang("build", "big.uni", "-b", "kvm", "-o", str(out), cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert "big.uni:4:14: error[U0208]: `memory = 4 MiB` is smaller than the image's footprint " \
+           "of 5.1 MiB (loaded segments, bss, stack and page tables)" in r.stderr.splitlines()
+    assert "  = help: set `memory = 6 MiB;` or more: the heap, if the app has one, takes the " \
+           "RAM above the image" in r.stderr.splitlines()
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+    # with enough memory the same app builds
+    spec.write_text(spec.read_text().replace("4 MiB", "6 MiB"))
+    r = unilang("build", "big.uni", "-b", "kvm", "-o", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "big.elf").is_file()
+
+
+def test_memory_shortfall_is_measured_from_the_load_segments(tmp_path: Path) -> None:
+    import attrs
+
+    from unilang.elfcheck import ImageFacts, footprint, memory_shortfall
+
+    (tmp_path / "main.c").write_text(MAIN_C)
+    spec = tmp_path / "a.uni"
+    spec.write_text('app a { sources = ["main.c"]; requires = [console.lines]; }\n')
+    _session, results = check_spec(spec, ["kvm"])
+    app = results[0].program.app
+    assert app is not None and app.memory == 32 << 20 and app.memory_span is None
+    end = (32 << 20) + 1  # one byte past the default memory: a page more is needed
+    facts = ImageFacts(0, 0, None, (), (), (), end)
+    assert footprint(facts) == (32 << 20) + 4096
+    d = memory_shortfall(facts, app)
+    assert d is not None and d.code == "U0208" and d.span == app.span
+    assert d.message == ("`memory = 32 MiB` is smaller than the image's footprint of 32.1 MiB "
+                         "(loaded segments, bss, stack and page tables)")
+    assert d.notes == ("the image is loaded at 1 MiB and ends at 0x2001000; guest RAM is "
+                       "0x0 .. 0x2000000",
+                       "app `a` does not set `memory`; 32 MiB is the default")
+    assert memory_shortfall(facts, attrs.evolve(app, memory=(32 << 20) + 4096)) is None
+    assert memory_shortfall(attrs.evolve(facts, load_end=32 << 20), app) is None

@@ -253,6 +253,16 @@ safely into one of the generated files."""),
 `unilang run` could not get an exit code from the guest: QEMU failed to
 start (its messages are in the notes), or the guest stopped without writing
 its exit code (a reset or a triple fault)."""),
+    _c("U0208", "error", "memory smaller than the image", """
+The linked image does not fit in the app's `memory`. The image is loaded at
+1 MiB and its footprint runs from address 0 to the end of its highest
+loaded segment, which includes `.bss` and, in it, the boot stack and the
+page tables. With less RAM than that the guest still boots, but its writes
+above the end of RAM are lost or it triple-faults, so the build stops
+after linking and writes nothing to the output directory. A large static
+array is the usual cause; raise `memory` (the help gives the smallest whole
+MiB), remembering that the heap takes the RAM above the image.""", """
+app big { sources = ["big.c"]; memory = 4 MiB; }   # big.c: static char buf[4 << 20];"""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),
