@@ -9,6 +9,7 @@ collected; nothing stops at the first.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Callable, Iterable
@@ -889,18 +890,28 @@ def _flag(f: S.Field | None) -> bool:
     return f is not None and isinstance(f.value, S.Bool) and f.value.value
 
 
-def _nearest_divisors(n: int, value: int, low: int | None, high: int | None,
-                      limit: int = 1 << 40) -> list[int]:
-    """The divisors of ``n`` within [low, high] just below and just above ``value``
-    (none for an ``n`` above ``limit``, whose divisors take too long to list)."""
-    if n > limit:
+def _nearest_divisors(n: int, value: int, low: int | None, high: int | None) -> list[int]:
+    """The divisors of ``n`` within [low, high] just below and just above ``value``.
+
+    Bounded work whatever ``n`` is: trial division stops at 2**16, and nothing is
+    suggested when that leaves a cofactor that may not be prime, or when ``n``
+    has more than 100,000 divisors."""
+    factors: dict[int, int] = {}
+    rest, p = n, 2
+    while p * p <= rest and p <= 1 << 16:
+        while rest % p == 0:
+            factors[p] = factors.get(p, 0) + 1
+            rest //= p
+        p += 1
+    if p * p <= rest:
         return []
-    divisors: set[int] = set()
-    i = 1
-    while i * i <= n:
-        if n % i == 0:
-            divisors |= {i, n // i}
-        i += 1
+    if rest > 1:
+        factors[rest] = factors.get(rest, 0) + 1
+    if math.prod(e + 1 for e in factors.values()) > 100_000:
+        return []
+    divisors = [1]
+    for q, e in factors.items():
+        divisors = [d * q ** k for d in divisors for k in range(e + 1)]
     ok = sorted(x for x in divisors if (low is None or x >= low) and (high is None or x <= high))
     below = [x for x in ok if x < value]
     above = [x for x in ok if x > value]

@@ -28,15 +28,16 @@ def params_header(res: Resolution) -> str:
         out.append(f"/* {p.library}.{p.name}: {p.type}, {origin} */".replace("*/ */", "*/"))
         v = p.value
         members = tuple(p.type[5:-1].split(", ")) if p.type.startswith("enum(") else None
+        index = {m: i for i, m in enumerate(members or ())}
+        # the names come from unilang.cnames, which the checker's collision check uses too
         for m in cnames.param_macros(p.library, p.name, members):
             macro = E.c_ident(m.name)
-            if m.role == "member":
-                assert members is not None
-                out.append(f"#define {macro} {members.index(m.member)}")  # type: ignore[arg-type]
-            elif m.role == "name":
-                out.append(f"#define {macro} {E.c_string(v)}")  # type: ignore[arg-type]
-            elif members is not None:
-                out.append(f"#define {macro} {members.index(v)}")  # type: ignore[arg-type]
+            if m.member is not None:  # an enum member: its index
+                out.append(f"#define {macro} {index[m.member]}")
+            elif m.role == "name":  # an enum value's name
+                out.append(f"#define {macro} {E.c_string(str(v))}")
+            elif members is not None:  # an enum value: its member's index
+                out.append(f"#define {macro} {index[str(v)]}")
             elif isinstance(v, bool):
                 out.append(f"#define {macro} {1 if v else 0}")
             elif isinstance(v, int):
