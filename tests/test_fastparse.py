@@ -16,7 +16,7 @@ from unilang.source import SourceFile
 ROOT = Path(__file__).resolve().parent.parent
 
 WORDS = ["import", "construct", "capability", "library", "app", "policy", "param", "device",
-         "use", "for", "set", "on", "in", "enum", "true", "false", "B", "KiB", "MiB", "x",
+         "use", "for", "set", "on", "in", "divides", "enum", "true", "false", "B", "KiB", "MiB", "x",
          "a-b", "kvm", "mem", "alloc", "int", "size", "string", "bool"]
 PUNCT = ["{", "}", "[", "]", "(", ")", ";", ":", "=", ",", ".", ".."]
 LITERALS = ["0", "42", "-7", "0x1F", '"s"', '"a\\"b"', '"\\u{e9}"', '"\\q"', "5MiB"]
@@ -46,7 +46,9 @@ def member() -> st.SearchStrategy[str]:
         st.sampled_from(["int", "size", "bool", "enum(a, b)", "enum(a,)"]),
         st.sampled_from(["", " = 1", " = 4 KiB", " = a"]),
         st.sampled_from(["", " in 1 .. 2", " in 1..2", " in a..b"]),
-        st.sampled_from(["", ' "doc"'])).map(lambda t: f"param {t[0]}: {t[1]}{t[2]}{t[3]}{t[4]};")
+        st.sampled_from(["", " divides 8", " divides 4 KiB", " divides a.b", " divides"]),
+        st.sampled_from(["", ' "doc"'])).map(
+            lambda t: f"param {t[0]}: {t[1]}{t[2]}{t[3]}{t[4]}{t[5]};")
     device = st.lists(field(), max_size=3).map(lambda fs: "device d { " + " ".join(fs) + " }")
     other = st.sampled_from(["use lib for mem.alloc;", "set lib.p = 3;", 'set a.b = "x";'])
     return st.one_of(field(), param, device, other)
@@ -93,7 +95,7 @@ def test_token_soup_agrees(text: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(specs, st.integers(min_value=0, max_value=10_000), st.sampled_from(
-    ["", ";", "}", "[", '"', ".", "..", " in ", "KiB", "-", "#"]))
+    ["", ";", "}", "[", '"', ".", "..", " in ", " divides ", "KiB", "-", "#"]))
 def test_mutated_specs_agree(text: str, where: int, insert: str) -> None:
     i = where % (len(text) + 1)
     agree(text[:i] + insert + text[i:])

@@ -393,7 +393,7 @@ def test_unterminated_string(text, pos) -> None:
 NAME_START = string.ascii_letters + "_"
 NAME_REST = string.ascii_letters + string.digits + "_-"
 KEYWORDS = {"import", "construct", "capability", "library", "app", "policy", "param",
-            "device", "use", "set", "for", "on", "in", "enum", "true", "false",
+            "device", "use", "set", "for", "on", "in", "divides", "enum", "true", "false",
             "B", "KiB", "MiB", "GiB", "TiB"}
 
 names = st.builds(lambda a, b: a + b, st.sampled_from(NAME_START),
@@ -513,18 +513,21 @@ def specs(draw):
                     tt = "enum(" + ", ".join(members_) + ")"
                 default = draw(st.none() | scalars())
                 rng = draw(st.none() | st.tuples(scalars(), scalars()))
+                divides = draw(st.none() | scalars())
                 doc = draw(st.none() | plain_text)
                 text = f"param {pname}: {tt}"
                 if default is not None:
                     text += f" = {default[0]}"
                 if rng is not None:
                     text += f" in {rng[0][0]} .. {rng[1][0]}"
+                if divides is not None:
+                    text += f" divides {divides[0]}"
                 if doc is not None:
                     text += f" {encode_string(doc)}"
                 body.append(text + ";")
                 members.append(("param", pname, typ, members_,
                                 default and default[1], rng and (rng[0][1], rng[1][1]),
-                                None if doc is None else decoded(doc)))
+                                divides and divides[1], None if doc is None else decoded(doc)))
             elif what == "use":
                 lib, c = draw(names), draw(dotted)
                 body.append(f"use {lib} for {c};")
@@ -563,7 +566,8 @@ def facts_of(module: S.Module) -> list[tuple]:
                     t = m.type
                     members.append(("param", m.name, t.name, tuple(n.value for n in t.members),
                                     m.default and fact(m.default),
-                                    m.low and (fact(m.low), fact(m.high)), m.doc))
+                                    m.low and (fact(m.low), fact(m.high)),
+                                    m.divides and fact(m.divides), m.doc))
                 elif isinstance(m, S.Use):
                     members.append(("use", m.library, m.construct.value))
                 elif isinstance(m, S.Set):
@@ -593,8 +597,8 @@ def test_random_well_formed_specs_round_trip(spec) -> None:
 SEED_FILES = [ROOT / "examples/hello/hello.uni"] + sorted((ROOT / "stdlib").glob("*.uni"))
 SEEDS = [p.read_text(encoding="utf-8") for p in SEED_FILES]
 TOKENS = ["{", "}", "[", "]", ";", ",", "=", ":", "..", ".", "(", ")", '"', "\\", "#", "\n",
-          "app", "library", "param", "use", "set", "device", "on", "in", "enum", "import",
-          "construct", "capability", "policy", "requires", "provides", "x", "0x", "-1",
+          "app", "library", "param", "use", "set", "device", "on", "in", "divides", "enum",
+          "import", "construct", "capability", "policy", "requires", "provides", "x", "0x", "-1",
           "64 MiB", '"s"', "true", "\x00", "\ufeff", "é", "\r", "\t", "\\u{", "🙂"]
 
 

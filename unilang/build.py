@@ -319,7 +319,7 @@ class Builder:
         return None
 
     def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
-        from .elfcheck import verify
+        from .elfcheck import memory_shortfall, verify
         from .policy import max_image_size
 
         self.out.check_target(self.spec, maybe)  # again, now that no one else builds here
@@ -338,6 +338,10 @@ class Builder:
                       "verification", notes=tuple(problems),
                       labels=(),
                       help="no image was written to the output directory")
+            return None
+        short = memory_shortfall(facts, self.res.app) if facts is not None else None
+        if short is not None:  # U0208: the image does not fit the app's memory
+            self.sink.add(short)
             return None
         from .emit.configs import render_configs
 

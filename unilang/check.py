@@ -9,12 +9,14 @@ collected; nothing stops at the first.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Callable, Iterable
 
 import attrs
 
+from . import cnames
 from . import model as M
 from . import syntax as S
 from .diagnostics import Label, Sink, Span, did_you_mean, error, one_of
@@ -296,6 +298,9 @@ class Checker:
             return ()
         assert isinstance(f.value, S.List)
         out = []
+        #: (device, inode) of each file listed so far: catches a file listed twice,
+        #: also under another name (a symbolic or hard link), before ninja does
+        seen: dict[tuple[int, int], M.SourceRef] = {}
         for item in f.value.items:
             assert isinstance(item, S.Str)
             p = item.value
@@ -313,7 +318,21 @@ class Checker:
                 self.err("U0041", f"source file `{p}` does not exist", item.span,
                          notes=(f"looked for {file}",))
                 continue
-            out.append(M.SourceRef(p, file, item.span))
+            ref = M.SourceRef(p, file, item.span)
+            try:
+                st = file.stat()
+            except OSError:
+                st = None  # vanished since is_file(): the build reports it
+            if st is not None:
+                first = seen.setdefault((st.st_dev, st.st_ino), ref)
+                if first is not ref:
+                    again = ("is listed more than once" if first.path == p
+                             else f"is the same file as `{first.path}`, which is listed already")
+                    self.err("U0033", f"source `{p}` {again} in `{f.key}`", item.span,
+                             labels=(Label(first.span, "first listed here"),),
+                             help="list each source file once")
+                    continue
+            out.append(ref)
         return tuple(out)
 
     def c_ident(self, f: S.Field | None, what: str) -> M.Ref | None:
@@ -396,6 +415,21 @@ class Checker:
                          f"above {S.render_value(p.high)}", p.low.span)  # type: ignore[arg-type,union-attr]
                 return None
             low, high = lo, hi
+        divides = None
+        if p.divides is not None:
+            if ptype.kind not in ("int", "size"):
+                self.err("U0042", f"`divides` is only allowed for int and size parameters, "
+                         f"not {ptype.describe()}", p.divides.span)
+                return None
+            n = self.param_value(ptype, p.divides, f"`divides` of `{lib}.{p.name}`", decl=True)
+            if n is None:
+                return None
+            assert isinstance(n, int)
+            if n <= 0:
+                self.err("U0042", f"`divides` of `{lib}.{p.name}` must be positive, not "
+                         f"{S.render_value(p.divides)}", p.divides.span)
+                return None
+            divides = M.Limit(n, p.divides.span)
         default = None
         if p.default is None:
             self.err("U0042", f"parameter `{lib}.{p.name}` has no default", p.name_span,
@@ -404,7 +438,7 @@ class Checker:
         default = self.param_value(ptype, p.default, f"default of `{lib}.{p.name}`", decl=True)
         if default is None:
             return None
-        decl = M.ParamDecl(p.name, ptype, default, low, high, p.doc, p.span)
+        decl = M.ParamDecl(p.name, ptype, default, low, high, p.doc, p.span, divides)
         if not self.in_range(decl, default, p.default.span, f"default of `{lib}.{p.name}`",
                              decl_error=True):
             return None
@@ -443,13 +477,27 @@ class Checker:
 
     def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str,
                  decl_error: bool = False) -> bool:
-        if decl.low is None or decl.high is None or isinstance(value, (bool, str)):
-            return True
-        if decl.low <= value <= decl.high:
+        """The value lies in the declared range and divides the declared `divides`."""
+        if isinstance(value, (bool, str)):
             return True
         fmt = _fmt_size if decl.type.kind == "size" else str
-        self.err("U0042" if decl_error else "U0035", f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
-                 f"{fmt(decl.high)}", span)
+        code = "U0042" if decl_error else "U0035"
+        if decl.low is not None and decl.high is not None and not decl.low <= value <= decl.high:
+            self.err(code, f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
+                     f"{fmt(decl.high)}", span)
+            return False
+        d = decl.divides
+        if d is None or (value > 0 and d.value % value == 0):
+            return True
+        which = "does not divide" if value > 0 else "is not a positive divisor of"
+        near = _nearest_divisors(d.value, value, decl.low, decl.high)
+        help_ = None
+        if near:
+            help_ = (f"the nearest allowed value{'s are' if len(near) > 1 else ' is'} "
+                     + " and ".join(fmt(n) for n in near))
+        self.err(code, f"{what} is {fmt(value)}, which {which} {fmt(d.value)}", span,
+                 labels=(Label(d.span, f"`{decl.name}` is declared to divide {fmt(d.value)}"),),
+                 help=help_)
         return False
 
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
@@ -464,13 +512,6 @@ class Checker:
         seen: dict[str, Span] = {}
         for m in block.members:
             if isinstance(m, S.Param):
-                clash = next((n for n in seen if n.upper() == m.name.upper() and n != m.name), None)
-                if clash is not None:
-                    self.err("U0038", f"parameters `{clash}` and `{m.name}` of `{block.name}` have "
-                             "the same name in generated C", m.name_span,
-                             labels=(Label(seen[clash], "the other one"),),
-                             help="parameter macros are upper-cased; rename one of them")
-                    continue
                 if m.name in seen:
                     self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
                              "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
@@ -746,20 +787,70 @@ class Checker:
             self.err("U0046", "policy include cycle: " + " -> ".join(names), labels[0].span,
                      labels=labels[1:])
 
+    def c_name_collisions(self, libraries: dict[str, M.Library]) -> None:
+        """Two declarations that generate the same C name (U0038).  gcc would only warn
+        that a macro is redefined and the last definition would win, so the names are
+        taken from ``unilang.cnames``, which generated C uses too.  Declarations are
+        visited in source order (modules as loaded); the later one of a clashing pair
+        is reported and its own names, and its members', are not claimed."""
+        seen: dict[str, _Origin] = {}
+
+        def claim(names: list[str], origin: _Origin) -> bool:
+            for n in names:
+                first = seen.get(n)
+                if first is not None:
+                    self.c_name_clash(n, first, origin)
+                    return False
+            seen.update((n, origin) for n in names)
+            return True
+
+        for name, (block, _mod) in self.library_blocks.items():
+            lib = libraries[name]
+            if not claim(list(cnames.library_names(lib.name, lib.init is not None)),
+                         _Origin("library", lib.name, lib.span)):
+                continue
+            syntax: dict[str, S.Param] = {}
+            for m in block.members:
+                if isinstance(m, S.Param):
+                    syntax.setdefault(m.name, m)
+            for p in lib.params:
+                sp = syntax[p.name]
+                members = p.type.members if p.type.kind == "enum" else None
+                macros = list(cnames.param_macros(lib.name, p.name, members))
+                note = None
+                if members is not None:
+                    macro = macros[0].name
+                    note = (f"the enum parameter `{lib.name}.{p.name}` generates `{macro}` (the "
+                            f"value's index), `{macro}_NAME` (the value's name) and "
+                            f"`{macro}_<MEMBER>` for each member")
+                if not claim([m.name for m in macros if m.role != "member"],
+                             _Origin("parameter", f"{lib.name}.{p.name}", sp.name_span, note=note)):
+                    continue
+                member_spans = {n.value: n.span for n in sp.type.members}
+                for m in macros:
+                    if m.role == "member":
+                        assert m.member is not None
+                        claim([m.name], _Origin("enum member", m.member, member_spans[m.member],
+                                                f"{lib.name}.{p.name}", note))
+
+    def c_name_clash(self, c_name: str, first: _Origin, second: _Origin) -> None:
+        if (first.kind, first.owner) == (second.kind, second.owner):
+            plural = {"library": "libraries"}.get(first.kind, first.kind + "s")
+            who = f"{plural} `{first.name}` and `{second.name}`" + (
+                f" of `{first.owner}`" if first.owner else "")
+        else:
+            who = f"{first.describe()} and {second.describe()}"
+        notes = tuple(dict.fromkeys(n for n in (first.note, second.note) if n))
+        self.err("U0038", f"{who} generate the same C name `{c_name}`", second.span,
+                 labels=(Label(first.span, f"first generates `{c_name}` here"),), notes=notes,
+                 help="generated C turns `-` into `_` and upper-cases macro names; "
+                      "rename one of them")
+
     # ------------------------------------------------------------ driver
     def run(self) -> M.Program:
         self.collect()
         libraries = {name: self.library(b, m) for name, (b, m) in sorted(self.library_blocks.items())}
-        c_names: dict[str, str] = {}
-        for lib in libraries.values():
-            other = c_names.get(lib.c_name.upper())
-            if other is not None:
-                self.err("U0038", f"libraries `{other}` and `{lib.name}` have the same name in "
-                         f"generated C (`{lib.c_name.upper()}`)", lib.span,
-                         labels=(Label(libraries[other].span, f"`{other}` is declared here"),),
-                         help="generated C upper-cases names and turns `-` into `_`; rename one of them")
-            else:
-                c_names[lib.c_name.upper()] = lib.name
+        self.c_name_collisions(libraries)
         policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
         self.policy_include_cycles(policies)
         app = None
@@ -775,6 +866,20 @@ class Checker:
         )
 
 
+@attrs.frozen
+class _Origin:
+    """A declaration that generates C names: a library, a parameter or an enum member."""
+
+    kind: str
+    name: str
+    span: Span
+    owner: str | None = None  # the parameter an enum member belongs to
+    note: str | None = None  # how the declaration's names are made, when not obvious
+
+    def describe(self) -> str:
+        return f"{self.kind} `{self.name}`" + (f" of `{self.owner}`" if self.owner else "")
+
+
 def _text(f: S.Field | None) -> str | None:
     """A checked string field's value."""
     return f.value.value if f is not None and isinstance(f.value, S.Str) else None
@@ -783,6 +888,34 @@ def _text(f: S.Field | None) -> str | None:
 def _flag(f: S.Field | None) -> bool:
     """A checked boolean field's value (false when absent)."""
     return f is not None and isinstance(f.value, S.Bool) and f.value.value
+
+
+def _nearest_divisors(n: int, value: int, low: int | None, high: int | None) -> list[int]:
+    """The divisors of ``n`` within [low, high] just below and just above ``value``.
+
+    Bounded work whatever ``n`` is: trial division stops at 2**16, and nothing is
+    suggested when that leaves a cofactor that may not be prime, or when ``n``
+    has more than 100,000 divisors."""
+    factors: dict[int, int] = {}
+    rest, p = n, 2
+    while p * p <= rest and p <= 1 << 16:
+        while rest % p == 0:
+            factors[p] = factors.get(p, 0) + 1
+            rest //= p
+        p += 1
+    if p * p <= rest:
+        return []
+    if rest > 1:
+        factors[rest] = factors.get(rest, 0) + 1
+    if math.prod(e + 1 for e in factors.values()) > 100_000:
+        return []
+    divisors = [1]
+    for q, e in factors.items():
+        divisors = [d * q ** k for d in divisors for k in range(e + 1)]
+    ok = sorted(x for x in divisors if (low is None or x >= low) and (high is None or x <= high))
+    below = [x for x in ok if x < value]
+    above = [x for x in ok if x > value]
+    return below[-1:] + above[:1]
 
 
 def _fmt_size(n: int) -> str:

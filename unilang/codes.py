@@ -98,7 +98,9 @@ app hello { sources = ["hello.c"]; memroy = 16 MiB; }"""),
     _c("U0033", "error", "given more than once", """
 A key, list item, provider choice or parameter override appears twice in
 the same block, or a policy both denies and allows the same capability.
-Remove one of them.""", """
+A file in `sources` counts once however it is named: a symbolic or hard
+link to a file the list already names is the same file twice, which the
+build could only compile twice. Remove one of them.""", """
 app hello { sources = ["a.c"]; memory = 16 MiB; memory = 32 MiB; }"""),
     _c("U0034", "error", "type mismatch", """
 A value has the wrong type. unilang never converts implicitly: a size needs
@@ -108,9 +110,12 @@ app hello { sources = ["hello.c"]; memory = 64; }   # write `64 MiB`"""),
     _c("U0035", "error", "value out of range", """
 A number or size is outside the range its key or parameter allows. For
 library parameters the range is the `in LOW .. HIGH` of the `param`
-declaration; for app keys: memory 1 MiB to 1 TiB, vcpus 1 to 256; rank 0 to
+declaration, and a parameter declared with `divides N` only takes positive
+divisors of N (the label shows the declaration, the help the nearest values
+that work); for app keys: memory 1 MiB to 1 TiB, vcpus 1 to 256; rank 0 to
 1000.""", """
-app hello { sources = ["hello.c"]; vcpus = 0; }"""),
+app hello { sources = ["hello.c"]; vcpus = 0; }
+app hello { sources = ["hello.c"]; set uart16550.baud = 9601; }   # must divide 115200"""),
     _c("U0036", "error", "unknown parameter", """
 `set LIBRARY.PARAM = VALUE;` names a parameter that the library does not
 declare, or the target is not of the form LIBRARY.PARAM. The note lists the
@@ -122,8 +127,16 @@ the backends unilang supports: kvm, xen."""),
     _c("U0038", "error", "invalid name", """
 A name that reaches generated files or C code breaks a rule: app, library,
 device and parameter names are at most 64 characters; init functions,
-entry points and parameter names must be C identifiers; two libraries
-whose names differ only in `-` versus `_` would collide in generated C."""),
+entry points and parameter names must be C identifiers; and no two
+declarations may generate the same C name. Generated C turns `-` into `_`
+and upper-cases macro names, so libraries `a-b` and `a_b` collide
+(`UNILANG_HAVE_A_B`), as do parameters `net-stack.mtu` and `net.stack_mtu`
+(`UNILANG_PARAM_NET_STACK_MTU`), enum members `fast-path` and `fast_path`,
+and an enum parameter `mode` with a parameter `mode_name` (an enum also
+defines `<MACRO>_NAME` and `<MACRO>_<MEMBER>`). The later declaration is
+reported; the label shows the first.""", """
+library net-stack { param mtu: int = 1500; }
+library net { param stack_mtu: int = 1500; }   # both UNILANG_PARAM_NET_STACK_MTU"""),
     _c("U0039", "error", "missing or misplaced app", """
 The spec given on the command line must declare exactly one `app`. An
 imported module may not declare an app."""),
@@ -137,9 +150,10 @@ and exist. The restriction keeps every path safe to write into build files
 and shell scripts."""),
     _c("U0042", "error", "invalid parameter declaration", """
 A library's `param` is malformed: unknown type (types are int, size, bool,
-string and enum(...)), no default, a default of the wrong type or outside
-the range, a range on a non-numeric type, an empty range, or an enum that
-lists a member twice.""", """
+string and enum(...)), no default, a default of the wrong type, outside
+the range or not dividing the `divides` value, a range or `divides` on a
+non-numeric type, an empty range, a `divides` value that is not positive,
+or an enum that lists a member twice.""", """
 library heap { param max_size: size = 1 MiB in 4 MiB .. 8 MiB; }"""),
     _c("U0043", "error", "`on` clause not allowed", """
 Only a library's `requires` may be limited to some backends
@@ -250,6 +264,16 @@ write is refused, since it cannot be carried over safely.""", """
 $ mkdir keep; echo x > keep/notes.txt
 $ unilang build hello.uni -o keep
 error[U0206]: output directory `keep` is not empty and was not written by unilang"""),
+    _c("U0208", "error", "memory smaller than the image", """
+The linked image does not fit in the app's `memory`. The image is loaded at
+1 MiB and its footprint runs from address 0 to the end of its highest
+loaded segment, which includes `.bss` and, in it, the boot stack and the
+page tables. With less RAM than that the guest still boots, but its writes
+above the end of RAM are lost or it triple-faults, so the build stops
+after linking and writes nothing to the output directory. A large static
+array is the usual cause; raise `memory` (the help gives the smallest whole
+MiB), remembering that the heap takes the RAM above the image.""", """
+app big { sources = ["big.c"]; memory = 4 MiB; }   # big.c: static char buf[4 << 20];"""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

@@ -3,15 +3,22 @@
 The properties unilang guarantees: no segment is both writable and
 executable; the PVH entry note (name "Xen", type 18) sits in a 4-byte
 aligned PT_NOTE; the entry point lies inside the executable segment; the
-file fits any policy's ``max_image_size``.
+file fits any policy's ``max_image_size``; and the app's ``memory`` holds
+the image's footprint (``memory_shortfall``).
 """
 
 from __future__ import annotations
 
 import io
 import struct
+from typing import TYPE_CHECKING
 
 import attrs
+
+from .diagnostics import Diagnostic, error
+
+if TYPE_CHECKING:
+    from .model import App
 
 XEN_ELFNOTE_PHYS32_ENTRY = 18
 PF_X, PF_W, PF_R = 1, 2, 4
@@ -25,6 +32,9 @@ class ImageFacts:
     segments: tuple[tuple[str, int, int, int, int], ...]  # (type, flags, vaddr, memsz, align)
     notes: tuple[tuple[str, int], ...]  # (name, type)
     symbols: tuple[str, ...]
+    #: The highest ``p_paddr + p_memsz`` of a PT_LOAD segment: the physical address
+    #: where the loaded image, its .bss included, ends.
+    load_end: int = 0
 
 
 def parse_notes(data: bytes, endian: str = "<") -> list[tuple[str, int, bytes]]:
@@ -48,9 +58,12 @@ def inspect(image: bytes) -> ImageFacts:
     segs = []
     notes: list[tuple[str, int]] = []
     pvh = None
+    load_end = 0
     for seg in elf.iter_segments():
         h = seg.header
         segs.append((h.p_type, h.p_flags, h.p_vaddr, h.p_memsz, h.p_align))
+        if h.p_type == "PT_LOAD":
+            load_end = max(load_end, h.p_paddr + h.p_memsz)
         if h.p_type == "PT_NOTE":
             for name, ntype, desc in parse_notes(seg.data()):
                 notes.append((name, ntype))
@@ -62,7 +75,7 @@ def inspect(image: bytes) -> ImageFacts:
     if symtab is not None:
         symbols = sorted({s.name for s in symtab.iter_symbols() if s.name})  # type: ignore[attr-defined]
     return ImageFacts(len(image), elf.header.e_entry, pvh, tuple(segs), tuple(notes),
-                      tuple(symbols))
+                      tuple(symbols), load_end)
 
 
 def verify(image: bytes, max_size: int | None) -> tuple[ImageFacts | None, list[str]]:
@@ -91,3 +104,45 @@ def verify(image: bytes, max_size: int | None) -> tuple[ImageFacts | None, list[
     if max_size is not None and facts.size > max_size:
         problems.append(f"image is {facts.size} bytes, above the policy limit of {max_size}")
     return facts, problems
+
+
+PAGE = 4096
+MIB = 1 << 20
+
+
+def footprint(facts: ImageFacts) -> int:
+    """The guest RAM an image needs, from physical address 0: up to the end of its
+    highest PT_LOAD segment, page aligned (where the linker script puts
+    ``__image_end``).  Everything the runtime needs at a fixed place is in that
+    range: the boot stack and the page tables are in .bss (``pvh_entry.S``'s boot
+    area), and the PVH start info, memory map and command line are the loader's,
+    in low memory.  The heap is not: it takes whatever RAM the memory map reports
+    above ``__image_end``, so it has no fixed size to add."""
+    return -(-facts.load_end // PAGE) * PAGE
+
+
+def _mib_up(n: int) -> str:
+    """``n`` bytes in MiB, rounded *up* to a tenth: never shown smaller than it is."""
+    tenths = -(-n * 10 // MIB)
+    return f"{tenths // 10} MiB" if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10} MiB"
+
+
+def memory_shortfall(facts: ImageFacts, app: App) -> Diagnostic | None:
+    """U0208 when the app's ``memory`` is below the image's footprint: the image
+    would still boot, but its writes above the end of RAM would be lost, or
+    the guest would triple-fault."""
+    from .check import fmt_size
+
+    need = footprint(facts)
+    if app.memory >= need:
+        return None
+    notes = [f"the image is loaded at 1 MiB and ends at 0x{need:x}; guest RAM is "
+             f"0x0 .. 0x{app.memory:x}"]
+    if app.memory_span is None:
+        notes.append(f"app `{app.name}` does not set `memory`; {fmt_size(app.memory)} is the "
+                     "default")
+    return error("U0208", f"`memory = {fmt_size(app.memory)}` is smaller than the image's "
+                 f"footprint of {_mib_up(need)} (loaded segments, bss, stack and page tables)",
+                 app.memory_span or app.span, notes=notes,
+                 help=f"set `memory = {-(-need // MIB)} MiB;` or more: the heap, if the app "
+                      "has one, takes the RAM above the image")

@@ -243,13 +243,17 @@ class FastParser:
             low = self.scalar()
             self.expect("..")
             high = self.scalar()
+        divides = None
+        if self.is_word("divides"):
+            self.i += 1
+            divides = self.scalar()
         doc = None
         if self.kinds[self.i] == "str":
             doc = self.decode(self.i)
             self.i += 1
         last = self.expect(";")
         return S.Param(self.texts[name], self.span(name, name), type_, default, low, high, doc,
-                       self.span(first, last))
+                       self.span(first, last), divides)
 
     def device(self) -> S.Device:
         first = self.keyword("device")

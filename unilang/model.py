@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Union
 
 import attrs
 
+from .cnames import c_name
 from .diagnostics import Span
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class ParamDecl:
     high: int | None
     doc: str | None
     span: Span
+    #: ``divides N``: every value is a positive divisor of N (the span is N's).
+    divides: Limit | None = None
 
 
 @attrs.frozen
@@ -118,7 +121,7 @@ class Library:
 
     @property
     def c_name(self) -> str:
-        return self.name.replace("-", "_")
+        return c_name(self.name)
 
 
 @attrs.frozen

@@ -33,6 +33,13 @@ _TERMINAL_WORDS = {
 }
 
 
+@attrs.frozen
+class _Divides:
+    """A param's ``divides N`` clause, on its way into ``S.Param``."""
+
+    value: S.Scalar
+
+
 class _Builder:
     """Callbacks that turn grammar rules into syntax nodes (used inline by lark)."""
 
@@ -130,19 +137,24 @@ class _Builder:
     def range(self, meta: Any, children: Sequence[Any]) -> tuple[Any, Any]:
         return (children[0], children[1])
 
+    def divides(self, meta: Any, children: Sequence[Any]) -> _Divides:
+        return _Divides(children[0])
+
     def param(self, meta: Any, children: Sequence[Any]) -> S.Param:
         name, type_ = children[0], children[1]
-        default = low = high = None
+        default = low = high = divides = None
         doc = None
         for c in children[2:]:
-            if isinstance(c, tuple):
+            if isinstance(c, _Divides):
+                divides = c.value
+            elif isinstance(c, tuple):
                 low, high = c
             elif hasattr(c, "type") and getattr(c, "type") == "STRING":
                 doc = self.decode_string(c)
             else:
                 default = c
         return S.Param(str(name), self.tok_span(name), type_, default, low, high, doc,
-                       self.span_of(meta))
+                       self.span_of(meta), divides)
 
     def device(self, meta: Any, children: Sequence[Any]) -> S.Device:
         name = children[0]

@@ -18,6 +18,7 @@ from typing import Iterable
 import attrs
 
 from . import model as M
+from .cnames import param_macro
 from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, warning
 
 APP = "app"
@@ -44,7 +45,7 @@ class ParamValue:
 
     @property
     def macro(self) -> str:
-        return f"UNILANG_PARAM_{self.library.replace('-', '_').upper()}_{self.name.upper()}"
+        return param_macro(self.library, self.name)
 
 
 @attrs.frozen

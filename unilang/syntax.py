@@ -111,6 +111,8 @@ class Param:
     high: Scalar | None
     doc: str | None
     span: Span
+    #: ``divides N``: every value must be a positive divisor of N.
+    divides: Scalar | None = None
 
 
 @attrs.frozen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .. import cnames
 from ..resolve import Resolution
 from . import escape as E
 
@@ -20,26 +21,30 @@ def params_header(res: Resolution) -> str:
            f"#define UNILANG_APP_VCPUS {res.app.vcpus}",
            ""]
     for name in res.order:
-        out.append(f"#define UNILANG_HAVE_{E.c_ident(name.replace('-', '_').upper())} 1")
+        out.append(f"#define {E.c_ident(cnames.have_macro(name))} 1")
     out.append("")
     for p in res.params:
-        macro = E.c_ident(p.macro)
         origin = "default" if p.origin == "default" else f"set at {p.span.file}:{p.span.line}"
         out.append(f"/* {p.library}.{p.name}: {p.type}, {origin} */".replace("*/ */", "*/"))
         v = p.value
-        if isinstance(v, bool):
-            out.append(f"#define {macro} {1 if v else 0}")
-        elif isinstance(v, int):
-            suffix = "ULL" if p.type == "size" else ("LL" if abs(v) > 0x7FFFFFFF else "")
-            out.append(f"#define {macro} ({v}{suffix})")
-        elif p.type.startswith("enum("):
-            members = p.type[5:-1].split(", ")
-            out.append(f"#define {macro} {members.index(v)}")
-            out.append(f"#define {macro}_NAME {E.c_string(v)}")
-            for i, m in enumerate(members):
-                out.append(f"#define {macro}_{E.c_ident(m.replace('-', '_').upper())} {i}")
-        else:
-            out.append(f"#define {macro} {E.c_string(v)}")
+        members = tuple(p.type[5:-1].split(", ")) if p.type.startswith("enum(") else None
+        index = {m: i for i, m in enumerate(members or ())}
+        # the names come from unilang.cnames, which the checker's collision check uses too
+        for m in cnames.param_macros(p.library, p.name, members):
+            macro = E.c_ident(m.name)
+            if m.member is not None:  # an enum member: its index
+                out.append(f"#define {macro} {index[m.member]}")
+            elif m.role == "name":  # an enum value's name
+                out.append(f"#define {macro} {E.c_string(str(v))}")
+            elif members is not None:  # an enum value: its member's index
+                out.append(f"#define {macro} {index[str(v)]}")
+            elif isinstance(v, bool):
+                out.append(f"#define {macro} {1 if v else 0}")
+            elif isinstance(v, int):
+                suffix = "ULL" if p.type == "size" else ("LL" if abs(v) > 0x7FFFFFFF else "")
+                out.append(f"#define {macro} ({v}{suffix})")
+            else:
+                out.append(f"#define {macro} {E.c_string(v)}")
     out += ["", "#endif /* UNILANG_PARAMS_H */", ""]
     return "\n".join(out)
 
@@ -67,7 +72,7 @@ def init_source(res: Resolution) -> str:
         cname = E.c_ident(lib.c_name)
         entries.append(name)
         out.append(f"void {fn}(void);")
-        out.append(f"static const unilang_init_fn __unilang_init_{cname}")
+        out.append(f"static const unilang_init_fn {E.c_ident(cnames.init_symbol(lib.name))}")
         out.append(f"    __attribute__((used, section(\".unilang_init.{cname}\"))) = {fn};")
     if entries:
         out.append("")

@@ -18,6 +18,8 @@
 #define LSR 5
 #define LSR_THRE 0x20
 
+/* `divides 115200` in backend.uni makes `check` reject any other baud first;
+ * this stays as a second line of defence. */
 _Static_assert(UNILANG_PARAM_UART16550_BAUD > 0 &&
                    UNILANG_PARAM_UART16550_BAUD <= 115200 &&
                    115200 % UNILANG_PARAM_UART16550_BAUD == 0,
