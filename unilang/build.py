@@ -36,6 +36,7 @@ from .outdir import OutputDir, OutputRefused
 from .quick import Stamp, build_key, fresh_build
 
 if TYPE_CHECKING:
+    from .backend import Backend
     from .resolve import Resolution
 
 CFLAGS = [
@@ -135,16 +136,15 @@ class Toolchain:
                    (json.dumps(doc, indent=1) + "\n").encode())
 
 
-#: Every name a build may write into an output directory (for recognising
-#: the output directories of unilang versions that did not mark them).
-CONFIG_NAMES = ("qemu.json", "run-qemu.sh", "firecracker.json", "libvirt.xml", "xl.cfg")
+#: The files every build writes beside the image and the backend's configurations.
 FIXED_NAMES = ("manifest.json", "image.lds", "build.ninja", "unilang_init.c", "unilang_params.h")
 
 
 class Builder:
-    def __init__(self, res: Resolution, spec: Path, out: OutputDir, sink: Sink,
-                 toolchain: Toolchain, log: IO[str]) -> None:
+    def __init__(self, res: Resolution, platform: Backend, spec: Path, out: OutputDir,
+                 sink: Sink, toolchain: Toolchain, log: IO[str]) -> None:
         self.res = res
+        self.platform = platform
         self.spec = spec
         self.out = out
         self.outdir = out.shown
@@ -193,8 +193,7 @@ class Builder:
             objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}"))
         objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c"))
 
-        templates = [p for d in (paths.backend_dir(res.backend), paths.stdlib_dir() / "templates")
-                     for p in sorted(d.glob("*.j2"))]
+        templates = [p for d in self.platform.template_search() for p in sorted(d.glob("*.j2"))]
         # hashed before they are used: an edit after this point is seen next time
         for p in templates:
             self.inputs[str(p)] = _sha_path(p)
@@ -215,7 +214,7 @@ class Builder:
 
         init_order = [res.selected[n].library.c_name for n in res.order
                       if res.selected[n].library.init is not None]
-        search = [paths.backend_dir(res.backend), paths.stdlib_dir() / "templates"]
+        search = self.platform.template_search()
         cflags = CFLAGS + ["-isystem", self.toolchain.include, "-I", "include", "-I", "gen",
                            "-include", "unilang_params.h"]
         generated = {
@@ -301,7 +300,7 @@ class Builder:
 
     def run(self, program: object) -> BuildResult | None:
         """Check the output directory, then build and publish under its lock."""
-        maybe = [self.image_name, *FIXED_NAMES, *CONFIG_NAMES]
+        maybe = [self.image_name, *FIXED_NAMES, *self.platform.emits]
         try:
             self.out.check_target(self.spec, maybe)  # refuse before creating anything
         except OutputRefused as exc:
@@ -346,9 +345,7 @@ class Builder:
         from .emit.configs import render_configs
 
         try:
-            configs = render_configs(self.res, self.image_name,
-                                     [paths.backend_dir(self.res.backend),
-                                      paths.stdlib_dir() / "templates"])
+            configs = render_configs(self.res, self.platform, self.image_name)
         except Unrepresentable as exc:
             self.fail("U0204", f"a value cannot be written safely: {exc}")
             return None
@@ -405,8 +402,11 @@ def build(spec: Path, backend: str, outdir: Path | None = None,
     tools = find_tools(session.sink)
     if tools is None:
         return session, None
+    from .backend import load as load_backend
+
     out = OutputDir(outdir if outdir is not None else default_outdir(res.app.name, backend))
-    builder = Builder(res, spec, out, session.sink, Toolchain.probe(tools), log or sys.stderr)
+    builder = Builder(res, load_backend(backend), spec, out, session.sink, Toolchain.probe(tools),
+                      log or sys.stderr)
     builder.stamp_key = key
     builder.inputs.update(session.reads)
     return session, builder.run(r.program)

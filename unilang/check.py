@@ -21,7 +21,6 @@ from . import model as M
 from . import syntax as S
 from .diagnostics import Label, Sink, Span, did_you_mean, error, one_of
 from .loader import LoadedModule
-from .paths import BACKENDS
 
 #: Names that reach generated files (app, library, device) are NAME tokens
 #: ([A-Za-z_][A-Za-z0-9_-]*) and at most this long.
@@ -87,6 +86,9 @@ class Checker:
         #: them apply on those backends and are skipped on this one.
         self.foreign = foreign
         self.backend = backend
+        from .backend import names
+
+        self.known_backends = names()
         self.sink = sink
         self.constructs: dict[str, M.Construct] = {}
         self.capabilities: dict[str, M.Capability] = {}
@@ -266,11 +268,11 @@ class Checker:
         return M.Ref(n.value, n.span)
 
     def backend_ref(self, n: S.Name) -> str | None:
-        if n.value not in BACKENDS:
-            guess = did_you_mean(n.value, BACKENDS)
+        if n.value not in self.known_backends:
+            guess = did_you_mean(n.value, self.known_backends)
             self.err("U0037", f"unknown backend `{n.value}`", n.span,
                      help=f"did you mean `{guess}`?" if guess else None,
-                     notes=(f"expected one of {one_of(BACKENDS)}",))
+                     notes=(f"expected one of {one_of(self.known_backends)}",))
             return None
         return n.value
 

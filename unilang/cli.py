@@ -14,7 +14,10 @@ from typing import Any, Callable, NoReturn
 import click
 
 from .diagnostics import Diagnostic, Severity, error
-from .paths import BACKENDS
+from .backend import default_name, names
+
+BACKENDS = names()
+DEFAULT_BACKEND = default_name()
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -87,8 +90,8 @@ def main() -> None:
 
     A .uni spec declares an app, the OS constructs it needs and the policies
     it must obey. unilang resolves which libraries go into the image for each
-    backend (kvm, xen), rejects dependency and policy errors before anything
-    is built, and builds a sealed, bootable image.
+    backend (each folder under backends/), rejects dependency and policy
+    errors before anything is built, and builds a sealed, bootable image.
 
     \b
     Typical use:
@@ -156,7 +159,7 @@ def _resolve_one(spec: Path, backend: str, fmt: str) -> tuple[Any, Any]:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @guarded
@@ -180,7 +183,7 @@ def resolve(spec: Path, backend: str, fmt: str) -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["dot", "text", "json", "svg"]),
               default="dot", show_default=True,
               help="svg runs Graphviz `dot`, which must be installed.")
@@ -231,7 +234,7 @@ def graph(spec: Path, backend: str, fmt: str, output: Path | None) -> None:
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.argument("library")
-@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
 @guarded
 def why(spec: Path, library: str, backend: str) -> None:
     """Explain why LIBRARY is, or is not, in SPEC's image for one backend.
@@ -272,7 +275,7 @@ def _build_or_exit(spec: Path, backend: str, outdir: Path | None) -> tuple[Any, 
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
               help="Output directory [default: build/<app>/<backend>].")
 @guarded
@@ -282,9 +285,10 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
     Checks and resolves the spec, then compiles only the selected libraries
     and the app (ninja), links them with the generated linker script (GNU ld),
     verifies the ELF, and writes to the output directory: <app>.elf,
-    manifest.json, image.lds, build.ninja, the generated C, and per backend
-    qemu.json + run-qemu.sh + firecracker.json + libvirt.xml (kvm) or
-    xl.cfg + libvirt.xml (xen). A failed build leaves earlier outputs intact.
+    manifest.json, image.lds, build.ninja, the generated C, and the
+    hypervisor configurations the backend emits (`emits` in its backend.toml,
+    e.g. qemu.json, run-qemu.sh, firecracker.json, libvirt.xml, xl.cfg).
+    A failed build leaves earlier outputs intact.
     """
     session, result = _build_or_exit(spec, backend, outdir)
     what = "built" if result.changed else "up to date"
@@ -294,7 +298,7 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-b", "--backend", type=BACKEND_CHOICE, default="kvm", show_default=True)
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
               help="Output directory [default: build/<app>/<backend>].")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
@@ -306,8 +310,8 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
     """Build SPEC if stale and boot it under QEMU microvm.
 
     The guest's console is streamed to stdout and unilang exits with the
-    guest's own exit code. xen images boot with their 0xE9 debug console
-    captured. A guest still running after --timeout is killed (status 124).
+    guest's own exit code; the backend's backend.toml says how its console
+    reaches stdio. A guest still running after --timeout is killed (status 124).
     """
     from .run import boot
 

@@ -264,6 +264,13 @@ write is refused, since it cannot be carried over safely.""", """
 $ mkdir keep; echo x > keep/notes.txt
 $ unilang build hello.uni -o keep
 error[U0206]: output directory `keep` is not empty and was not written by unilang"""),
+    _c("U0207", "error", "backend folder incomplete", """
+A backend is a folder `backends/<name>/` holding `backend.uni` (its platform
+libraries), `backend.toml` (its platform facts: how QEMU boots its images and
+which files a build emits) and `image.lds.j2` (its linker script), plus a
+template `NAME.j2` for every file it emits that `stdlib/templates` does not
+provide. The message says which piece is missing or wrong. See
+docs/build.md, "Adding a backend"."""),
     _c("U0208", "error", "memory smaller than the image", """
 The linked image does not fit in the app's `memory`. The image is loaded at
 1 MiB and its footprint runs from address 0 to the end of its highest

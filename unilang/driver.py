@@ -17,7 +17,6 @@ from . import syntax as S
 from .cache import CacheInconsistent, MemoryCache, open_cache, parse_cache
 from .diagnostics import Sink, diagnostic_from_json, error
 from .loader import LoadedModule, ParseCache, load_modules
-from .paths import BACKENDS
 
 if TYPE_CHECKING:
     from .model import Program
@@ -53,7 +52,9 @@ class Session:
         if cached is not None:
             return cached
         out = []
-        for other in BACKENDS:
+        from .backend import names
+
+        for other in names():
             if other == backend:
                 continue
             scratch = Sink()  # the other backend's problems are reported when it is checked
@@ -101,9 +102,19 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
     With ``reuse_results`` (the `check` command), a previous run's diagnostics
     are reused when every module, every source file it names and the working
     directory are the same (see ``ResultCache``)."""
+    from .backend import BackendError, load as load_backend
+
     session = session or Session()
     loaded = {}
     for backend in backends:
+        try:
+            load_backend(backend)
+        except BackendError as exc:
+            session.sink.add(error("U0207", f"backend `{backend}` cannot be used: {exc}",
+                                   help="see docs/build.md, \"Adding a backend\", for what a "
+                                        "backend folder holds"))
+            loaded[backend] = ([], False)
+            continue
         mark = len(session.sink.items)
         modules = session.load(spec, backend)
         load_ok = not any(d.is_error for d in session.sink.items[mark:])

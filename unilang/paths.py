@@ -11,8 +11,6 @@ from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
 
-BACKENDS = ("kvm", "xen")
-
 
 def _data_dir(name: str) -> Path:
     inside = _PKG / name
@@ -35,6 +33,35 @@ def backends_dir() -> Path:
 
 def backend_dir(backend: str) -> Path:
     return backends_dir() / backend
+
+
+def backend_names() -> tuple[str, ...]:
+    """Every backend, by folder name, sorted: each folder under backends/ is
+    one (``unilang.backend.load`` says whether it is complete)."""
+    import re
+
+    base = backends_dir()
+    try:
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return ()
+    ok = re.compile(r"[a-z][a-z0-9_-]*\Z")
+    return tuple(n for n in entries if ok.match(n) and (base / n).is_dir())
+
+
+def default_backend() -> str:
+    """The backend whose backend.toml says ``default = true``, else the first."""
+    import tomllib
+
+    found = backend_names()
+    for n in found:
+        try:
+            doc = tomllib.loads((backends_dir() / n / "backend.toml").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if doc.get("default") is True:
+            return n
+    return found[0] if found else ""
 
 
 def cache_dir() -> Path | None:

@@ -162,7 +162,7 @@ def work_dir(outdir: str) -> str:
 def _parse_build_args(args: list[str]) -> tuple[str, str, str | None] | None:
     """(spec, backend, outdir) of a plain `build` command line, else None."""
     spec = None
-    backend = "kvm"
+    backend = None
     outdir = None
     i = 0
     while i < len(args):
@@ -183,7 +183,10 @@ def _parse_build_args(args: list[str]) -> tuple[str, str, str | None] | None:
         else:
             spec = a
         i += 1
-    if spec is None or backend not in ("kvm", "xen") or outdir == "":
+    from .paths import backend_names, default_backend
+
+    backend = backend if backend is not None else default_backend()
+    if spec is None or backend not in backend_names() or outdir == "":
         return None
     return spec, backend, outdir
 

@@ -117,3 +117,8 @@ def c_ident(value: str) -> Escaped:
 
 def json_value(value: object) -> Escaped:
     return Escaped(json.dumps(value, ensure_ascii=False))
+
+
+def json_document(value: object) -> Escaped:
+    """A whole JSON document, indented."""
+    return Escaped(json.dumps(value, indent=2, ensure_ascii=False))

@@ -1,0 +1,120 @@
+"""Backends are data: every folder under ``backends/`` is one.
+
+A backend folder holds:
+
+* ``backend.uni``: its platform libraries (console, shutdown, ...);
+* ``backend.toml``: its platform facts: how QEMU boots its images (machine,
+  CPU, console and exit devices), the defaults its configurations use, and
+  the files a build emits for it;
+* ``image.lds.j2``: its linker script, and one ``NAME.j2`` for every emitted
+  file NAME that is not one of the shared templates in ``stdlib/templates``.
+
+Nothing in the compiler names a backend: adding one is adding a folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import paths
+from .paths import backend_names as names, default_backend as default_name
+
+__all__ = ["Backend", "BackendError", "Qemu", "default_name", "load", "names"]
+
+DESCRIPTOR = "backend.toml"
+REQUIRED = ("backend.uni", DESCRIPTOR, "image.lds.j2")
+_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+
+
+class BackendError(Exception):
+    """A backend folder that is missing a piece or describes itself wrongly."""
+
+
+@attrs.frozen
+class Qemu:
+    """How `unilang run`, `qemu.json` and `run-qemu.sh` boot an image."""
+
+    machine: str
+    cpu: str
+    console: tuple[str, ...]   # QEMU arguments that connect the guest console to stdio
+    devices: tuple[str, ...]   # one `-device` each: the exit device, a debug console ...
+
+
+@attrs.frozen
+class Backend:
+    name: str
+    directory: Path
+    doc: str
+    default: bool
+    qemu: Qemu
+    disk_prefix: str           # guest disk names: vda, vdb ... or xvda ...
+    bridge: str                # the host bridge a net device joins unless it names one
+    emits: tuple[str, ...]     # the configuration files a build writes
+
+    def template_search(self) -> list[Path]:
+        """Where templates are looked up: the backend's folder, then the shared ones."""
+        return [self.directory, paths.stdlib_dir() / "templates"]
+
+
+def _get(doc: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    value = doc.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        what = {str: "a string", bool: "true or false", list: "a list of strings",
+                dict: "a table"}[kind]
+        raise BackendError(f"`{key}` in {where} must be {what}")
+    if kind is list and not all(isinstance(v, str) for v in value):
+        raise BackendError(f"`{key}` in {where} must be a list of strings")
+    return value
+
+
+def load(name: str) -> Backend:
+    """The backend called ``name``; ``BackendError`` says what is wrong with its folder."""
+    import tomllib
+
+    directory = paths.backends_dir() / name
+    if not directory.is_dir():
+        raise BackendError(f"there is no folder `backends/{name}`")
+    for piece in REQUIRED:
+        if not (directory / piece).is_file():
+            raise BackendError(f"`backends/{name}/{piece}` is missing")
+    where = f"backends/{name}/{DESCRIPTOR}"
+    try:
+        doc = tomllib.loads((directory / DESCRIPTOR).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BackendError(f"cannot read {where}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BackendError(f"{where} is not valid TOML: {exc}") from None
+    if doc.get("name") != name:
+        raise BackendError(f"{where} says `name = {doc.get('name')!r}`, but its folder is "
+                           f"`{name}`")
+    qemu = _get(doc, "qemu", dict, where)
+    configs = _get(doc, "configs", dict, where)
+    emits = tuple(_get(doc, "emits", list, where))
+    shared = paths.stdlib_dir() / "templates"
+    for f in emits:
+        if not _FILE.match(f) or f in ("image.lds", "build.ninja", "manifest.json"):
+            raise BackendError(f"{where} emits `{f}`, which is not a file name a backend "
+                               "may emit")
+        if not ((directory / f"{f}.j2").is_file() or (shared / f"{f}.j2").is_file()):
+            raise BackendError(f"{where} emits `{f}`, but neither backends/{name}/{f}.j2 "
+                               f"nor stdlib/templates/{f}.j2 exists")
+    for t in sorted(directory.glob("*.j2")):
+        if t.name != "image.lds.j2" and t.name[:-3] not in emits:
+            raise BackendError(f"backends/{name}/{t.name} is not rendered: add "
+                               f"`{t.name[:-3]}` to `emits` in {where}, or remove it")
+    return Backend(
+        name=name, directory=directory, doc=str(doc.get("doc", "")),
+        default=bool(doc.get("default", False)),
+        qemu=Qemu(machine=_get(qemu, "machine", str, f"[qemu] of {where}"),
+                  cpu=_get(qemu, "cpu", str, f"[qemu] of {where}"),
+                  console=tuple(_get(qemu, "console", list, f"[qemu] of {where}")),
+                  devices=tuple(_get(qemu, "devices", list, f"[qemu] of {where}"))),
+        disk_prefix=_get(configs, "disk_prefix", str, f"[configs] of {where}"),
+        bridge=_get(configs, "bridge", str, f"[configs] of {where}"),
+        emits=emits,
+    )
