@@ -56,6 +56,9 @@ DEFAULT_MEMORY = 32 << 20
 MAX_MEMORY = 1 << 40
 MAX_VCPUS = 256
 MAX_CMDLINE = 2048
+#: What the generated C macros of int and size parameters can hold
+#: (``(VLL)`` and ``(VULL)``; -2**63 itself is not a valid C literal).
+C_RANGES = {"int": (-(1 << 63) + 1, (1 << 63) - 1), "size": (0, (1 << 64) - 1)}
 
 _SCALAR_TYPES = {"str": S.Str, "int": S.Int, "size": S.Size, "bool": S.Bool, "name": S.Name}
 _LIST_TYPES = {"names": S.Name, "strs": S.Str}
@@ -230,7 +233,7 @@ class Checker:
         help_ = None
         if typ in ("names", "strs") and not isinstance(v, S.List):
             help_ = f"write a list: `[{S.render_value(v)}]`"
-        elif typ == "size" and isinstance(v, S.Int):
+        elif typ == "size" and isinstance(v, S.Int) and not _huge(v):
             help_ = f"sizes need a unit: `{v.value} MiB`, `{v.value} KiB` or `{v.value} B`"
         elif typ == "int" and isinstance(v, S.Str) and v.value.strip().isdigit():
             help_ = f"write the number without quotes: `{v.value.strip()}`"
@@ -343,8 +346,9 @@ class Checker:
         if not low <= v.value <= high:
             lo = _fmt_size(low) if isinstance(v, S.Size) else str(low)
             hi = _fmt_size(high) if isinstance(v, S.Size) else str(high)
-            self.err("U0035", f"{what} {S.render_value(v)} is out of range", v.span,
-                     notes=(f"allowed: {lo} to {hi}",))
+            message = (f"{what} is out of range: it is {S.render_value(v)}" if _huge(v)
+                       else f"{what} {S.render_value(v)} is out of range")
+            self.err("U0035", message, v.span, notes=(f"allowed: {lo} to {hi}",))
             return None
         return v.value
 
@@ -448,6 +452,13 @@ class Checker:
             return None
         if t.kind == "string":
             return self.safe_string(v, what)  # type: ignore[arg-type]
+        if t.kind in C_RANGES and not C_RANGES[t.kind][0] <= v.value <= C_RANGES[t.kind][1]:  # type: ignore[operator]
+            lo, hi = C_RANGES[t.kind]
+            fmt = _fmt_size if t.kind == "size" else str
+            self.err("U0042" if decl else "U0035", f"{what} is out of range: it is {S.render_value(v)}",
+                     v.span, notes=(f"allowed: {fmt(lo)} to {fmt(hi)} (the generated C macro is "
+                                    f"a 64-bit {'unsigned ' if t.kind == 'size' else ''}integer)",))
+            return None
         return v.value  # type: ignore[return-value]
 
     def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str,
