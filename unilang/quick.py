@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,12 @@ MAX_PROJECT_FILES = 2000
 
 
 def _sha_file(path: str) -> str | None:
+    """The file's SHA-256, or None when it is not a regular file (a FIFO would
+    block, a device never end) or cannot be read."""
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
             return hashlib.sha256(f.read()).hexdigest()
     except OSError:
         return None
@@ -97,11 +102,18 @@ def _uni_files(root: str, limit: int) -> list[str] | None:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "build")
         for name in sorted(filenames):
-            if name.endswith(".uni"):
+            if name.endswith(".uni") and _is_regular(os.path.join(dirpath, name)):
                 out.append(os.path.join(dirpath, name))
                 if len(out) > limit:
                     return None
     return out
+
+
+def _is_regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def quick_key(spec: str, backend: str, outdir: str | None) -> str | None:
