@@ -55,7 +55,9 @@ app hello { cmdline = "C:\path"; }   # `\p` is not an escape: write `\\p`"""),
 `import a.b;` looks for `a/b.uni` in the spec's directory, then in
 `stdlib/`, then in the selected backend's folder (`backends/<backend>/`).
 `import "x/y.uni";` names a file relative to the importing file. Neither was
-found. The note lists every place that was searched.""", """
+found, or the path cannot name a file (a name longer than 255 bytes, a path
+too long for the file system). The note lists every place that was
+searched.""", """
 import netwrok;   # typo: no netwrok.uni anywhere"""),
     _c("U0021", "error", "import outside the search roots", """
 An import may only resolve to a file inside the root it was found in (the
@@ -109,7 +111,9 @@ app hello { sources = ["hello.c"]; memory = 64; }   # write `64 MiB`"""),
 A number or size is outside the range its key or parameter allows. For
 library parameters the range is the `in LOW .. HIGH` of the `param`
 declaration; for app keys: memory 1 MiB to 1 TiB, vcpus 1 to 256; rank 0 to
-1000.""", """
+1000. An `int` parameter holds -(2^63-1) to 2^63-1 and a `size` parameter 0
+to 2^64-1 bytes (their C macros are 64-bit). A number of 2^64 or more is out
+of every range, however many digits it has.""", """
 app hello { sources = ["hello.c"]; vcpus = 0; }"""),
     _c("U0036", "error", "unknown parameter", """
 `set LIBRARY.PARAM = VALUE;` names a parameter that the library does not
@@ -134,7 +138,15 @@ needs `kind`, a block device needs `path`."""),
 A source path must be relative to the declaring file, use only letters,
 digits, `_`, `-`, `.` and `/`, contain no `..`, end in `.c`, `.S` or `.s`,
 and exist. The restriction keeps every path safe to write into build files
-and shell scripts."""),
+and shell scripts.
+
+The file must be a regular file (not a directory, FIFO, socket or device)
+whose real path, links resolved, lies inside the declaring module's root
+(the spec's directory, `stdlib/` or the backend folder), as an import's
+must. Its file name may have at most 253 bytes (the build names the object
+`<name>.o`, and file names are limited to 255 bytes), each folder name at
+most 255. The headers (`*.h`) beside a source, which the build copies with
+it, follow the same rules."""),
     _c("U0042", "error", "invalid parameter declaration", """
 A library's `param` is malformed: unknown type (types are int, size, bool,
 string and enum(...)), no default, a default of the wrong type or outside
