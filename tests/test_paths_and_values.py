@@ -310,3 +310,61 @@ def test_special_cache_key_turns_the_cache_off(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "cache" / "unilang" / "key", 0o600)
     spec = project(tmp_path, app())
     assert check_process(spec, "-b", "kvm", env=env, timeout=60) == (0, [])
+
+
+# ---------------------------------------------------------------- 2. generated C
+
+INJECTED = "\n#define UNILANG_INJECTED 1\n"
+
+
+@pytest.mark.skipif(not __import__("shutil").which("gcc"), reason="gcc is needed")
+def test_spec_path_cannot_inject_into_the_params_header(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder named `e*` ends the comment at the `/` after it; a file name with
+    newlines then starts lines of its own."""
+    from unilang.driver import check_spec
+    from unilang.emit import cgen
+
+    folder = tmp_path / "e*"
+    folder.mkdir()
+    (folder / "main.c").write_text(MAIN_C)
+    name = INJECTED + ".uni"
+    (folder / name).write_text('app a {\n    sources = ["main.c"];\n    requires = [console.lines, '
+                               'mem.alloc];\n    set heap.max_size = 2 MiB;\n}\n')
+    monkeypatch.chdir(tmp_path)
+    session, results = check_spec(Path("e*") / name, ["kvm"])
+    assert not session.sink.has_errors, session.sink.items
+    header = cgen.params_header(results[0].resolution)
+    (tmp_path / "params.h").write_text(header)
+    proc = subprocess.run(["gcc", "-std=c11", "-E", "-dM", "-x", "c", "-include", "params.h",
+                           "/dev/null"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "UNILANG_INJECTED" not in proc.stdout
+    assert "#define UNILANG_PARAM_HEAP_MAX_SIZE (2097152ULL)" in proc.stdout
+    comment = next(line for line in header.split("\n") if line.startswith("/* heap.max_size"))
+    assert "UNILANG_INJECTED 1\n" not in header
+    assert comment == ("/* heap.max_size: size, set at e* /\\n#define UNILANG_INJECTED 1\\n"
+                       ".uni:4 */")
+
+
+@pytest.mark.parametrize("value, text", [
+    ("a */ b", "a * / b"),
+    ("a /* b", "a / * b"),
+    ("*/*/", "* / * /"),
+    ("**//", "** //"),
+    ("line\nbreak\r\ttab\x1b[31m", "line\\nbreak\\r\\ttab\\x1b[31m"),
+    ("back\\", "back\\\\"),
+    ("é€😀", "\\x" + "e9" + "\\u20ac\\U0001f600"),
+])
+def test_c_comment_escaping(value: str, text: str) -> None:
+    from unilang.emit.escape import c_comment
+
+    assert c_comment(value) == text
+
+
+def test_generated_c_refuses_unescaped_values() -> None:
+    from unilang.emit import cgen
+
+    with pytest.raises(TypeError, match="unescaped value"):
+        cgen._c("#define X {v}", v="raw */ text")

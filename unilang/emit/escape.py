@@ -96,6 +96,31 @@ def c_string(value: str) -> Escaped:
     return Escaped("".join(out))
 
 
+def c_comment(value: str) -> Escaped:
+    """Text inside a C ``/* */`` comment, on one line: every character that is
+    not printable ASCII, and the backslash, as a visible escape (``\\n``,
+    ``\\x1b``, ``\\u00e9``), and ``*/`` and ``/*`` broken apart, so the text can
+    neither end the comment, nor start a line, nor splice the next one."""
+    out = []
+    for c in value:
+        if c == "\\":
+            out.append("\\\\")
+        elif " " <= c <= "~":
+            out.append(c)
+        elif c in "\n\t\r":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}[c])
+        elif ord(c) < 0x100:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    text = "".join(out)
+    while "*/" in text or "/*" in text:
+        text = text.replace("*/", "* /").replace("/*", "/ *")
+    return Escaped(text)
+
+
 def c_ident(value: str) -> Escaped:
     if not _LDS_SYMBOL.match(value):
         raise Unrepresentable(f"`{value}` is not a C identifier")
