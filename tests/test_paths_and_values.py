@@ -368,3 +368,39 @@ def test_generated_c_refuses_unescaped_values() -> None:
 
     with pytest.raises(TypeError, match="unescaped value"):
         cgen._c("#define X {v}", v="raw */ text")
+
+
+# ---------------------------------------------------------------- 3. what XML cannot carry
+
+@pytest.mark.parametrize("written, point", [
+    ("\ufffe", "U+FFFE"),
+    ("\\u{ffff}", "U+FFFF"),
+    ("ok \\u{FFFE} ok", "U+FFFE"),
+])
+def test_cmdline_that_xml_cannot_carry(tmp_path: Path, written: str, point: str) -> None:
+    spec = project(tmp_path, app(extra=f'    cmdline = "console={written}";\n'))
+    code, diags = check_json(spec)
+    assert code == 1
+    d = only(diags)
+    assert (d["code"], d["message"], d["help"]) == (
+        "U0044", f"cmdline contains {point}, which XML 1.0 cannot carry",
+        "libvirt.xml could not be read back; remove the character")
+    assert d["span"] == {"file": d["span"]["file"], "line": 4, "column": 15, "end_line": 4,
+                         "end_column": 15 + len(written) + len('"console="')}
+
+
+def test_string_parameter_that_xml_cannot_carry(tmp_path: Path) -> None:
+    spec = project(tmp_path, "library g {\n    provides = [console.lines];\n"
+                   '    param s: string = "\\u{fffe}";\n}\n' + app())
+    code, diags = check_json(spec, "-b", "kvm")
+    assert code == 1
+    assert [(d["code"], d["message"]) for d in diags] == [
+        ("U0044", "default of `g.s` contains U+FFFE, which XML 1.0 cannot carry")]
+
+
+@pytest.mark.parametrize("value", ["\ufffe", "\uffff", "\ud800", "\x1b"])
+def test_xml_escaping_refuses_what_xml_cannot_carry(value: str) -> None:
+    from unilang.emit.escape import Unrepresentable, xml_text
+
+    with pytest.raises(Unrepresentable):
+        xml_text(f"a{value}b")

@@ -359,7 +359,12 @@ class Checker:
                      help="control characters (newlines, tabs, escape...) cannot be written "
                           "safely into the generated configuration files")
             return None
-        if len(s.value.encode("utf-8")) > limit:
+        bad = next((c for c in s.value if c in "\ufffe\uffff" or "\ud800" <= c <= "\udfff"), None)
+        if bad is not None:
+            self.err("U0044", f"{what} contains U+{ord(bad):04X}, which XML 1.0 cannot carry",
+                     s.span, help="libvirt.xml could not be read back; remove the character")
+            return None
+        if len(s.value.encode("utf-8", "surrogatepass")) > limit:
             self.err("U0044", f"{what} is longer than {limit} bytes", s.span)
             return None
         return s.value

@@ -159,7 +159,8 @@ Only a library's `requires` may be limited to some backends
     _c("U0044", "error", "unsafe string", """
 A string that reaches a generated file (kernel command line, device
 properties, string parameters) contains a control character (newline, tab,
-escape ...) or is too long. Such strings cannot be represented safely in
+escape ...), a character that XML 1.0 cannot carry at all (U+FFFE, U+FFFF,
+a surrogate: libvirt.xml would not be well-formed), or is too long. Such strings cannot be represented safely in
 every format unilang writes (xl.cfg, XML, shell, JSON), so they are
 rejected."""),
     _c("U0045", "error", "invalid device property", """

@@ -42,9 +42,17 @@ def xl_string(value: str) -> Escaped:
     return Escaped('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
 def xml_text(value: str) -> Escaped:
-    """XML character data or attribute value content (quotes escaped too)."""
+    """XML character data or attribute value content (quotes escaped too).
+    XML 1.0 has no way to write C0 controls (but tab, LF, CR, refused here
+    too), surrogates, U+FFFE or U+FFFF, not even as character references."""
     _no_control(value, "XML")
+    m = _NOT_XML.search(value)
+    if m:
+        raise Unrepresentable(f"U+{ord(m.group()):04X} cannot be written in XML 1.0")
     return Escaped(value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                    .replace('"', "&quot;").replace("'", "&apos;"))
 
