@@ -404,3 +404,67 @@ def test_xml_escaping_refuses_what_xml_cannot_carry(value: str) -> None:
 
     with pytest.raises(Unrepresentable):
         xml_text(f"a{value}b")
+
+
+# ---------------------------------------------------------------- 6. what diagnostics print
+
+def check_text(spec: Path, *args: str) -> str:
+    r = CliRunner().invoke(main, ["check", str(spec), *args], catch_exceptions=True)
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    return r.stderr
+
+
+def test_escape_sequences_in_an_excerpt_are_shown_not_sent(tmp_path: Path) -> None:
+    spec = project(tmp_path, 'app a { doc = "\x1b[2J\x07"; sources = ["main.c"]; '
+                   'requires = [console.lines]; vcpus = 0; } # \x1b]0;owned\x07\n')
+    out = check_text(spec, "-b", "kvm")
+    assert "\x1b" not in out and "\x07" not in out
+    lines = out.split("\n")
+    assert lines[2] == ('1 | app a { doc = "\\x1b[2J\\x07"; sources = ["main.c"]; '
+                        'requires = [console.lines]; vcpus = 0; } # \\x1b]0;owned\\x07')
+    # the carets sit under `0`, although each escape is four columns wide
+    assert lines[3] == "  |" + " " * (lines[2].index("= 0;") + 2 - 3) + "^"
+
+
+def test_quoted_values_and_file_names_are_shown_not_sent(tmp_path: Path) -> None:
+    spec = project(tmp_path, app('"\x1b[31mred.c"'))
+    renamed = spec.parent / "sp\x1b[8mec\u202e.uni"
+    spec.rename(renamed)
+    out = check_text(renamed, "-b", "kvm")
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "sp\\x1b[8mec\\u202e.uni:2:16: error[U0041]: source path `\\x1b[31mred.c` is " \
+           "not allowed" in out
+    code, diags = check_json(renamed, "-b", "kvm")
+    assert only(diags)["message"] == "source path `\x1b[31mred.c` is not allowed"  # data as is
+    r = CliRunner().invoke(main, ["check", str(renamed), "-b", "kvm", "--format", "json"])
+    assert "\x1b" not in r.stdout and "\u202e" not in r.stdout  # escaped by JSON itself
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_every_line_end_counts_alike(tmp_path: Path, end: str) -> None:
+    text = end.join(["# a comment", "app a {", '    sources = ["main.c"];',
+                     "    requires = [console.lines];", "    vcpus = 0;", "}", ""])
+    spec = project(tmp_path, text)
+    code, diags = check_json(spec, "-b", "kvm")
+    assert code == 1
+    d = only(diags)
+    assert (d["code"], where(d)) == ("U0035", (5, 13))
+    out = check_text(spec, "-b", "kvm")
+    assert "\r" not in out
+    assert out.split("\n")[1:4] == ["  |", "5 |     vcpus = 0;", "  |             ^"]
+
+
+def test_bare_cr_ends_a_comment(tmp_path: Path) -> None:
+    """A comment ends at a CR: the app after it is parsed, not swallowed."""
+    spec = project(tmp_path, "# comment\rapp a {\r    sources = [\"main.c\"];\r"
+                   "    requires = [console.lines];\r}\r")
+    assert check_json(spec, "-b", "kvm") == (0, [])
+
+
+@pytest.mark.parametrize("end", ["\r\n", "\r"])
+def test_utf8_error_position_with_any_line_end(tmp_path: Path, end: str) -> None:
+    spec = project(tmp_path, "")
+    spec.write_bytes(end.join(["app a {", "    doc = \"caf\xe9\";"]).encode("latin-1"))
+    code, diags = check_json(spec, "-b", "kvm")
+    d = only(diags)
+    assert (d["code"], where(d)) == ("U0002", (2, 15))

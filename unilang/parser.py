@@ -358,6 +358,8 @@ def parse_text(text: str, name: str = "<input>") -> tuple[S.Module | None, list[
     """Parse text directly (for tests and tools)."""
     import hashlib
 
-    src = SourceFile(name=name, path=Path(name), text=text,
+    from .source import normalize_line_ends
+
+    src = SourceFile(name=name, path=Path(name), text=normalize_line_ends(text),
                      digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
     return parse_source(src)
