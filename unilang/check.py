@@ -805,8 +805,9 @@ def _text(f: S.Field | None) -> str | None:
     return f.value.value if f is not None and isinstance(f.value, S.Str) else None
 
 
-#: What the build appends to a source's file name to name its object.
-OBJECT_SUFFIX = ".o"
+#: The longest suffix the build appends to a source's file name: its object is
+#: `<name>.o` and gcc's dependency file `<name>.o.d` (build.ninja.j2).
+OBJECT_SUFFIX = ".o.d"
 _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
           stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
 
@@ -849,8 +850,8 @@ def source_problem(file: Path, rel: str, info: ModuleInfo) -> tuple[str, tuple[s
     if size + len(OBJECT_SUFFIX) > NAME_MAX:
         return (f"source file name `{parts[-1]}` is {size} bytes long; the limit is "
                 f"{NAME_MAX - len(OBJECT_SUFFIX)} bytes",
-                (f"the build names the object file `<name>{OBJECT_SUFFIX}`, and a file name "
-                 f"may have at most {NAME_MAX} bytes",))
+                (f"the build names the object `<name>.o` and its dependency file "
+                 f"`<name>{OBJECT_SUFFIX}`, and a file name may have at most {NAME_MAX} bytes",))
     problem = _file_problem(file, f"source `{rel}`", info)
     if problem is None and not os.path.lexists(file):
         return f"source file `{rel}` does not exist", (f"looked for {file}",)

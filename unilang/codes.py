@@ -143,9 +143,9 @@ and shell scripts.
 The file must be a regular file (not a directory, FIFO, socket or device)
 whose real path, links resolved, lies inside the declaring module's root
 (the spec's directory, `stdlib/` or the backend folder), as an import's
-must. Its file name may have at most 253 bytes (the build names the object
-`<name>.o`, and file names are limited to 255 bytes), each folder name at
-most 255. The headers (`*.h`) beside a source, which the build copies with
+must. Its file name may have at most 251 bytes (the build names the object
+`<name>.o` and its dependency file `<name>.o.d`, and file names are limited
+to 255 bytes), each folder name at most 255. The headers (`*.h`) beside a source, which the build copies with
 it, follow the same rules."""),
     _c("U0042", "error", "invalid parameter declaration", """
 A library's `param` is malformed: unknown type (types are int, size, bool,
