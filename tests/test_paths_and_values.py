@@ -268,6 +268,22 @@ def test_fifo_header_is_refused_at_check_time(tmp_path: Path) -> None:
     assert d["message"] == "header `pipe.h` beside source `main.c` is not a regular file: it is a FIFO"
 
 
+@pytest.mark.parametrize("kind", ["fifo", "outside"])
+def test_build_neither_hangs_on_nor_copies_a_bad_header(tmp_path: Path, kind: str) -> None:
+    spec = project(tmp_path, app())
+    if kind == "fifo":
+        os.mkfifo(spec.parent / "bad.h")
+    else:
+        (tmp_path / "secret.h").write_text("#define SECRET 1\n")
+        (spec.parent / "bad.h").symlink_to(tmp_path / "secret.h")
+    proc = subprocess.run([sys.executable, "-m", "unilang", "build", spec.name, "-b", "kvm"],
+                          cwd=spec.parent, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 1
+    assert "error[U0041]: header `bad.h` beside source `main.c`" in proc.stderr
+    assert not list(spec.parent.glob("build/**/bad.h"))
+
+
 def test_directory_as_source(tmp_path: Path) -> None:
     spec = project(tmp_path, app('"dir.c"'))
     (spec.parent / "dir.c").mkdir()
