@@ -79,7 +79,18 @@ def test_source_linked_outside_the_root_is_refused(tmp_path: Path) -> None:
     d = only(diags)
     assert d["code"] == "U0041" and where(d) == (2, 26)
     assert d["message"] == ("source `link.c` resolves outside the spec's directory: "
-                            f"it is a link to {secret}")
+                            f"its real path is {secret}")
+
+
+def test_source_in_a_folder_linked_outside_the_root_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.c").write_text(MAIN_C)
+    spec = project(tmp_path, app('"main.c", "sub/x.c"'))
+    (spec.parent / "sub").symlink_to(tmp_path / "elsewhere")
+    code, diags = check_json(spec, "-b", "kvm")
+    assert code == 1
+    assert only(diags)["message"] == ("source `sub/x.c` resolves outside the spec's directory: "
+                                      f"its real path is {tmp_path / 'elsewhere' / 'x.c'}")
 
 
 def test_source_linked_inside_the_root_is_fine(tmp_path: Path) -> None:
@@ -98,7 +109,7 @@ def test_header_linked_outside_the_root_is_refused(tmp_path: Path) -> None:
     d = only(diags)
     assert d["code"] == "U0041" and where(d) == (2, 16)
     assert d["message"] == ("header `evil.h` beside source `main.c` resolves outside the "
-                            f"spec's directory: it is a link to {tmp_path / 'passwd.h'}")
+                            f"spec's directory: its real path is {tmp_path / 'passwd.h'}")
     assert d["help"] == "the build copies every `*.h` beside a source; move or remove this one"
 
 

@@ -835,7 +835,7 @@ def _file_problem(file: Path, what: str, info: ModuleInfo) -> str | None:
         return f"{what} is not a regular file: it is {kind}"
     real = Path(os.path.realpath(file))
     if info.root_path is not None and not real.is_relative_to(info.root_path):
-        return f"{what} resolves outside {_root_desc(info)}: it is a link to {real}"
+        return f"{what} resolves outside {_root_desc(info)}: its real path is {real}"
     return None
 
 
