@@ -68,19 +68,19 @@ class _Lines:
         return lines[n - 1]
 
 
+_SHOWN_OTHERWISE = re.compile("\t|" + _INVISIBLE.pattern)
+
+
+def _show(text: str) -> str:
+    return _SHOWN_OTHERWISE.sub(lambda m: "    " if m.group() == "\t" else _escape(m.group()),
+                                text)
+
+
 def _expand(line: str, col: int) -> tuple[str, int]:
     """The line as shown -- tabs as 4 spaces, invisible characters as escapes --
     and where the 1-based column ``col`` of the source line lands in it."""
-    shown: list[str] = []
-    width = 0
-    at = None
-    for i, c in enumerate(line):
-        if i == col - 1:
-            at = width + 1
-        piece = "    " if c == "\t" else (_escape(c) if _INVISIBLE.match(c) else c)
-        shown.append(piece)
-        width += len(piece)
-    return "".join(shown), at if at is not None else width + 1 + max(0, col - 1 - len(line))
+    before = _show(line[: col - 1])
+    return _show(line), len(before) + 1 + max(0, col - 1 - len(line))
 
 
 class TextRenderer:
