@@ -505,3 +505,14 @@ def test_utf8_error_position_with_any_line_end(tmp_path: Path, end: str) -> None
     code, diags = check_json(spec, "-b", "kvm")
     d = only(diags)
     assert (d["code"], where(d)) == ("U0002", (2, 15))
+
+
+@pytest.mark.parametrize("target", ["pipe", '"pipe.uni"'])
+def test_fifo_module_is_refused_where_it_is_imported(tmp_path: Path, target: str) -> None:
+    spec = project(tmp_path, f"import {target};\n" + app())
+    os.mkfifo(spec.parent / "pipe.uni")
+    code, diags = check_process(spec, "-b", "kvm")
+    assert code == 1
+    d = only(diags)
+    assert (d["code"], where(d)) == ("U0001", (1, 1))
+    assert d["message"].endswith("pipe.uni`: it is not a regular file")

@@ -160,7 +160,7 @@ class Loader:
             root = self.roots[kind]
             candidate = root.path / rel_path
             looked.append(self._root_desc(root) + "/" + rel_path.as_posix())
-            if candidate.is_file():
+            if candidate.exists() and not candidate.is_dir():  # a FIFO: U0001 from read()
                 real = Path(os.path.realpath(candidate))
                 if not _inside(real, root.path):
                     return error("U0021", f"import `{imp.target}` resolves outside the "
