@@ -20,6 +20,11 @@ WORDS = ["import", "construct", "capability", "library", "app", "policy", "param
          "a-b", "kvm", "mem", "alloc", "int", "size", "string", "bool"]
 PUNCT = ["{", "}", "[", "]", "(", ")", ";", ":", "=", ",", ".", ".."]
 LITERALS = ["0", "42", "-7", "0x1F", '"s"', '"a\\"b"', '"\\u{e9}"', '"\\q"', "5MiB"]
+#: Literals past Python's 4,300-digit int-str limit, or past 64 bits: both parsers
+#: keep them as +-2**64 (and abbreviate a size's text) without converting them.
+HUGE = ["9" * 4301, "-" + "9" * 4400, "0x" + "f" * 5000, "0" * 30 + "7",
+        "18446744073709551616", "1" * 60 + " MiB"]
+LITERALS += HUGE
 SPACE = [" ", "\n", "  ", "\t", " # c\n", " // c\n"]
 
 token = st.sampled_from(WORDS + PUNCT + LITERALS)
@@ -29,7 +34,7 @@ soup = st.lists(st.tuples(token, st.sampled_from(SPACE)), max_size=40).map(
 
 def scalar() -> st.SearchStrategy[str]:
     return st.sampled_from(["1", "-2", "0x10", "64 MiB", "1KiB", '"str"', '"e\\u{e9}"',
-                            "true", "false", "name", "dotted.name", "a.b-c"])
+                            "true", "false", "name", "dotted.name", "a.b-c"] + HUGE)
 
 
 def field() -> st.SearchStrategy[str]:

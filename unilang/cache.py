@@ -10,6 +10,9 @@ Safety:
 * every entry carries an HMAC-SHA256 over its bytes with a per-user random
   key (``key``, mode 0600): an entry written by anyone without that key is
   rejected, so the cache cannot be used to smuggle a different tree in;
+* an entry (or the key) that is not a regular file of this user -- a link,
+  a FIFO, a device -- is never followed or read: it is a miss, and the next
+  write replaces it;
 * writers write a temporary file in the same directory and rename it into
   place, so concurrent writers and readers only ever see whole entries.
 
@@ -24,6 +27,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +38,44 @@ from .diagnostics import Diagnostic, Span
 
 FORMAT = 1
 _MAC_LEN = 64  # hex digits of an HMAC-SHA256
+
+
+#: Larger entries are not read (a summary or a check result is far smaller).
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
+
+
+def _read_regular(path: Path, limit: int, private: bool = False) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (not a link, FIFO or device)
+    of at most ``limit`` bytes, owned by this user and, with ``private``, not
+    readable by others; else None.  Never blocks: a FIFO is opened non-blocking
+    and refused by its type before anything is read."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            return None
+        if private and st.st_mode & 0o077:
+            return None
+        chunks = []
+        size = 0
+        while size <= st.st_size:  # until EOF, or one byte past the size it had
+            chunk = os.read(fd, st.st_size + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+        return data if len(data) == st.st_size else None  # it changed meanwhile: a miss
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 class DiskCache:
@@ -53,14 +95,9 @@ class DiskCache:
         else:
             with os.fdopen(fd, "wb") as f:
                 f.write(secrets.token_bytes(32))
-        try:
-            st = os.stat(path)
-            if st.st_mode & 0o077 or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
-                return None
-            key = path.read_bytes()
-        except OSError:
-            return None
-        return key if len(key) == 32 else None  # a half-written key by a racing writer: off
+        key = _read_regular(path, 32, private=True)
+        # missing, not a private regular file, or half-written by a racing writer: off
+        return key if key is not None and len(key) == 32 else None
 
     def _path(self, namespace: str, digest: str) -> Path:
         return self.root / namespace / digest[:2] / digest[2:]
@@ -68,10 +105,9 @@ class DiskCache:
     def get(self, namespace: str, digest: str) -> bytes | None:
         if not self.enabled:
             return None
-        try:
-            data = self._path(namespace, digest).read_bytes()
-        except OSError:
-            return None
+        data = _read_regular(self._path(namespace, digest), MAX_ENTRY_BYTES)
+        if data is None:
+            return None  # a miss: put() replaces whatever is there
         mac, payload = data[:_MAC_LEN], data[_MAC_LEN:]
         want = hmac.new(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0" + payload,  # type: ignore[arg-type]
                         hashlib.sha256).hexdigest().encode()

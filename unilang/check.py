@@ -10,7 +10,9 @@ collected; nothing stops at the first.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -20,7 +22,7 @@ from . import cnames
 from . import model as M
 from . import syntax as S
 from .diagnostics import Label, Sink, Span, did_you_mean, error, one_of
-from .loader import LoadedModule
+from .loader import NAME_MAX, LoadedModule, ModuleInfo
 
 #: Names that reach generated files (app, library, device) are NAME tokens
 #: ([A-Za-z_][A-Za-z0-9_-]*) and at most this long.
@@ -55,6 +57,9 @@ DEFAULT_MEMORY = 32 << 20
 MAX_MEMORY = 1 << 40
 MAX_VCPUS = 256
 MAX_CMDLINE = 2048
+#: What the generated C macros of int and size parameters can hold
+#: (``(VLL)`` and ``(VULL)``; -2**63 itself is not a valid C literal).
+C_RANGES = {"int": (-(1 << 63) + 1, (1 << 63) - 1), "size": (0, (1 << 64) - 1)}
 
 _SCALAR_TYPES = {"str": S.Str, "int": S.Int, "size": S.Size, "bool": S.Bool, "name": S.Name}
 _LIST_TYPES = {"names": S.Name, "strs": S.Str}
@@ -232,7 +237,7 @@ class Checker:
         help_ = None
         if typ in ("names", "strs") and not isinstance(v, S.List):
             help_ = f"write a list: `[{S.render_value(v)}]`"
-        elif typ == "size" and isinstance(v, S.Int):
+        elif typ == "size" and isinstance(v, S.Int) and not _huge(v):
             help_ = f"sizes need a unit: `{v.value} MiB`, `{v.value} KiB` or `{v.value} B`"
         elif typ == "int" and isinstance(v, S.Str) and v.value.strip().isdigit():
             help_ = f"write the number without quotes: `{v.value.strip()}`"
@@ -295,7 +300,8 @@ class Checker:
                 out.append(r)
         return tuple(out)
 
-    def sources(self, f: S.Field | None, directory: Path) -> tuple[M.SourceRef, ...]:
+    def sources(self, f: S.Field | None, info: ModuleInfo) -> tuple[M.SourceRef, ...]:
+        directory = info.path.parent
         if f is None:
             return ()
         assert isinstance(f.value, S.List)
@@ -316,9 +322,9 @@ class Checker:
                 self.err("U0041", f"source `{p}` is not a C (.c) or assembly (.S, .s) file",
                          item.span)
                 continue
-            if not file.is_file():
-                self.err("U0041", f"source file `{p}` does not exist", item.span,
-                         notes=(f"looked for {file}",))
+            problem = source_problem(file, p, info)
+            if problem is not None:
+                self.err("U0041", problem[0], item.span, notes=problem[1])
                 continue
             ref = M.SourceRef(p, file, item.span)
             try:
@@ -335,6 +341,12 @@ class Checker:
                              help="list each source file once")
                     continue
             out.append(ref)
+        # the build copies the headers beside each source: they obey the same rules
+        for d, first in {(directory / s.path).parent: s for s in reversed(out)}.items():
+            for message in header_problems(d, first.path, info):
+                self.err("U0041", message, first.span,
+                         help="the build copies every `*.h` beside a source; move or "
+                              "remove this one")
         return tuple(out)
 
     def c_ident(self, f: S.Field | None, what: str) -> M.Ref | None:
@@ -355,8 +367,9 @@ class Checker:
         if not low <= v.value <= high:
             lo = _fmt_size(low) if isinstance(v, S.Size) else str(low)
             hi = _fmt_size(high) if isinstance(v, S.Size) else str(high)
-            self.err("U0035", f"{what} {S.render_value(v)} is out of range", v.span,
-                     notes=(f"allowed: {lo} to {hi}",))
+            message = (f"{what} is out of range: it is {S.render_value(v)}" if _huge(v)
+                       else f"{what} {S.render_value(v)} is out of range")
+            self.err("U0035", message, v.span, notes=(f"allowed: {lo} to {hi}",))
             return None
         return v.value
 
@@ -367,7 +380,12 @@ class Checker:
                      help="control characters (newlines, tabs, escape...) cannot be written "
                           "safely into the generated configuration files")
             return None
-        if len(s.value.encode("utf-8")) > limit:
+        bad = next((c for c in s.value if c in "\ufffe\uffff" or "\ud800" <= c <= "\udfff"), None)
+        if bad is not None:
+            self.err("U0044", f"{what} contains U+{ord(bad):04X}, which XML 1.0 cannot carry",
+                     s.span, help="libvirt.xml could not be read back; remove the character")
+            return None
+        if len(s.value.encode("utf-8", "surrogatepass")) > limit:
             self.err("U0044", f"{what} is longer than {limit} bytes", s.span)
             return None
         return s.value
@@ -475,6 +493,13 @@ class Checker:
             return None
         if t.kind == "string":
             return self.safe_string(v, what)  # type: ignore[arg-type]
+        if t.kind in C_RANGES and not C_RANGES[t.kind][0] <= v.value <= C_RANGES[t.kind][1]:  # type: ignore[operator]
+            lo, hi = C_RANGES[t.kind]
+            fmt = _fmt_size if t.kind == "size" else str
+            self.err("U0042" if decl else "U0035", f"{what} is out of range: it is {S.render_value(v)}",
+                     v.span, notes=(f"allowed: {fmt(lo)} to {fmt(hi)} (the generated C macro is "
+                                    f"a 64-bit {'unsigned ' if t.kind == 'size' else ''}integer)",))
+            return None
         return v.value  # type: ignore[return-value]
 
     def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str,
@@ -548,7 +573,7 @@ class Checker:
             name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
             provides=self.refs(v.get("provides"), self.construct_ref),
             requires=self.requirements(f.requires),
-            sources=self.sources(v.get("sources"), mod.info.path.parent),
+            sources=self.sources(v.get("sources"), mod.info),
             backends=tuple(backends),
             exercises=self.refs(v.get("exercises"), self.capability_ref),
             params=tuple(params),
@@ -711,7 +736,7 @@ class Checker:
         return M.App(
             name=block.name, span=block.name_span, module=mod.info.name,
             doc=_text(v.get("doc")),
-            sources=self.sources(v.get("sources"), mod.info.path.parent),
+            sources=self.sources(v.get("sources"), mod.info),
             entry=entry,
             requires=tuple(M.Requirement(r) for r in self.refs(v.get("requires"), self.construct_ref)),
             memory=memory if memory is not None else DEFAULT_MEMORY,
@@ -885,6 +910,101 @@ class _Origin:
 def _text(f: S.Field | None) -> str | None:
     """A checked string field's value."""
     return f.value.value if f is not None and isinstance(f.value, S.Str) else None
+
+
+#: The longest suffix the build appends to a source's file name: its object is
+#: `<name>.o` and gcc's dependency file `<name>.o.d` (build.ninja.j2).
+OBJECT_SUFFIX = ".o.d"
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+
+
+def _root_desc(info: ModuleInfo) -> str:
+    return {"project": "the spec's directory", "stdlib": "stdlib"}.get(
+        info.root, f"the {info.root} folder")
+
+
+def _file_problem(file: Path, what: str, info: ModuleInfo) -> str | None:
+    """Why the build could not use ``file`` (named ``what`` in messages), or None.
+
+    Without opening it: it must be a regular file (a FIFO would block the build,
+    a device never end) whose real path lies inside its module's root."""
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        if os.path.lexists(file):
+            return f"{what} is a broken link"
+        return None  # the caller says what a missing file means
+    except OSError as exc:
+        return f"cannot read {what}: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "a special file")
+        return f"{what} is not a regular file: it is {kind}"
+    real = Path(os.path.realpath(file))
+    if info.root_path is not None and not real.is_relative_to(info.root_path):
+        return f"{what} resolves outside {_root_desc(info)}: its real path is {real}"
+    return None
+
+
+def source_problem(file: Path, rel: str, info: ModuleInfo) -> tuple[str, tuple[str, ...]] | None:
+    """(message, notes) of what is wrong with the source ``rel`` (``file``), or None."""
+    parts = rel.split("/")
+    for part in parts[:-1]:
+        if len(part.encode()) > NAME_MAX:
+            return (f"source path `{rel}` has a folder name of {len(part.encode())} bytes; the "
+                    f"limit is {NAME_MAX} bytes", ())
+    size = len(parts[-1].encode())
+    if size + len(OBJECT_SUFFIX) > NAME_MAX:
+        return (f"source file name `{parts[-1]}` is {size} bytes long; the limit is "
+                f"{NAME_MAX - len(OBJECT_SUFFIX)} bytes",
+                (f"the build names the object `<name>.o` and its dependency file "
+                 f"`<name>{OBJECT_SUFFIX}`, and a file name may have at most {NAME_MAX} bytes",))
+    problem = _file_problem(file, f"source `{rel}`", info)
+    if problem is None and not os.path.lexists(file):
+        return f"source file `{rel}` does not exist", (f"looked for {file}",)
+    return (problem, ()) if problem is not None else None
+
+
+def header_problems(directory: Path, source: str, info: ModuleInfo) -> list[str]:
+    """What is wrong with the headers (``*.h``) the build would copy from ``directory``,
+    the folder of the source ``source``."""
+    try:
+        headers = sorted(directory.glob("*.h"))
+    except OSError as exc:
+        return [f"cannot list the headers beside source `{source}`: {exc.strerror or exc}"]
+    out = []
+    for h in headers:
+        problem = _file_problem(h, f"header `{h.name}` beside source `{source}`", info)
+        if problem is not None:
+            out.append(problem)
+    return out
+
+
+def dependency_state(file: Path) -> list[object]:
+    """What check's verdict on the source ``file`` depends on, as JSON-able data:
+    the real path and kind of the file and of every header beside it (for
+    ``driver.ResultCache``, which must not reuse a verdict when any changed)."""
+    def one(p: Path) -> list[object]:
+        try:
+            kind: object = stat.S_IFMT(os.stat(p).st_mode)
+        except OSError as exc:
+            kind = f"errno {exc.errno}"
+        try:
+            real = os.path.realpath(p)
+        except OSError as exc:
+            real = f"errno {exc.errno}"
+        return [p.name, real, kind]
+
+    try:
+        headers = sorted(file.parent.glob("*.h"))
+    except OSError as exc:
+        return [one(file), f"errno {exc.errno}"]
+    return [one(file)] + [one(h) for h in headers]
+
+
+def _huge(v: S.Value) -> bool:
+    """An integer literal too long to keep (see ``syntax.INT_LIMIT``)."""
+    return isinstance(v, S.Int) and abs(v.value) >= S.INT_LIMIT
 
 
 def _flag(f: S.Field | None) -> bool:

@@ -148,7 +148,8 @@ class ResultCache:
     files relative to it), the spec path, the backends, and the name, root
     and content hash of every loaded module (the spec's, stdlib's and every
     backend's).  Source files named by `sources` are dependencies recorded in
-    the entry and re-checked on a hit."""
+    the entry and re-checked on a hit: their real paths and kinds, and those of
+    the headers beside them (``check.dependency_state``)."""
 
     def __init__(self, spec: Path, backends: list[str],
                  loaded: dict[str, tuple[list[LoadedModule], bool]], session: Session) -> None:
@@ -172,6 +173,8 @@ class ResultCache:
         self.key = h.hexdigest()
 
     def lookup(self) -> list[BackendResult] | None:
+        from .check import dependency_state
+
         if not self.ok:
             return None
         assert self.disk is not None
@@ -180,8 +183,8 @@ class ResultCache:
             return None
         try:
             doc = json.loads(payload)
-            for path, exists in doc["deps"]:
-                if Path(path).is_file() != exists:
+            for path, state in doc["deps"]:
+                if dependency_state(Path(path)) != state:
                     return None
             diags = [diagnostic_from_json(d) for d in doc["diagnostics"]]
             results = [BackendResult(b, None, None, doc["app"]) for b in doc["backends"]]
@@ -191,10 +194,12 @@ class ResultCache:
         return results
 
     def store(self, results: list[BackendResult]) -> None:
+        from .check import dependency_state
+
         if not self.ok:
             return
         assert self.disk is not None
-        deps: dict[str, bool] = {}
+        deps: dict[str, list[object]] = {}
         for modules, _ in self.loaded.values():
             for m in modules:
                 for decl in m.tree.decls:
@@ -206,7 +211,7 @@ class ResultCache:
                             for item in member.value.items:
                                 if isinstance(item, S.Str):
                                     p = str(m.info.path.parent / item.value)
-                                    deps[p] = Path(p).is_file()
+                                    deps[p] = dependency_state(Path(p))
         app = next((r.app_name for r in results if r.app_name), None)
         doc = {"app": app, "backends": [r.backend for r in results],
                "deps": sorted(deps.items()),

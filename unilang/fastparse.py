@@ -161,7 +161,7 @@ class FastParser:
             unit = _UNITS.get(self.texts[i + 1]) if self.kinds[i + 1] == "name" else None
             if unit is not None:
                 self.i = i + 2
-                return S.Size(value * unit, f"{self.texts[i]} {self.texts[i + 1]}",
+                return S.Size(value * unit, size_text(self.texts[i], self.texts[i + 1]),
                               self.span(i, i + 1))
             return S.Int(value, self.span(i, i))
         if kind == "str":
@@ -333,12 +333,28 @@ class FastParser:
 
 
 def parse_int(text: str) -> int:
-    """An INT token's value: decimal or 0x hex, optionally negative."""
+    """An INT token's value: decimal or 0x hex, optionally negative.
+
+    A literal whose magnitude is ``S.INT_LIMIT`` (2**64) or more is out of
+    range wherever a number is allowed; it is kept as +-``S.INT_LIMIT`` so
+    that no literal, however long, is ever converted digit by digit (Python
+    refuses to convert more than 4,300 decimal digits)."""
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("-")
-    if digits[:2] in ("0x", "0X"):
-        return sign * int(digits[2:], 16)
-    return sign * int(digits, 10)
+    hexa = digits[:2] in ("0x", "0X")
+    digits = (digits[2:] if hexa else digits).lstrip("0") or "0"
+    if len(digits) > (16 if hexa else 20):
+        return sign * S.INT_LIMIT
+    value = int(digits, 16 if hexa else 10)
+    return sign * min(value, S.INT_LIMIT)
+
+
+def size_text(number: str, unit: str) -> str:
+    """How a size literal is shown (``Size.text``): as written, but a number
+    too long to be read in a message is cut to its first and last digits."""
+    if len(number) > 40:
+        number = f"{number[:12]}...{number[-4:]} ({len(number)} characters)"
+    return f"{number} {unit}"
 
 
 def parse_fast(text: str, file: str, builder: Any) -> list[S.Decl] | None:

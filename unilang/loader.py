@@ -37,6 +37,9 @@ class ModuleInfo:
     imports: tuple[tuple[str, Span], ...]  # (module name, import span)
     defines: tuple[str, ...]  # "kind:name" of every definition in it
     digest: str
+    #: the real path of its root: what the files it names (sources, headers)
+    #: must stay inside, as its imports must
+    root_path: Path | None = None
 
 
 class LoadedModule:
@@ -63,6 +66,25 @@ class Root:
     kind: str  # "project", "stdlib", "backend"
     path: Path  # real path
     label: str  # prefix for display names of modules below it
+
+
+#: The longest file name (one path component) Linux file systems accept, in bytes.
+NAME_MAX = 255
+
+
+def _name_too_long(parts: list[str]) -> str | None:
+    """Why a path made of ``parts`` cannot name a file (a part over NAME_MAX), or None."""
+    for part in parts:
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > NAME_MAX:
+            return (f"a file name in it is {size} bytes long, and file names are limited "
+                    f"to {NAME_MAX} bytes")
+    return None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` for a message: at most about ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-12:]}"
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -111,6 +133,17 @@ class Loader:
         return self.roots["project"]
 
     def find(self, imp: S.Import, importer: Path, importer_root: Root) -> tuple[Path, Root] | Diagnostic:
+        too_long = _name_too_long(imp.target.split("/") if imp.is_path else
+                                  imp.target.split(".")[:-1] + [imp.target.split(".")[-1] + ".uni"])
+        if too_long is not None:
+            return error("U0020", f"cannot find module `{_short(imp.target)}`: {too_long}", imp.span)
+        try:
+            return self._find(imp, importer, importer_root)
+        except OSError as exc:  # e.g. a path too long for the file system
+            return error("U0020", f"cannot find module `{_short(imp.target)}`: "
+                         f"{exc.strerror or exc}", imp.span)
+
+    def _find(self, imp: S.Import, importer: Path, importer_root: Root) -> tuple[Path, Root] | Diagnostic:
         if imp.is_path:
             rel = Path(imp.target)
             if rel.is_absolute() or imp.target.startswith("~"):
@@ -131,7 +164,7 @@ class Loader:
             root = self.roots[kind]
             candidate = root.path / rel_path
             looked.append(self._root_desc(root) + "/" + rel_path.as_posix())
-            if candidate.is_file():
+            if candidate.exists() and not candidate.is_dir():  # a FIFO: U0001 from read()
                 real = Path(os.path.realpath(candidate))
                 if not _inside(real, root.path):
                     return error("U0021", f"import `{imp.target}` resolves outside the "
@@ -165,7 +198,7 @@ class Loader:
             if tree is None:
                 return None
             parsed = self.cache.put(real, src.digest, name, tree) if not errs else Parsed.of(tree)
-        info = ModuleInfo(name, real, root.kind, (), parsed.defines, src.digest)
+        info = ModuleInfo(name, real, root.kind, (), parsed.defines, src.digest, root.path)
         return LoadedModule(info, parsed)
 
     def load(self, include_spec: bool = True) -> list[LoadedModule]:

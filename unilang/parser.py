@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from . import paths
 from .diagnostics import Diagnostic, Span, error
-from .fastparse import parse_int as _parse_int
+from .fastparse import parse_int as _parse_int, size_text as _size_text
 from .source import SourceFile
 from . import syntax as S
 
@@ -99,7 +99,7 @@ class _Builder:
     def size(self, meta: Any, children: Sequence[Any]) -> S.Size:
         num, unit = children
         n = _parse_int(str(num))
-        return S.Size(n * UNITS[str(unit)], f"{num} {unit}", self.span_of(meta))
+        return S.Size(n * UNITS[str(unit)], _size_text(str(num), str(unit)), self.span_of(meta))
 
     def string(self, meta: Any, children: Sequence[Any]) -> S.Str:
         return S.Str(self.decode_string(children[0]), self.span_of(meta))
@@ -370,6 +370,8 @@ def parse_text(text: str, name: str = "<input>") -> tuple[S.Module | None, list[
     """Parse text directly (for tests and tools)."""
     import hashlib
 
-    src = SourceFile(name=name, path=Path(name), text=text,
+    from .source import normalize_line_ends
+
+    src = SourceFile(name=name, path=Path(name), text=normalize_line_ends(text),
                      digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
     return parse_source(src)

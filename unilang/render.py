@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Callable, Iterable, Mapping, TextIO
 
 from .diagnostics import Diagnostic, Severity, Span
+from .source import split_lines
 
 SourceLookup = Callable[[str], "str | None"]
 
@@ -27,8 +29,28 @@ def use_color(stream: TextIO) -> bool:
         return False
 
 
+#: Characters a terminal would act on, or that reorder or break the text:
+#: every control character (C0, DEL, C1), the line and paragraph separators,
+#: and the bidirectional formatting characters.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+#: What of it ``json.dumps`` leaves raw (it escapes C0 controls in strings).
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every character of ``_INVISIBLE`` written as an escape
+    (``\\x1b``, ``\\u202e``): what a spec says is shown, never acted on."""
+    return _INVISIBLE.sub(lambda m: _escape(m.group()), text)
+
+
 class _Lines:
-    """Lines of source files, split on demand."""
+    """Lines of source files, split on demand, at the line ends the parsers count."""
 
     def __init__(self, lookup: SourceLookup) -> None:
         self.lookup = lookup
@@ -37,17 +59,28 @@ class _Lines:
     def line(self, file: str, n: int) -> str | None:
         if file not in self.cache:
             text = self.lookup(file)
-            self.cache[file] = text.split("\n") if text is not None else None
+            if text is not None and text.startswith("\ufeff"):
+                text = text[1:]  # the BOM is not a column, as in ``read_source``
+            self.cache[file] = split_lines(text) if text is not None else None
         lines = self.cache[file]
         if lines is None or not 1 <= n <= len(lines):
             return None
-        return lines[n - 1].rstrip("\r")
+        return lines[n - 1]
+
+
+_SHOWN_OTHERWISE = re.compile("\t|" + _INVISIBLE.pattern)
+
+
+def _show(text: str) -> str:
+    return _SHOWN_OTHERWISE.sub(lambda m: "    " if m.group() == "\t" else _escape(m.group()),
+                                text)
 
 
 def _expand(line: str, col: int) -> tuple[str, int]:
-    """Expand tabs to 4 spaces, mapping a 1-based column into the expanded line."""
-    before = line[: col - 1].replace("\t", "    ")
-    return line.replace("\t", "    "), len(before) + 1
+    """The line as shown -- tabs as 4 spaces, invisible characters as escapes --
+    and where the 1-based column ``col`` of the source line lands in it."""
+    before = _show(line[: col - 1])
+    return _show(line), len(before) + 1 + max(0, col - 1 - len(line))
 
 
 class TextRenderer:
@@ -75,7 +108,7 @@ class TextRenderer:
         num = str(span.line)
         pad = " " * len(num)
         carets = " " * (col - 1) + marker * min(width, 200)
-        tail = f" {label}" if label else ""
+        tail = f" {visible(label)}" if label else ""
         style = sev if marker == "^" else "blue"
         return [
             self.c("blue", f"{pad} |"),
@@ -85,24 +118,24 @@ class TextRenderer:
 
     def render(self, d: Diagnostic) -> str:
         sev = d.severity.value
-        head = self.c(sev, f"{sev}[{d.code}]") + self.c("bold", f": {d.message}")
+        head = self.c(sev, f"{sev}[{d.code}]") + self.c("bold", f": {visible(d.message)}")
         if d.backend:
             head += f" [backend {d.backend}]"
         out: list[str] = []
         if d.span is not None:
-            out.append(f"{d.span.location}: {head}")
+            out.append(f"{visible(d.span.location)}: {head}")
             out.extend(self.snippet(d.span, "^", "", sev))
         else:
             out.append(head)
         for label in d.labels:
             s = label.span
-            out.append(self.c("blue", "  --> ") + s.location)
+            out.append(self.c("blue", "  --> ") + visible(s.location))
             snip = self.snippet(s, "-", label.message, sev)
-            out.extend(snip if snip else [f"  {label.message}"])
+            out.extend(snip if snip else [f"  {visible(label.message)}"])
         for note in d.notes:
-            out.append(self.c("blue", "  = ") + self.c("bold", "note") + f": {note}")
+            out.append(self.c("blue", "  = ") + self.c("bold", "note") + f": {visible(note)}")
         if d.help:
-            out.append(self.c("blue", "  = ") + self.c("bold", "help") + f": {d.help}")
+            out.append(self.c("blue", "  = ") + self.c("bold", "help") + f": {visible(d.help)}")
         return "\n".join(out) + "\n"
 
     def summary(self, diags: list[Diagnostic]) -> str:
@@ -120,4 +153,7 @@ def render_json(diags: Iterable[Diagnostic], extra: Mapping[str, object] | None 
     doc: dict[str, object] = {"diagnostics": [d.to_json() for d in diags]}
     if extra:
         doc.update(extra)
-    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    # json escapes C0 controls itself; the rest of what ``visible`` escapes it
+    # would write raw (ensure_ascii=False keeps other text readable)
+    text = json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False)
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"

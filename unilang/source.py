@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -12,6 +13,24 @@ from .diagnostics import Diagnostic, Span, error
 
 #: Larger files are refused before they are decoded or parsed.
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
+
+#: What ends a line, everywhere a line or column is counted or a line shown:
+#: LF, CRLF, or a CR on its own (old Mac files).  Nothing else does.
+LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def normalize_line_ends(text: str) -> str:
+    """``text`` with every line end (see ``LINE_END``) as one LF.  Columns do not
+    move (a line end is never inside a line), so positions counted in the
+    result are positions in the file as the user sees it."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text``, split where ``LINE_END`` matches."""
+    return LINE_END.split(text)
 
 
 @attrs.frozen
@@ -24,7 +43,7 @@ class SourceFile:
     digest: str
 
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
+        lines = split_lines(self.text)
         if 1 <= line <= len(lines):
             return lines[line - 1]
         return ""
@@ -68,12 +87,12 @@ def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile |
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        # columns count characters, as everywhere else: the bytes of the line
-        # before the bad one are valid UTF-8 (it is the first error)
-        line_start = data.rfind(b"\n", 0, exc.start) + 1
-        col = len(data[line_start:exc.start].decode("utf-8")) + 1
-        if line_start == 0 and data.startswith(b"\xef\xbb\xbf"):
+        # columns count characters, as everywhere else: the bytes before the
+        # bad one are valid UTF-8 (it is the first error)
+        before = normalize_line_ends(data[:exc.start].decode("utf-8"))
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        if line == 1 and before.startswith("\ufeff"):
             col -= 1  # the BOM is dropped from the text, so it is not a column
         return error("U0002", f"`{name}` is not valid UTF-8: byte 0x{data[exc.start]:02x} "
                      f"at offset {exc.start}",
@@ -81,6 +100,7 @@ def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile |
                      help="save the file as UTF-8")
     if text.startswith("\ufeff"):
         text = text[1:]
+    text = normalize_line_ends(text)
     nul = text.find("\0")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1

@@ -17,6 +17,10 @@ from .diagnostics import Span
 
 # ---------------------------------------------------------------- values
 
+#: Integer literals of this magnitude or more are out of range everywhere;
+#: the parsers keep them as +-INT_LIMIT instead of converting every digit.
+INT_LIMIT = 1 << 64
+
 @attrs.frozen
 class Int:
     value: int
@@ -80,6 +84,8 @@ def render_value(v: Value) -> str:
         return "true" if v.value else "false"
     if isinstance(v, Size):
         return v.text
+    if isinstance(v, Int) and abs(v.value) >= INT_LIMIT:
+        return "2^64 or more" if v.value > 0 else "-2^64 or less"
     return str(v.value)
 
 

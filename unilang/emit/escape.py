@@ -42,9 +42,17 @@ def xl_string(value: str) -> Escaped:
     return Escaped('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
 def xml_text(value: str) -> Escaped:
-    """XML character data or attribute value content (quotes escaped too)."""
+    """XML character data or attribute value content (quotes escaped too).
+    XML 1.0 has no way to write C0 controls (but tab, LF, CR, refused here
+    too), surrogates, U+FFFE or U+FFFF, not even as character references."""
     _no_control(value, "XML")
+    m = _NOT_XML.search(value)
+    if m:
+        raise Unrepresentable(f"U+{ord(m.group()):04X} cannot be written in XML 1.0")
     return Escaped(value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
                    .replace('"', "&quot;").replace("'", "&apos;"))
 
@@ -107,6 +115,31 @@ def c_string(value: str) -> Escaped:
             out.append(f"\\{b:03o}")
     out.append('"')
     return Escaped("".join(out))
+
+
+def c_comment(value: str) -> Escaped:
+    """Text inside a C ``/* */`` comment, on one line: every character that is
+    not printable ASCII, and the backslash, as a visible escape (``\\n``,
+    ``\\x1b``, ``\\u00e9``), and ``*/`` and ``/*`` broken apart, so the text can
+    neither end the comment, nor start a line, nor splice the next one."""
+    out = []
+    for c in value:
+        if c == "\\":
+            out.append("\\\\")
+        elif " " <= c <= "~":
+            out.append(c)
+        elif c in "\n\t\r":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}[c])
+        elif ord(c) < 0x100:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    text = "".join(out)
+    while "*/" in text or "/*" in text:
+        text = text.replace("*/", "* /").replace("/*", "/ *")
+    return Escaped(text)
 
 
 def c_ident(value: str) -> Escaped:

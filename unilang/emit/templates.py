@@ -13,7 +13,9 @@ from typing import Any
 from . import escape as E
 
 
-def _finalize(value: Any) -> Any:
+def checked(value: Any) -> Any:
+    """``value`` if it may be written into a generated file (escaped, or an
+    int); TypeError otherwise.  Templates and ``cgen`` both use it."""
     if isinstance(value, bool):
         raise TypeError("booleans must be rendered explicitly in templates")
     if isinstance(value, (E.Escaped, int)):
@@ -31,7 +33,7 @@ def environment(search: list[Path]) -> Any:
         keep_trailing_newline=True,
         trim_blocks=False,
         lstrip_blocks=False,
-        finalize=_finalize,
+        finalize=checked,
     )
     env.filters.update({
         "sh": E.shell, "xl": E.xl_string, "xml": E.xml_text, "ninja": E.ninja_path,
