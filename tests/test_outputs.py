@@ -396,3 +396,18 @@ def test_checkout_and_output_paths_with_spaces_quotes_dollars_hashes(tmp_path: P
     assert (out / "hello.elf").read_bytes() == (normal / "hello.elf").read_bytes()
     assert "up to date" in unilang("build", "examples/hello/hello.uni", "-o", str(out),
                                    cwd=root, env=env).stderr
+
+
+@needs_tools
+@pytest.mark.parametrize("victim", ["manifest.json", MARKER, "stamp"])
+def test_the_early_check_never_blocks_on_a_fifo(tmp_path: Path, victim: str) -> None:
+    app = _app(tmp_path)
+    out = tmp_path / "out"
+    assert unilang("build", str(app / "app.uni"), "-o", str(out)).returncode == 0
+    path = (tmp_path / ".out.work" / ".unilang-stamp.json") if victim == "stamp" else out / victim
+    path.unlink()
+    os.mkfifo(path)
+    code = ("import sys; from unilang.quick import up_to_date_build; "
+            f"sys.exit(7 if up_to_date_build([{str(app / 'app.uni')!r}, '-o', {str(out)!r}]) else 0)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=30, capture_output=True)
+    assert r.returncode == 0, r.stderr

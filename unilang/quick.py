@@ -38,8 +38,6 @@ def _sha_file(path: str) -> str | None:
     except OSError:
         return None
     try:
-        import stat
-
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         h = hashlib.sha256()
@@ -47,6 +45,23 @@ def _sha_file(path: str) -> str | None:
             h.update(chunk)
         return h.hexdigest()
     except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_json(path: str, limit: int = 16 << 20) -> Any:
+    """A small JSON file, read only when it is a regular file; None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        return json.loads(os.read(fd, limit + 1))
+    except (OSError, ValueError):
         return None
     finally:
         os.close(fd)
@@ -90,11 +105,7 @@ class Stamp:
             pass
 
     def read(self) -> dict[str, Any] | None:
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            return None
+        doc = _read_json(self.path)
         return doc if isinstance(doc, dict) and doc.get("version") == STAMP_VERSION else None
 
     @staticmethod
@@ -111,15 +122,13 @@ class Stamp:
                 if file_identity(ident[0]) != ident:
                     return None
             outputs = doc["outputs"]
-            with open(os.path.join(outdir, MARKER), encoding="utf-8") as f:
-                if sorted(json.load(f)["files"]) != sorted(outputs):
-                    return None
+            if sorted(_read_json(os.path.join(outdir, MARKER))["files"]) != sorted(outputs):
+                return None
             for name, (digest, mode) in outputs.items():
                 path = os.path.join(outdir, name)
                 if os.lstat(path).st_mode & 0o7777 != mode or _sha_file(path) != digest:
                     return None
-            with open(os.path.join(outdir, "manifest.json"), encoding="utf-8") as f:
-                manifest = json.load(f)
+            manifest = _read_json(os.path.join(outdir, "manifest.json"))
             return manifest if isinstance(manifest, dict) else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             return None
