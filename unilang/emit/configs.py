@@ -43,6 +43,16 @@ def qemu_argv(res: Resolution, kernel: str) -> list[str]:
     return argv
 
 
+def tcg_argv(argv: list[str]) -> list[str]:
+    """``argv`` with its accelerators replaced by TCG alone (run-qemu.sh's fallback)."""
+    out: list[str] = []
+    for i, a in enumerate(argv):
+        if a == "-accel" or (i > 0 and argv[i - 1] == "-accel"):
+            continue
+        out.append(a)
+    return out[:1] + ["-accel", "tcg"] + out[1:]
+
+
 def _devices(app: M.App, backend: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     nets, disks = [], []
     for i, d in enumerate(dev for dev in app.devices if dev.kind == "net"):
@@ -90,7 +100,8 @@ def render_configs(res: Resolution, kernel: str, search: list[Path]) -> dict[str
     argv = qemu_argv(res, kernel)
     out: dict[str, bytes] = {
         "qemu.json": (json.dumps(argv, indent=2, ensure_ascii=False) + "\n").encode(),
-        "run-qemu.sh": render(search, "run-qemu.sh.j2", argv=argv, **ctx).encode(),
+        "run-qemu.sh": render(search, "run-qemu.sh.j2", argv=argv, tcg_argv=tcg_argv(argv),
+                              **ctx).encode(),
         "libvirt.xml": render(search, "libvirt.xml.j2", **ctx).encode(),
     }
     if res.backend == "kvm":
