@@ -14,10 +14,10 @@ Only the standard library is imported on the hit path.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
+import zlib
 
 #: Bump when the probe or the entry format changes: old verdicts are then misses.
 PROBE_VERSION = 1
@@ -75,7 +75,9 @@ def _entry_path(key: str) -> str | None:
     d = cache_dir()
     if d is None:
         return None
-    return os.path.join(d, f"kvm-probe-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json")
+    # The name only spreads entries (the key inside decides): a CRC is enough,
+    # and cheaper to import than hashlib on the way to starting QEMU.
+    return os.path.join(d, f"kvm-probe-{zlib.crc32(key.encode()):08x}.json")
 
 
 def read_verdict(path: str, key: str) -> bool | None:
