@@ -207,10 +207,10 @@ def test_run_qemu_sh_does_not_rerun_a_guest_that_exited(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ 2. signals
 
-def _qemu_pids_in(outdir: Path) -> list[int]:
+def _qemu_in(outdir: Path) -> dict[int, list[bytes]]:
     """QEMU processes running from ``outdir`` (run-qemu.sh and `run` start QEMU
-    there, with the image named relative to it)."""
-    pids = []
+    there, with the image named relative to it), with their argv."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -220,8 +220,12 @@ def _qemu_pids_in(outdir: Path) -> list[int]:
         except OSError:
             continue
         if argv and argv[0].endswith(b"qemu-system-x86_64") and Path(cwd) == outdir.resolve():
-            pids.append(int(entry.name))
-    return pids
+            found[int(entry.name)] = argv
+    return found
+
+
+def _qemu_pids_in(outdir: Path) -> list[int]:
+    return list(_qemu_in(outdir))
 
 
 def _gone_within(outdir: Path, seconds: float) -> bool:
@@ -233,12 +237,14 @@ def _gone_within(outdir: Path, seconds: float) -> bool:
     return not _qemu_pids_in(outdir)
 
 
-def _start_spinning(outdir: Path, tmp: Path) -> subprocess.Popen[bytes]:
-    """`unilang run` of the looping app; returns once the guest has printed."""
+def _start_spinning(outdir: Path, tmp: Path, early: bool) -> subprocess.Popen[bytes]:
+    """`unilang run` of the looping app; returns once the guest has printed.
+    ``early``: the image is up to date, so the early path boots it (QEMU was
+    started paused, `-S`, and resumed); else the full CLI built it first."""
     proc = subprocess.Popen([sys.executable, "-m", "unilang", "run",
                              str(APPS / "hang" / "hang.uni"), "-o", str(outdir), "--timeout", "120"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=_env(tmp))
+                            stderr=subprocess.DEVNULL, env=_env(tmp), cwd=ROOT)
     assert proc.stdout is not None
     seen = b""
     with selectors.DefaultSelector() as sel:
@@ -251,7 +257,8 @@ def _start_spinning(outdir: Path, tmp: Path) -> subprocess.Popen[bytes]:
                     break
                 seen += chunk
     assert b"spinning forever" in seen, seen
-    assert _qemu_pids_in(outdir)
+    running = list(_qemu_in(outdir).values())
+    assert [b"-S" in argv for argv in running] == [early]
     return proc
 
 
@@ -271,17 +278,15 @@ def _cleanup(proc: subprocess.Popen[bytes], outdir: Path) -> None:
 @pytest.fixture(scope="module")
 def hang_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("hang") / "out"
-    _build(APPS / "hang" / "hang.uni", out)
+    _build(APPS / "hang" / "hang.uni", out)  # the arguments and directory `run` will use
     return out
 
 
 @pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL],
                          ids=lambda s: signal.Signals(s).name)
 def test_qemu_dies_with_unilang(tmp_path: Path, hang_built: Path, signo: int) -> None:
-    out = tmp_path / "out"
-    shutil.copytree(hang_built, out)  # up to date: the early path
-    shutil.copytree(hang_built.parent / ".out.work", tmp_path / ".out.work", symlinks=True)
-    proc = _start_spinning(out, tmp_path)
+    out = hang_built  # up to date: the early path
+    proc = _start_spinning(out, tmp_path, early=True)
     try:
         proc.send_signal(signo)
         rc = proc.wait(timeout=30)
@@ -293,7 +298,7 @@ def test_qemu_dies_with_unilang(tmp_path: Path, hang_built: Path, signo: int) ->
 
 def test_qemu_dies_with_unilang_after_a_build(tmp_path: Path) -> None:
     out = tmp_path / "out"  # nothing built yet: the full CLI builds, then boots
-    proc = _start_spinning(out, tmp_path)
+    proc = _start_spinning(out, tmp_path, early=False)
     try:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 128 + signal.SIGTERM
