@@ -239,7 +239,8 @@ def _qemu_failed(accel: str, status: int, text: str) -> Problem:
     if status == 0:
         return Problem("U0205", "the guest stopped without an exit code (a reset or triple fault)",
                        notes)
-    if accel == "kvm":
+    if accel == "kvm" and (status < 0 or "kvm" in text.lower() or "MSR" in text):
+        # an abort (nested hosts: `failed to set MSR 0x10a`), or KVM named by QEMU
         return Problem("U0205", f"QEMU cannot run the guest with KVM here ({what})", notes,
                        "use `--accel tcg`, or `--accel auto` (KVM when it works here, else TCG)")
     return Problem("U0205", f"QEMU failed with {what}", notes)
