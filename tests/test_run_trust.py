@@ -128,6 +128,9 @@ def test_probe_cache_rejects_hostile_entries(tmp_path: Path) -> None:
     assert kvmprobe.read_verdict(str(link), key) is None  # never follows a link
     path.write_text(json.dumps({"key": key, "kvm_runs_guest": True, "pad": "x" * 5000}))
     assert kvmprobe.read_verdict(str(path), key) is None  # oversized
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert kvmprobe.read_verdict(str(fifo), key) is None  # not a regular file: no waiting
     path.write_text("[" * 100000)
     assert kvmprobe.read_verdict(str(path), key) is None
     path.write_text(json.dumps([key, True]))

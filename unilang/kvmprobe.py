@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import struct
 import zlib
 
@@ -83,10 +84,13 @@ def _entry_path(key: str) -> str | None:
 def read_verdict(path: str, key: str) -> bool | None:
     """The cached verdict for ``key``, or None on any doubt."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted there must not hang the run
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         data = os.read(fd, MAX_ENTRY_BYTES + 1)
     except OSError:
         return None
