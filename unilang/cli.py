@@ -304,7 +304,8 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Kill the guest after this many seconds (exit status 124).")
 @click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto",
-              show_default=True, help="auto uses KVM when /dev/kvm opens, TCG otherwise.")
+              show_default=True, help="auto uses KVM when /dev/kvm opens and QEMU can run a "
+              "guest with it (probed once, cached), TCG otherwise.")
 @guarded
 def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: str) -> None:
     """Build SPEC if stale and boot it under QEMU microvm.
@@ -317,9 +318,10 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
 
     session, result = _build_or_exit(spec, backend, outdir)
     sys.stdout.flush()
-    outcome = boot(result.outdir, timeout, None if accel == "auto" else accel)
-    if outcome.diagnostic is not None:
-        emit_diagnostics(session, [outcome.diagnostic], "text")
+    outcome = boot(result.outdir, result.manifest, timeout, None if accel == "auto" else accel)
+    if outcome.problem is not None:
+        p = outcome.problem
+        emit_diagnostics(session, [error(p.code, p.message, notes=p.notes, help=p.help)], "text")
     sys.exit(outcome.exit_code)
 
 

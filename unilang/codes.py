@@ -265,7 +265,10 @@ safely into one of the generated files."""),
     _c("U0205", "error", "guest or QEMU failed", """
 `unilang run` could not get an exit code from the guest: QEMU failed to
 start (its messages are in the notes), or the guest stopped without writing
-its exit code (a reset or a triple fault)."""),
+its exit code (a reset or a triple fault). With `--accel kvm`, also when the
+KVM device does not open, or when QEMU cannot run a guest with KVM on this
+host (some nested hosts: QEMU aborts with `failed to set MSR 0x10a`);
+`--accel auto` falls back to TCG in both cases."""),
     _c("U0206", "error", "output directory refused", """
 A build writes only into a directory that is new, empty, or already
 unilang's: one holding the marker file `.unilang-output`, which lists the
@@ -294,6 +297,12 @@ after linking and writes nothing to the output directory. A large static
 array is the usual cause; raise `memory` (the help gives the smallest whole
 MiB), remembering that the heap takes the RAM above the image.""", """
 app big { sources = ["big.c"]; memory = 4 MiB; }   # big.c: static char buf[4 << 20];"""),
+    _c("U0209", "error", "not enough host memory", """
+`unilang run` compares the app's `memory` with what this host can give a
+new process before it starts QEMU: `MemAvailable` in /proc/meminfo, and the
+address-space limit (`RLIMIT_AS`, `ulimit -v`) when one is set. When the
+guest needs more, nothing is started; the message gives both sizes. Lower
+`memory` in the spec, or free memory on the host."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

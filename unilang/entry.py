@@ -1,4 +1,5 @@
-"""The `unilang` executable: a no-op `build` answers before the CLI is imported.
+"""The `unilang` executable: a no-op `build`, and the `run` of an up-to-date
+image, answer before the CLI is imported.
 
 Everything else goes to ``unilang.cli`` (click).
 """
@@ -18,6 +19,12 @@ def main() -> None:
                 sys.exit(0)
         except Exception:  # noqa: BLE001 - any doubt: the full build decides
             pass
+    elif args[:1] == ["run"]:
+        from .run import quick_run
+
+        status = quick_run(args[1:])
+        if status is not None:
+            sys.exit(status)
     from .cli import main as cli_main
 
     cli_main(prog_name="unilang")

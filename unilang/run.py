@@ -2,57 +2,127 @@
 
 The guest ends by writing its code to QEMU's isa-debug-exit port, which
 makes QEMU exit with status (code << 1) | 1; this module decodes it.
+
+Only the standard library is imported here: an up-to-date `unilang run`
+boots from ``unilang.entry`` (``quick_run``) without importing click, attrs
+or jinja2, and the full CLI calls the same ``boot``.  Problems are returned
+as data (``Problem``); the CLI turns them into diagnostics, the early path
+renders them with ``render_problem`` (the same text, without colour).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
+import signal
 import sys
-from pathlib import Path
-
-import attrs
-
-from .diagnostics import Diagnostic, error
+from typing import IO, Any, Callable, NamedTuple
 
 QEMU = "qemu-system-x86_64"
 TIMEOUT_EXIT = 124
+#: Exit status of `unilang run` itself on its errors (the CLI's EXIT_ERRORS / EXIT_INTERNAL).
+ERRORS_EXIT, INTERNAL_EXIT = 1, 3
+#: Environment override of the KVM device (tests use it to simulate a host without KVM).
+KVM_DEVICE_ENV = "UNILANG_KVM_DEVICE"
+KVM_DEVICE = "/dev/kvm"
+#: Signals that stop `unilang run`: QEMU is stopped with it, and run exits 128 + signo.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE = 2.0
+TCG_NOTE = "note: KVM is present but QEMU cannot run a guest with it here; using TCG\n"
+PR_SET_PDEATHSIG = 1
 
 
-@attrs.frozen
-class RunResult:
+class Problem(NamedTuple):
+    """An error of `run`, as data: rendered by the caller."""
+
+    code: str
+    message: str
+    notes: tuple[str, ...] = ()
+    help: str | None = None
+
+
+class RunResult(NamedTuple):
     exit_code: int
-    diagnostic: Diagnostic | None = None
+    problem: Problem | None = None
+
+
+def render_problem(p: Problem) -> str:
+    """``p`` as the text renderer shows a diagnostic without a location, plus the summary."""
+    lines = [f"error[{p.code}]: {p.message}"]
+    lines += [f"  = note: {n}" for n in p.notes]
+    if p.help:
+        lines.append(f"  = help: {p.help}")
+    return "\n".join(lines) + "\n\n1 error emitted\n"
+
+
+# ------------------------------------------------------------ accelerator
+
+def kvm_device() -> str:
+    return os.environ.get(KVM_DEVICE_ENV) or KVM_DEVICE
+
+
+def kvm_open_error() -> str | None:
+    """None when the KVM device opens for reading and writing, else why not."""
+    try:
+        fd = os.open(kvm_device(), os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    return None
 
 
 def kvm_usable() -> bool:
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
+    return kvm_open_error() is None
 
 
-def runtime_argv(outdir: Path, accel: str | None = None) -> list[str]:
-    """The argv from qemu.json, with one accelerator chosen for this machine."""
-    argv = json.loads((outdir / "qemu.json").read_text(encoding="utf-8"))
-    chosen = accel or ("kvm" if kvm_usable() else "tcg")
+def choose_accel(qemu: str, requested: str | None,
+                 say: Callable[[str], Any]) -> tuple[str, Problem | None]:
+    """The accelerator to boot with.  ``auto`` (None) is KVM when the device
+    opens *and* QEMU can run a guest with it here (probed once, cached), else
+    TCG, with a note when KVM is present but does not work."""
+    if requested == "tcg":
+        return "tcg", None
+    why = kvm_open_error()
+    if requested == "kvm":
+        if why is not None:
+            return "kvm", Problem(
+                "U0205", f"`--accel kvm`: cannot open the KVM device `{kvm_device()}`: {why}",
+                help="use `--accel tcg`, or `--accel auto` (KVM when it works here, else TCG)")
+        return "kvm", None
+    if why is not None:
+        return "tcg", None
+    from .kvmprobe import kvm_runs_guest
+
+    if kvm_runs_guest(qemu):
+        return "kvm", None
+    say(TCG_NOTE)
+    return "tcg", None
+
+
+def argv_with_accel(argv: list[str], accel: str) -> list[str]:
+    """``argv`` (qemu.json) with its `-accel` options replaced by one: ``accel``."""
     out: list[str] = []
     i = 0
     placed = False
     while i < len(argv):
         if argv[i] == "-accel":
             if not placed:
-                out += ["-accel", chosen]
+                out += ["-accel", accel]
                 placed = True
             i += 2
             continue
         out.append(argv[i])
         i += 1
+    if not placed:
+        out[1:1] = ["-accel", accel]
     return out
+
+
+def runtime_argv(outdir: str | os.PathLike[str], accel: str) -> list[str]:
+    """The argv from qemu.json, with one accelerator."""
+    import json
+
+    with open(os.path.join(outdir, "qemu.json"), encoding="utf-8") as f:
+        return argv_with_accel(json.load(f), accel)
 
 
 def decode(status: int) -> int | None:
@@ -62,36 +132,408 @@ def decode(status: int) -> int | None:
     return None
 
 
-def boot(outdir: Path, timeout: float, accel: str | None = None,
-         stdout: int | None = None) -> RunResult:
+# ------------------------------------------------------------ host memory
+
+def format_size(n: int) -> str:
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            whole = n % (1 << shift) == 0
+            return f"{n >> shift} {unit}" if whole else f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} B"
+
+
+def host_memory() -> list[tuple[str, int]]:
+    """What this host can give a new process: MemAvailable, and RLIMIT_AS when set."""
+    out: list[tuple[str, int]] = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    out.append(("MemAvailable in /proc/meminfo", int(line.split()[1]) * 1024))
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            out.append(("RLIMIT_AS (ulimit -v) of this process", soft))
+    except (ImportError, OSError, ValueError):
+        pass
+    return out
+
+
+def memory_problem(need: int) -> Problem | None:
+    """U0209 when the guest's memory exceeds what the host can give."""
+    limits = host_memory()
+    if not limits:
+        return None
+    what, have = min(limits, key=lambda x: x[1])
+    if need <= have:
+        return None
+    return Problem(
+        "U0209", f"not enough host memory: the guest needs {format_size(need)} "
+        f"({need} bytes) but this host can give {format_size(have)} ({have} bytes)",
+        notes=tuple(f"{w}: {format_size(n)} ({n} bytes)" for w, n in limits),
+        help="lower `memory` in the spec, or free memory on the host")
+
+
+# ------------------------------------------------------------ booting
+
+class _Stopped(BaseException):
+    """Raised by the handler of a stop signal while QEMU runs."""
+
+    def __init__(self, signo: int) -> None:
+        super().__init__(signo)
+        self.signo = signo
+
+
+def _raise_stopped(signo: int, _frame: object) -> None:
+    raise _Stopped(signo)
+
+
+def _child_setup(parent: int) -> Callable[[], None]:
+    """What the QEMU child does before exec: die with its parent (Linux
+    PR_SET_PDEATHSIG), even if the parent already died, and unblock the stop
+    signals the parent blocked around the fork."""
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def setup() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+    return setup
+
+
+def _ignore(_signo: int, _frame: object) -> None:
+    pass
+
+
+def _stop(proc: Any, signo: int) -> None:
+    """Pass ``signo`` on to QEMU; kill it if it is still there after a grace period.
+    Further stop signals (`timeout` signals the process and its group) are
+    ignored meanwhile; ``StopSignals`` restores the handlers afterwards."""
+    import subprocess
+
+    for s in STOP_SIGNALS:
+        signal.signal(s, _ignore)
+    try:
+        proc.send_signal(signo)
+        proc.wait(timeout=STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _qemu_failed(accel: str, status: int, text: str) -> Problem:
+    notes = tuple(line for line in text.splitlines() if line.strip())[-10:]
+    what = f"killed by signal {-status}" if status < 0 else f"status {status}"
+    if status == 0:
+        return Problem("U0205", "the guest stopped without an exit code (a reset or triple fault)",
+                       notes)
+    if accel == "kvm" and (status < 0 or "kvm" in text.lower() or "MSR" in text):
+        # an abort (nested hosts: `failed to set MSR 0x10a`), or KVM named by QEMU
+        return Problem("U0205", f"QEMU cannot run the guest with KVM here ({what})", notes,
+                       "use `--accel tcg`, or `--accel auto` (KVM when it works here, else TCG)")
+    return Problem("U0205", f"QEMU failed with {what}", notes)
+
+
+class Prepared(NamedTuple):
+    argv: list[str]
+    accel: str
+
+
+def prepare(outdir: str | os.PathLike[str], manifest: dict[str, Any], accel: str | None,
+            say: Callable[[str], Any]) -> Prepared | RunResult:
+    """Everything decided before QEMU starts: the binary, the host's memory, the
+    accelerator and the command line; a RunResult when the boot cannot happen."""
+    import shutil
+
     qemu = shutil.which(QEMU)
     if qemu is None:
-        return RunResult(1, error("U0200", f"`{QEMU}` is not installed",
-                                  help="Debian: `apt-get install qemu-system-x86`"))
-    argv = runtime_argv(outdir, accel)
+        return RunResult(ERRORS_EXIT, Problem("U0200", f"`{QEMU}` is not installed",
+                                              help="Debian: `apt-get install qemu-system-x86`"))
+    memory = manifest.get("memory")
+    if isinstance(memory, int):
+        short = memory_problem(memory)
+        if short is not None:
+            return RunResult(ERRORS_EXIT, short)
+    chosen, problem = choose_accel(qemu, accel, say)
+    if problem is not None:
+        return RunResult(ERRORS_EXIT, problem)
+    argv = runtime_argv(outdir, chosen)
     argv[0] = qemu
-    proc = subprocess.Popen(argv, cwd=outdir, stdin=subprocess.DEVNULL, stdout=stdout,
-                            stderr=subprocess.PIPE)
+    return Prepared(argv, chosen)
+
+
+class StopSignals:
+    """While active, SIGTERM, SIGINT and SIGHUP raise ``_Stopped`` (so that the
+    caller stops QEMU and exits 128 + signo); the previous handlers come back on exit."""
+
+    def __enter__(self) -> StopSignals:
+        self.previous = {s: signal.signal(s, _raise_stopped) for s in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
+def spawn(argv: list[str], cwd: str | os.PathLike[str], stdout: int | IO[Any] | None,
+          paused: bool = False) -> tuple[Any, Any]:
+    """Start QEMU (inside ``StopSignals``): it dies with this process.  ``paused``
+    starts it with its vCPU stopped (`-S`) and returns the other end of its
+    monitor (HMP on a socket pair) for ``resume``; else the monitor is None."""
+    import subprocess
+
+    setup = _child_setup(os.getpid())
+    monitor = None
+    pass_fds: tuple[int, ...] = ()
+    if paused:
+        import socket
+
+        monitor, theirs = socket.socketpair()
+        argv = argv + ["-S", "-chardev", f"socket,id=unilang-mon,fd={theirs.fileno()}",
+                       "-mon", "chardev=unilang-mon,mode=readline"]
+        pass_fds = (theirs.fileno(),)
+    # Blocked around the fork: a stop signal arriving then is handled once the
+    # caller holds `proc`, so QEMU is never left behind.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=subprocess.PIPE, preexec_fn=setup, pass_fds=pass_fds)
+    except BaseException:
+        if monitor is not None:
+            monitor.close()
+        raise
+    finally:
+        if paused:
+            theirs.close()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    return proc, monitor
+
+
+def resume(monitor: Any) -> None:
+    """Let a QEMU started with ``spawn(paused=True)`` run the guest.  The
+    monitor must stay open until QEMU exits: QEMU reads the command only once
+    its main loop runs, and a monitor closed before that drops it."""
+    try:
+        monitor.sendall(b"cont\n")
+    except OSError:
+        pass  # QEMU is already gone: waiting for it reports why
+
+
+def discard(proc: Any) -> None:
+    """Kill a QEMU that must not run (its guest never started) and reap it."""
+    proc.kill()
+    proc.communicate()
+
+
+def wait(proc: Any, accel: str, timeout: float) -> RunResult:
+    """Wait for QEMU (inside ``StopSignals``) and decode the guest's exit code."""
+    import subprocess
+
     try:
         _out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        return RunResult(TIMEOUT_EXIT, error(
+        return RunResult(TIMEOUT_EXIT, Problem(
             "U0203", f"the guest did not stop within {timeout:g} s and was killed",
             help="raise `--timeout`, or check that the app returns from main"))
     text = err.decode("utf-8", "replace")
     code = decode(proc.returncode)
-    errors = [l for l in text.splitlines()
-              if l.startswith("qemu-system") and ": warning:" not in l]
+    errors = [line for line in text.splitlines()
+              if line.startswith("qemu-system") and ": warning:" not in line]
     qemu_failed = bool(errors) and (code is None or proc.returncode == 1)
     if qemu_failed or code is None:
-        notes = tuple(l for l in text.splitlines() if l.strip())[-10:]
-        if proc.returncode == 0:
-            msg = "the guest stopped without an exit code (a reset or triple fault)"
-        else:
-            msg = f"QEMU failed with status {proc.returncode}"
-        return RunResult(1, error("U0205", msg, notes=notes))
+        return RunResult(ERRORS_EXIT, _qemu_failed(accel, proc.returncode, text))
     if text.strip():
         sys.stderr.write(text)
     return RunResult(code)
+
+
+def boot(outdir: str | os.PathLike[str], manifest: dict[str, Any], timeout: float,
+         accel: str | None = None, stdout: int | IO[Any] | None = None,
+         say: Callable[[str], Any] = sys.stderr.write) -> RunResult:
+    """Boot the image in ``outdir`` and return the guest's exit code.
+
+    While QEMU runs, SIGTERM, SIGINT and SIGHUP stop it and the result is
+    128 + the signal's number; QEMU also dies if this process is killed."""
+    ready = prepare(outdir, manifest, accel, say)
+    if isinstance(ready, RunResult):
+        return ready
+    proc = None
+    with StopSignals():
+        try:
+            proc, _none = spawn(ready.argv, outdir, stdout)
+            return wait(proc, ready.accel, timeout)
+        except _Stopped as stopped:
+            if proc is not None:
+                _stop(proc, stopped.signo)
+            return RunResult(128 + stopped.signo)
+
+
+# ------------------------------------------------------------ the early path
+
+def parse_run_args(args: list[str]) -> tuple[str, str, str | None, float, str | None] | None:
+    """(spec, backend, outdir, timeout, accel) of a plain `run` command line,
+    or None for anything else (click then decides: help, errors, other options)."""
+    spec = None
+    opts: dict[str, str] = {}
+    names = {"-b": "backend", "--backend": "backend", "-o": "output", "--output": "output",
+             "--timeout": "timeout", "--accel": "accel"}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in names and i + 1 < len(args):
+            opts[names[a]] = args[i + 1]
+            i += 2
+            continue
+        name, eq, value = a.partition("=")
+        if eq and name in names and name.startswith("--"):
+            opts[names[name]] = value
+        elif a.startswith("-") or spec is not None:
+            return None
+        else:
+            spec = a
+        i += 1
+    backend = opts.get("backend", "kvm").lower()
+    accel = opts.get("accel", "auto")
+    outdir = opts.get("output")
+    try:
+        timeout = float(opts.get("timeout", "30"))
+    except ValueError:
+        return None
+    if (spec is None or backend not in ("kvm", "xen") or accel not in ("auto", "kvm", "tcg")
+            or outdir == "" or not 0.1 <= timeout < float("inf")):
+        return None
+    return spec, backend, outdir, timeout, None if accel == "auto" else accel
+
+
+def _read_json(path: str) -> Any:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _guess_outdir(spec: str, backend: str, outdir: str | None) -> str:
+    """Where the image of `run SPEC` most likely is, before anything is checked:
+    ``-o``, else ``build/<spec's file name>/<backend>`` (the app is usually
+    named after its file).  Only a guess: the boot goes ahead only when the
+    up-to-date check finds the image there."""
+    if outdir is not None:
+        return os.path.normpath(outdir)
+    stem = os.path.splitext(os.path.basename(spec))[0]
+    return os.path.join("build", stem, backend)
+
+
+def _fresh(spec: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
+    try:
+        from .quick import build_key, fresh_build
+
+        key = build_key(spec, backend, outdir)
+        return fresh_build(key, backend, outdir) if key is not None else None
+    except Exception:  # noqa: BLE001 - any doubt: the full command decides
+        return None
+
+
+def _same_dir(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
+                accel: str | None) -> int | None:
+    """The early path.  QEMU's own start-up (tens of milliseconds) overlaps the
+    up-to-date check: QEMU is started *paused* (`-S`: no guest instruction
+    runs) on the image where it most likely is, the check runs meanwhile, and
+    the guest is resumed only when the check finds that very image up to date
+    with the same command line.  Otherwise the paused QEMU is killed and the
+    image that was found is booted, or the full CLI decides."""
+    guess = _guess_outdir(spec, backend, outdir)
+    manifest = _read_json(os.path.join(guess, "manifest.json"))
+    notes: list[str] = []
+    ready = None
+    if isinstance(manifest, dict) and os.path.isfile(os.path.join(guess, "qemu.json")):
+        try:
+            ready = prepare(guess, manifest, accel, notes.append)
+        except (OSError, ValueError, TypeError, AttributeError):
+            ready = None  # an odd qemu.json or manifest: no head start
+    if not isinstance(ready, Prepared):
+        found = _fresh(spec, backend, outdir)
+        if found is None:
+            return None
+        image, fresh_manifest = found
+        sys.stdout.flush()
+        return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel))
+    proc = monitor = None
+    with StopSignals():
+        try:
+            proc, monitor = spawn(ready.argv, guess, None, paused=True)
+            found = _fresh(spec, backend, outdir)
+            confirmed = (found is not None and _same_dir(os.path.dirname(found[0]) or ".", guess)
+                         and found[1] == manifest
+                         and prepare_argv_unchanged(guess, ready))
+            if not confirmed:
+                discard(proc)
+                proc = None
+                if found is None:
+                    return None
+            else:
+                for note in notes:
+                    sys.stderr.write(note)
+                sys.stdout.flush()
+                resume(monitor)
+                return _report(wait(proc, ready.accel, timeout))
+        except _Stopped as stopped:
+            if proc is not None:
+                _stop(proc, stopped.signo)
+            return 128 + stopped.signo
+        finally:
+            if monitor is not None:
+                monitor.close()
+    image, fresh_manifest = found
+    sys.stdout.flush()
+    return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel))
+
+
+def prepare_argv_unchanged(outdir: str, ready: Prepared) -> bool:
+    """Whether qemu.json still gives the command line QEMU was started with."""
+    try:
+        argv = runtime_argv(outdir, ready.accel)
+    except (OSError, ValueError):
+        return False
+    return argv[1:] == ready.argv[1:]
+
+
+def _report(outcome: RunResult) -> int:
+    if outcome.problem is not None:
+        sys.stderr.write(render_problem(outcome.problem))
+    return outcome.exit_code
+
+
+def quick_run(args: list[str]) -> int | None:
+    """Boot `unilang run ARGS` when its image is up to date; the exit status,
+    or None when the full CLI must decide (no guest has run then)."""
+    parsed = parse_run_args(args)
+    if parsed is None:
+        return None
+    try:
+        return _quick_boot(*parsed)
+    except Exception as exc:  # noqa: BLE001 - never fall back once a guest may have run
+        sys.stderr.write(render_problem(Problem(
+            "U0999", f"internal compiler error: {type(exc).__name__}: {exc}",
+            help="this is a bug in unilang; please report it with the input that triggers it")))
+        return INTERNAL_EXIT

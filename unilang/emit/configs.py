@@ -41,6 +41,16 @@ def qemu_argv(backend: Backend, app: M.App, kernel: str) -> list[str]:
     return argv
 
 
+def tcg_argv(argv: list[str]) -> list[str]:
+    """``argv`` with its accelerators replaced by TCG alone (run-qemu.sh's fallback)."""
+    out: list[str] = []
+    for i, a in enumerate(argv):
+        if a == "-accel" or (i > 0 and argv[i - 1] == "-accel"):
+            continue
+        out.append(a)
+    return out[:1] + ["-accel", "tcg"] + out[1:]
+
+
 def _devices(app: M.App, backend: Backend) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     nets, disks = [], []
     for i, d in enumerate(dev for dev in app.devices if dev.kind == "net"):
@@ -66,12 +76,13 @@ def render_configs(res: Resolution, backend: Backend, kernel: str) -> dict[str, 
     """Every configuration file the backend emits, by file name."""
     app = res.app
     nets, disks = _devices(app, backend)
+    argv = qemu_argv(backend, app, kernel)
     ctx = {
         "app": app.name, "backend": backend.name, "kernel": kernel, "cmdline": app.cmdline,
         "libvirt_kernel": f"{LIBVIRT_IMAGES}/{app.name}-{backend.name}.elf",
         "memory_kib": _mib(app.memory) * 1024, "memory_mib": _mib(app.memory),
         "vcpus": app.vcpus, "nets": nets, "disks": disks,
-        "argv": qemu_argv(backend, app, kernel),
+        "argv": argv, "tcg_argv": tcg_argv(argv),
     }
     search = backend.template_search()
     return {name: render(search, f"{name}.j2", **ctx).encode() for name in backend.emits}
