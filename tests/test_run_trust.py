@@ -349,7 +349,7 @@ def test_run_finds_the_image_when_the_app_is_not_named_after_its_file(tmp_path: 
 
 
 def test_parse_run_args() -> None:
-    assert parse_run_args(["a.uni"]) == ("a.uni", "kvm", None, 30.0, None)
+    assert parse_run_args(["a.uni"]) == ("a.uni", "kvm", None, 30.0, None)  # kvm: the default
     assert parse_run_args(["a.uni", "-b", "XEN", "--output=o", "--timeout", "5",
                            "--accel=tcg"]) == ("a.uni", "xen", "o", 5.0, "tcg")
     for args in (["a.uni", "--help"], ["a.uni", "-x"], [], ["a.uni", "b.uni"],

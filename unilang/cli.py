@@ -260,6 +260,29 @@ def why(spec: Path, library: str, backend: str) -> None:
     sys.exit(EXIT_ERRORS)
 
 
+def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """click options made from ``unilang.cliargs``, the grammar the early paths parse."""
+    from .cliargs import MIN_TIMEOUT, OPTIONS
+
+    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for o in reversed(OPTIONS[command]):
+            if o.kind == "backend":
+                kw: dict[str, Any] = {"type": BACKEND_CHOICE, "default": DEFAULT_BACKEND,
+                                      "show_default": True}
+            elif o.kind == "dir":
+                kw = {"type": click.Path(path_type=Path, file_okay=False)}
+            elif o.kind == "seconds":
+                kw = {"type": click.FloatRange(min=MIN_TIMEOUT), "default": o.default,
+                      "show_default": True}
+            else:
+                kw = {"type": click.Choice(o.choices), "default": o.default,
+                      "show_default": True}
+            fn = click.option(*o.flags, o.dest, help=o.help, **kw)(fn)
+        return fn
+
+    return apply
+
+
 def _build_or_exit(spec: Path, backend: str, outdir: Path | None) -> tuple[Any, Any]:
     """Build (or find up to date) SPEC's image; print diagnostics; exit 1 on failure."""
     from .build import build as do_build
@@ -275,9 +298,7 @@ def _build_or_exit(spec: Path, backend: str, outdir: Path | None) -> tuple[Any, 
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
-@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
-              help="Output directory [default: build/<app>/<backend>].")
+@early_path_options("build")
 @guarded
 def build(spec: Path, backend: str, outdir: Path | None) -> None:
     """Build SPEC into a sealed image and its hypervisor configurations.
@@ -298,14 +319,7 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
-@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
-              help="Output directory [default: build/<app>/<backend>].")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Kill the guest after this many seconds (exit status 124).")
-@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto",
-              show_default=True, help="auto uses KVM when /dev/kvm opens and QEMU can run a "
-              "guest with it (probed once, cached), TCG otherwise.")
+@early_path_options("run")
 @guarded
 def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: str) -> None:
     """Build SPEC if stale and boot it under QEMU microvm.

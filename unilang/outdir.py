@@ -27,10 +27,10 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterator
 from contextlib import contextmanager
+from typing import IO, Callable, Iterator
 
-MARKER = ".unilang-output"
+from .quick import MARKER, temporaries
 
 Files = dict[str, tuple[bytes, int]]
 Fault = Callable[[str], None]
@@ -214,12 +214,7 @@ class OutputDir:
 
     # ------------------------------------------------------------ recovery
     def _temporaries(self) -> list[Path]:
-        prefixes = (f".{self.name}.new-", f".{self.name}.old-")
-        try:
-            names = sorted(os.listdir(self.parent))
-        except OSError:
-            return []
-        return [self.parent / n for n in names if n.startswith(prefixes)]
+        return [self.parent / n for n in temporaries(str(self.parent), self.name)]
 
     def recover(self) -> None:
         """Under the lock: undo what an interrupted publish left behind.
@@ -244,8 +239,8 @@ class OutputDir:
         try:
             if not stat.S_ISDIR(os.lstat(t).st_mode):
                 return
-            if read_marker(t) is None and os.listdir(t):
-                return
+            if read_marker(t) is None and any(not n.startswith(".tmp-") for n in os.listdir(t)):
+                return  # neither marked nor a publish that died before marking it
         except OSError:
             return
         shutil.rmtree(t, ignore_errors=True)
@@ -277,7 +272,10 @@ class OutputDir:
         self.parent.mkdir(parents=True, exist_ok=True)
         new = Path(tempfile.mkdtemp(dir=self.parent, prefix=f".{self.name}.new-"))
         fault("mkdtemp")
-        _write_synced(new / MARKER, _marker_bytes(list(files)), 0o644)
+        # the marker first, and whole (a crash leaves none or a complete one):
+        # it is what makes this directory recognisably unilang's
+        _write_synced(new / ".tmp-marker", _marker_bytes(list(files)), 0o644)
+        os.rename(new / ".tmp-marker", new / MARKER)
         fault("marker")
         for name, (data, mode) in sorted(files.items()):
             _write_synced(new / name, data, mode)

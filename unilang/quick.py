@@ -27,7 +27,7 @@ from typing import Any
 
 STAMP = ".unilang-stamp.json"
 STAMP_VERSION = 2
-MARKER = ".unilang-output"  # unilang.outdir.MARKER, without importing it
+MARKER = ".unilang-output"  # marks an output directory as unilang's (unilang.outdir)
 
 
 def _sha_file(path: str) -> str | None:
@@ -169,38 +169,6 @@ def work_dir(outdir: str) -> str:
     return os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.work")
 
 
-def _parse_build_args(args: list[str]) -> tuple[str, str, str | None] | None:
-    """(spec, backend, outdir) of a plain `build` command line, else None."""
-    spec = None
-    backend = None
-    outdir = None
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a in ("-b", "--backend", "-o", "--output") and i + 1 < len(args):
-            if a in ("-b", "--backend"):
-                backend = args[i + 1].lower()
-            else:
-                outdir = args[i + 1]
-            i += 2
-            continue
-        if a.startswith("--backend="):
-            backend = a.split("=", 1)[1].lower()
-        elif a.startswith("--output="):
-            outdir = a.split("=", 1)[1]
-        elif a.startswith("-") or spec is not None:
-            return None  # --help, an unknown option, a second argument: let click decide
-        else:
-            spec = a
-        i += 1
-    from .paths import backend_names, default_backend
-
-    backend = backend if backend is not None else default_backend()
-    if spec is None or backend not in backend_names() or outdir == "":
-        return None
-    return spec, backend, outdir
-
-
 def build_key(spec: str, backend: str, outdir: str | None) -> str | None:
     """``quick_key`` of a build command, its paths normalised the same way by
     every caller (the arguments as typed, or click's ``Path`` values)."""
@@ -225,17 +193,38 @@ def fresh_build(key: str, backend: str, outdir: str | None) -> tuple[str, dict[s
         image = doc.get("image")
         if not isinstance(image, str):
             continue
-        manifest = Stamp.fresh_doc(doc, os.path.dirname(image))
+        out = os.path.dirname(image)
+        if _leftovers(out):
+            return None  # a crash left temporaries: the full build removes them
+        manifest = Stamp.fresh_doc(doc, out)
         return (image, manifest) if manifest is not None else None
     return None
 
 
+def temporaries(parent: str, name: str) -> list[str]:
+    """Names in ``parent`` that a publish of ``parent/name`` makes for itself
+    and a crash can leave behind (``unilang.outdir``), sorted."""
+    prefixes = (f".{name}.new-", f".{name}.old-")
+    try:
+        return sorted(n for n in os.listdir(parent) if n.startswith(prefixes))
+    except OSError:
+        return []
+
+
+def _leftovers(outdir: str) -> bool:
+    """Whether a publish of ``outdir`` died and left temporaries beside it."""
+    real = os.path.realpath(outdir)
+    return bool(temporaries(os.path.dirname(real), os.path.basename(real)))
+
+
 def up_to_date_build(args: list[str]) -> bool:
     """Report and return True when `unilang build ARGS` has nothing to do."""
-    parsed = _parse_build_args(args)
+    from .cliargs import parse
+
+    parsed = parse("build", args)
     if parsed is None:
         return False
-    spec, backend, outdir = parsed
+    spec, backend, outdir = parsed["spec"], parsed["backend"], parsed["outdir"]
     key = build_key(spec, backend, outdir)
     found = fresh_build(key, backend, outdir) if key is not None else None
     if found is None:

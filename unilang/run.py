@@ -386,37 +386,15 @@ def boot(outdir: str | os.PathLike[str], manifest: dict[str, Any], timeout: floa
 
 def parse_run_args(args: list[str]) -> tuple[str, str, str | None, float, str | None] | None:
     """(spec, backend, outdir, timeout, accel) of a plain `run` command line,
-    or None for anything else (click then decides: help, errors, other options)."""
-    spec = None
-    opts: dict[str, str] = {}
-    names = {"-b": "backend", "--backend": "backend", "-o": "output", "--output": "output",
-             "--timeout": "timeout", "--accel": "accel"}
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a in names and i + 1 < len(args):
-            opts[names[a]] = args[i + 1]
-            i += 2
-            continue
-        name, eq, value = a.partition("=")
-        if eq and name in names and name.startswith("--"):
-            opts[names[name]] = value
-        elif a.startswith("-") or spec is not None:
-            return None
-        else:
-            spec = a
-        i += 1
-    backend = opts.get("backend", "kvm").lower()
-    accel = opts.get("accel", "auto")
-    outdir = opts.get("output")
-    try:
-        timeout = float(opts.get("timeout", "30"))
-    except ValueError:
+    or None for anything else (click then decides: help, errors, other options).
+    The grammar is ``unilang.cliargs``', which click's options are made from."""
+    from .cliargs import parse
+
+    o = parse("run", args)
+    if o is None:
         return None
-    if (spec is None or backend not in ("kvm", "xen") or accel not in ("auto", "kvm", "tcg")
-            or outdir == "" or not 0.1 <= timeout < float("inf")):
-        return None
-    return spec, backend, outdir, timeout, None if accel == "auto" else accel
+    return (o["spec"], o["backend"], o["outdir"], o["timeout"],
+            None if o["accel"] == "auto" else o["accel"])
 
 
 def _read_json(path: str) -> Any:

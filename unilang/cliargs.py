@@ -1,0 +1,91 @@
+"""The options of `build` and `run`, as data: one grammar for two parsers.
+
+``unilang.cli`` makes its click options from this table, and the early
+paths (``unilang.entry``: a no-op `build`, an up-to-date `run`) parse argv
+with ``parse`` before click is imported.  So the two can never disagree
+about what a command line means; anything ``parse`` is not sure of (help,
+an unknown option, a bad value) returns None and click decides, with its
+own messages.  Only the standard library is imported here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from .paths import backend_names, default_backend
+
+ACCELS = ("auto", "kvm", "tcg")  # QEMU accelerators, not backends
+
+
+class Option(NamedTuple):
+    dest: str
+    flags: tuple[str, ...]
+    kind: str                      # "backend", "dir", "seconds" or "choice"
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+
+BACKEND = Option("backend", ("-b", "--backend"), "backend",
+                 "Backend: one of the folders under backends/.")
+OUTPUT = Option("outdir", ("-o", "--output"), "dir",
+                "Output directory [default: build/<app>/<backend>]. It must be new, empty or "
+                "written by unilang before.")
+OPTIONS: dict[str, tuple[Option, ...]] = {
+    "build": (BACKEND, OUTPUT),
+    "run": (BACKEND, OUTPUT,
+            Option("timeout", ("--timeout",), "seconds",
+                   "Kill the guest after this many seconds (exit status 124).", 30.0),
+            Option("accel", ("--accel",), "choice",
+                   "auto uses KVM when /dev/kvm opens and QEMU can run a guest with it "
+                   "(probed once, cached), TCG otherwise.", "auto", ACCELS)),
+}
+MIN_TIMEOUT = 0.1
+
+
+def _value(opt: Option, raw: str) -> Any:
+    """The option's value, or None when click should judge it."""
+    if opt.kind == "backend":
+        b = raw.lower()
+        return b if b in backend_names() else None
+    if opt.kind == "dir":
+        return raw or None
+    if opt.kind == "seconds":
+        try:
+            v = float(raw)
+        except ValueError:
+            return None
+        return v if MIN_TIMEOUT <= v and math.isfinite(v) else None
+    return raw if raw in opt.choices else None
+
+
+def parse(command: str, args: list[str]) -> dict[str, Any] | None:
+    """``{"spec": ..., dest: value ...}`` of a plain command line, else None."""
+    options = OPTIONS[command]
+    by_flag = {f: o for o in options for f in o.flags}
+    found: dict[str, Any] = {}
+    spec = None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        name, eq, inline = a.partition("=")
+        if a in by_flag and i + 1 < len(args):
+            opt, raw, i = by_flag[a], args[i + 1], i + 2
+        elif eq and name.startswith("--") and name in by_flag:
+            opt, raw, i = by_flag[name], inline, i + 1
+        elif a.startswith("-") or spec is not None:
+            return None  # --help, an unknown option, a second argument
+        else:
+            spec, i = a, i + 1
+            continue
+        value = _value(opt, raw)
+        if value is None:
+            return None
+        found[opt.dest] = value
+    if spec is None:
+        return None
+    out: dict[str, Any] = {"spec": spec}
+    for o in options:
+        out[o.dest] = found.get(o.dest, default_backend() if o.kind == "backend" else o.default)
+    return out
