@@ -234,7 +234,7 @@ def test_builds_from_two_checkouts_are_byte_identical(tmp_path: Path) -> None:
 @needs_tools
 def test_quick_up_to_date_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`unilang build` answers a no-op before importing the CLI, and only when sure."""
-    from unilang.quick import up_to_date_build
+    from unilang.fresh import up_to_date_build
 
     app = tmp_path / "app"
     shutil.copytree(EXAMPLES / "hello", app)

@@ -165,3 +165,37 @@ def test_session_without_cache_still_works(monkeypatch: pytest.MonkeyPatch, tmp_
     spec = project(tmp_path)
     session, results = check_spec(spec, ["kvm"], Session())
     assert results[0].resolution is not None
+
+
+def test_a_warm_check_reads_no_module_and_every_read_is_a_fact(
+        tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check cache answers before loading anything (unilang.fresh), and a
+    change to any file it read, wherever it lives, or a new module that would
+    shadow an import, makes it a miss."""
+    import unilang.source as SRC
+
+    spec = project(tmp_path)
+    hidden = spec.parent / ".hidden"
+    hidden.mkdir()
+    (hidden / "extra.uni").write_text("construct t.hidden;\n")
+    spec.write_text('import ".hidden/extra.uni";\nimport net;\n' + spec.read_text())
+    check_spec(spec, ["kvm"], reuse_results=True)
+    reads: list[str] = []
+    real = SRC.read_source
+
+    def spy(path, name, span=None):  # type: ignore[no-untyped-def]
+        reads.append(name)
+        return real(path, name, span)
+
+    monkeypatch.setattr(SRC, "read_source", spy)
+    monkeypatch.setattr("unilang.loader.read_source", spy)
+    _s, r = check_spec(spec, ["kvm"], reuse_results=True)
+    assert reads == [] and r[0].program is None  # a hit, nothing read
+    (hidden / "extra.uni").write_text("construct t.hidden;\nconstruct t.more;\n")
+    _s, r = check_spec(spec, ["kvm"], reuse_results=True)
+    assert r[0].program is not None  # a module under a dot-directory is a fact
+    _s, r = check_spec(spec, ["kvm"], reuse_results=True)
+    assert r[0].program is None
+    (spec.parent / "net.uni").write_text("construct t.mine;\n")  # shadows stdlib's net
+    _s, r = check_spec(spec, ["kvm"], reuse_results=True)
+    assert r[0].program is not None

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from support import ROOT, needs_tools, unilang
-from unilang.quick import up_to_date_build
+from unilang.fresh import up_to_date_build
 
 EXAMPLES = ROOT / "examples"
 MARKER = ".unilang-output"
@@ -407,7 +407,7 @@ def test_the_early_check_never_blocks_on_a_fifo(tmp_path: Path, victim: str) -> 
     path = (tmp_path / ".out.work" / ".unilang-stamp.json") if victim == "stamp" else out / victim
     path.unlink()
     os.mkfifo(path)
-    code = ("import sys; from unilang.quick import up_to_date_build; "
+    code = ("import sys; from unilang.fresh import up_to_date_build; "
             f"sys.exit(7 if up_to_date_build([{str(app / 'app.uni')!r}, '-o', {str(out)!r}]) else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=30, capture_output=True)
     assert r.returncode == 0, r.stderr

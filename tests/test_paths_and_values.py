@@ -304,13 +304,13 @@ def test_directory_as_source(tmp_path: Path) -> None:
 
 
 def test_fifo_module_in_the_spec_folder_does_not_block_the_build_key(tmp_path: Path) -> None:
-    """The up-to-date check hashes every .uni below the spec's folder; a FIFO there
-    used to block it forever."""
+    """The up-to-date check once hashed every .uni below the spec's folder; a FIFO
+    there blocked it forever.  Neither the key nor a file's hash may block."""
     spec = project(tmp_path, app())
     os.mkfifo(spec.parent / "pipe.uni")
     (spec.parent / "zero.uni").symlink_to("/dev/zero")
-    code = ("import sys; from unilang.quick import quick_key, _sha_file; "
-            "print(quick_key(sys.argv[1], 'kvm', None) is not None, _sha_file(sys.argv[2]))")
+    code = ("import sys; from unilang.fresh import build_key, _sha_file; "
+            "print(build_key(sys.argv[1], 'kvm', None) is not None, _sha_file(sys.argv[2]))")
     proc = subprocess.run([sys.executable, "-c", code, str(spec),
                            str(spec.parent / "pipe.uni")], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)

@@ -56,6 +56,18 @@ class Backend:
     bridge: str                # the host bridge a net device joins unless it names one
     emits: tuple[str, ...]     # the configuration files a build writes
 
+    def facts(self) -> dict[str, Any]:
+        """What a result that used this backend depends on (``unilang.fresh``):
+        its descriptor, its linker script, and which templates exist."""
+        from .fresh import dir_fact, sha_fact
+
+        shared = paths.stdlib_dir() / "templates"
+        return {str(self.directory / DESCRIPTOR): sha_fact(str(self.directory / DESCRIPTOR)),
+                str(self.directory / "image.lds.j2"): sha_fact(str(self.directory / "image.lds.j2")),
+                str(self.directory): dir_fact(str(self.directory)),
+                str(shared): dir_fact(str(shared)),
+                str(paths.backends_dir()): dir_fact(str(paths.backends_dir()))}
+
     def template_search(self) -> list[Path]:
         """Where templates are looked up: the backend's folder, then the shared ones."""
         return [self.directory, paths.stdlib_dir() / "templates"]

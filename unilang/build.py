@@ -33,7 +33,7 @@ from .driver import Session, check_spec
 from .emit.escape import Unrepresentable
 from .fsutil import atomic_write, read_regular
 from .outdir import OutputDir, OutputRefused
-from .quick import Stamp, build_key, fresh_build
+from .fresh import Stamp, build_key, fresh_build
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -118,7 +118,7 @@ class Toolchain:
 
     @classmethod
     def probe(cls, tools: dict[str, str]) -> Toolchain:
-        from .quick import file_identity
+        from .fresh import file_identity
 
         gcc = tools["gcc"]
         programs = [gcc]

@@ -980,28 +980,6 @@ def header_problems(directory: Path, source: str, info: ModuleInfo) -> list[str]
     return out
 
 
-def dependency_state(file: Path) -> list[object]:
-    """What check's verdict on the source ``file`` depends on, as JSON-able data:
-    the real path and kind of the file and of every header beside it (for
-    ``driver.ResultCache``, which must not reuse a verdict when any changed)."""
-    def one(p: Path) -> list[object]:
-        try:
-            kind: object = stat.S_IFMT(os.stat(p).st_mode)
-        except OSError as exc:
-            kind = f"errno {exc.errno}"
-        try:
-            real = os.path.realpath(p)
-        except OSError as exc:
-            real = f"errno {exc.errno}"
-        return [p.name, real, kind]
-
-    try:
-        headers = sorted(file.parent.glob("*.h"))
-    except OSError as exc:
-        return [one(file), f"errno {exc.errno}"]
-    return [one(file)] + [one(h) for h in headers]
-
-
 def _huge(v: S.Value) -> bool:
     """An integer literal too long to keep (see ``syntax.INT_LIMIT``)."""
     return isinstance(v, S.Int) and abs(v.value) >= S.INT_LIMIT

@@ -7,7 +7,6 @@ the renderer can show their lines).  There is no global mutable state.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -100,15 +99,20 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
     """Front end and resolution for each backend; diagnostics land in the session.
 
     With ``reuse_results`` (the `check` command), a previous run's diagnostics
-    are reused when every module, every source file it names and the working
-    directory are the same (see ``ResultCache``)."""
+    are reused, before anything is loaded, while every fact they depend on
+    still holds (see ``ResultCache``)."""
     from .backend import BackendError, load as load_backend
 
     session = session or Session()
+    results_cache = ResultCache(spec, backends, session) if reuse_results else None
+    if results_cache is not None:
+        cached = results_cache.lookup()
+        if cached is not None:
+            return session, cached
     loaded = {}
     for backend in backends:
         try:
-            load_backend(backend)
+            session.reads.update(load_backend(backend).facts())
         except BackendError as exc:
             session.sink.add(error("U0207", f"backend `{backend}` cannot be used: {exc}",
                                    help="see docs/build.md, \"Adding a backend\", for what a "
@@ -119,11 +123,6 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         modules = session.load(spec, backend)
         load_ok = not any(d.is_error for d in session.sink.items[mark:])
         loaded[backend] = (modules, load_ok)
-    results_cache = ResultCache(spec, backends, loaded, session) if reuse_results else None
-    if results_cache is not None:
-        cached = results_cache.lookup()
-        if cached is not None:
-            return session, cached
     from .resolve import resolve
 
     results = []
@@ -136,71 +135,57 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         if program is not None and program.app is not None and front_ok:
             resolution = resolve(program, session.sink)
         results.append(BackendResult(backend, program, resolution))
-    if results_cache is not None:
-        results_cache.store(results)
+    if results_cache is not None and all(ok for _m, ok in loaded.values()):
+        results_cache.store(results, loaded)
     return session, results
 
 
 class ResultCache:
-    """`check`'s diagnostics, keyed by everything they depend on.
+    """`check`'s diagnostics, reused through ``unilang.fresh``: keyed by the
+    command (unilang itself, the working directory, the spec path, the
+    backends) and valid while every fact holds: the content of every module
+    read and every place an import looked in vain (``Session.reads``), the
+    backends' descriptors, and for every source file named by `sources` its
+    real path and kind and those of the headers beside it."""
 
-    The key hashes unilang's version, the working directory (diagnostics name
-    files relative to it), the spec path, the backends, and the name, root
-    and content hash of every loaded module (the spec's, stdlib's and every
-    backend's).  Source files named by `sources` are dependencies recorded in
-    the entry and re-checked on a hit: their real paths and kinds, and those of
-    the headers beside them (``check.dependency_state``)."""
-
-    def __init__(self, spec: Path, backends: list[str],
-                 loaded: dict[str, tuple[list[LoadedModule], bool]], session: Session) -> None:
+    def __init__(self, spec: Path, backends: list[str], session: Session) -> None:
         from .cache import namespace
+        from .fresh import command_key
 
         self.session = session
         self.disk = open_cache()
-        self.ok = self.disk is not None and bool(loaded) and not session.sink.items and all(
-            mods for mods, _ in loaded.values())
-        if not self.ok:
-            return
-        self.loaded = loaded
-        self.ns = namespace("check")
-        h = hashlib.sha256()
-        h.update(json.dumps([os.getcwd(), str(spec), backends]).encode())
-        for backend in backends:
-            mods = loaded[backend][0] + session.foreign_modules(spec, backend)
-            for m in mods:
-                h.update(json.dumps([backend, m.info.name, m.info.root, str(m.info.path),
-                                     m.info.digest]).encode())
-        self.key = h.hexdigest()
+        self.ns = namespace("check") if self.disk is not None else ""
+        self.key = command_key("check", [str(spec), backends])
 
     def lookup(self) -> list[BackendResult] | None:
-        from .check import dependency_state
+        from .fresh import facts_hold
 
-        if not self.ok:
+        if self.disk is None:
             return None
-        assert self.disk is not None
         payload = self.disk.get(self.ns, self.key)
         if payload is None:
             return None
         try:
             doc = json.loads(payload)
-            for path, state in doc["deps"]:
-                if dependency_state(Path(path)) != state:
-                    return None
+            if not facts_hold(doc["facts"]):
+                return None
             diags = [diagnostic_from_json(d) for d in doc["diagnostics"]]
             results = [BackendResult(b, None, None, doc["app"]) for b in doc["backends"]]
-        except (ValueError, KeyError, TypeError):
+            files = {str(n): Path(p) for n, p in doc["files"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+        self.session.files.update(files)  # so the renderer can show their lines
         self.session.sink.extend(diags)
         return results
 
-    def store(self, results: list[BackendResult]) -> None:
-        from .check import dependency_state
+    def store(self, results: list[BackendResult],
+              loaded: dict[str, tuple[list[LoadedModule], bool]]) -> None:
+        from .fresh import dependency_state
 
-        if not self.ok:
+        if self.disk is None:
             return
-        assert self.disk is not None
-        deps: dict[str, list[object]] = {}
-        for modules, _ in self.loaded.values():
+        facts: dict[str, object] = dict(self.session.reads)
+        for modules, _ in loaded.values():
             for m in modules:
                 for decl in m.tree.decls:
                     if not isinstance(decl, S.Block):
@@ -211,10 +196,11 @@ class ResultCache:
                             for item in member.value.items:
                                 if isinstance(item, S.Str):
                                     p = str(m.info.path.parent / item.value)
-                                    deps[p] = dependency_state(Path(p))
+                                    facts[p] = dependency_state(p)
         app = next((r.app_name for r in results if r.app_name), None)
         doc = {"app": app, "backends": [r.backend for r in results],
-               "deps": sorted(deps.items()),
+               "facts": dict(sorted(facts.items())),
+               "files": {n: str(p) for n, p in sorted(self.session.files.items())},
                "diagnostics": [d.to_json() for d in self.session.sink.items]}
         self.disk.put(self.ns, self.key, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 

@@ -13,7 +13,7 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["build"]:
         try:
-            from .quick import up_to_date_build
+            from .fresh import up_to_date_build
 
             if up_to_date_build(args[1:]):
                 sys.exit(0)

@@ -30,7 +30,7 @@ from pathlib import Path
 from contextlib import contextmanager
 from typing import IO, Callable, Iterator
 
-from .quick import MARKER, temporaries
+from .fresh import MARKER, temporaries
 
 Files = dict[str, tuple[bytes, int]]
 Fault = Callable[[str], None]
@@ -243,7 +243,19 @@ class OutputDir:
                 return  # neither marked nor a publish that died before marking it
         except OSError:
             return
-        shutil.rmtree(t, ignore_errors=True)
+        # the marker goes last: a crash midway leaves a generation still
+        # recognisably ours, which the next build removes
+        try:
+            names = sorted(os.listdir(t), key=lambda n: n == MARKER)
+            for n in names:
+                p = t / n
+                if stat.S_ISDIR(os.lstat(p).st_mode):
+                    shutil.rmtree(p)
+                else:
+                    os.unlink(p)
+            os.rmdir(t)
+        except OSError:
+            pass
 
     # ------------------------------------------------------------ publishing
     def unchanged(self, files: Files) -> bool:

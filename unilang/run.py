@@ -420,7 +420,7 @@ def _guess_outdir(spec: str, backend: str, outdir: str | None) -> str:
 
 def _fresh(spec: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
     try:
-        from .quick import build_key, fresh_build
+        from .fresh import build_key, fresh_build
 
         key = build_key(spec, backend, outdir)
         return fresh_build(key, backend, outdir) if key is not None else None

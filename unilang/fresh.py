@@ -1,16 +1,23 @@
-"""The up-to-date check for `unilang build`, before anything heavy is imported.
+"""Freshness: the one mechanism that decides whether a result can be reused.
 
-A no-op rebuild should cost little more than starting Python.  A full
-build records, in its work tree, a stamp (``Stamp``) of exactly what it
-consumed and produced: the sha256 of the bytes it read from every module,
-source, header and template, the places an import looked and found nothing,
-the identity of each tool, and the hash and mode of every output.  This
-module adds a key for what is not a file read: unilang's own modules and
-grammar, the command's arguments, the working directory and the tools PATH
-finds.  When the key matches and every recorded input, tool and output is
-still as recorded, the build is up to date; on any doubt (an unknown option,
-a change anywhere, an error) the caller falls back to the full build, which
-decides.
+A result (check's diagnostics, a build's outputs) is recorded with the
+*facts* it depends on, and reused only while every fact still holds:
+
+* every file it read, by the sha256 of the bytes it actually read (an edit
+  made while it ran is seen next time);
+* every place an import looked and found nothing, which must stay empty;
+* for sources, the real path and kind of the file and the headers beside it
+  (a file swapped for a link is seen);
+* for tools, their identity (real path, size, mtime);
+
+and with a *key* for what is not a file read (``command_key``): unilang's own
+modules and grammar, the command and its arguments, the working directory.
+
+Users: ``check``'s result cache (``unilang.driver.ResultCache``, entries in
+the user's cache directory), the build stamp (``Stamp``, in the work tree:
+facts plus the hash and mode of every output) and the early up-to-date path
+of `build` and `run`, which answers from the stamp before anything heavy is
+imported.  On any doubt the caller falls back to doing the work.
 
 Only the standard library is imported here.
 """
@@ -27,6 +34,7 @@ from typing import Any
 
 STAMP = ".unilang-stamp.json"
 STAMP_VERSION = 2
+FORMAT_VERSION = 3  # of keys and facts: a change makes every record stale
 MARKER = ".unilang-output"  # marks an output directory as unilang's (unilang.outdir)
 
 
@@ -65,6 +73,62 @@ def _read_json(path: str, limit: int = 16 << 20) -> Any:
         return None
     finally:
         os.close(fd)
+
+
+#: str: the sha256 of the file's bytes; None: nothing may exist there;
+#: ["state", ...]: ``dependency_state``; ["dir", names]: a folder's listing
+Fact = Any
+
+
+def dependency_state(file: str) -> list[object]:
+    """What check's verdict on a source file depends on beyond its bytes: the
+    real path and kind of the file and of every header beside it."""
+    def one(p: str) -> list[object]:
+        try:
+            kind: object = stat.S_IFMT(os.stat(p).st_mode)
+        except OSError as exc:
+            kind = f"errno {exc.errno}"
+        return [os.path.basename(p), os.path.realpath(p), kind]
+
+    parent = os.path.dirname(file) or "."
+    try:
+        headers = sorted(os.path.join(parent, n) for n in os.listdir(parent) if n.endswith(".h"))
+    except OSError as exc:
+        return ["state", one(file), f"errno {exc.errno}"]
+    return ["state", one(file)] + [one(h) for h in headers]
+
+
+def sha_fact(path: str) -> Fact:
+    """The fact that ``path`` holds the bytes it holds now (None: nothing there)."""
+    return _sha_file(path)
+
+
+def dir_fact(path: str) -> Fact:
+    """The fact that the folder ``path`` lists the names it lists now."""
+    try:
+        return ["dir", sorted(os.listdir(path))]
+    except OSError:
+        return ["dir", None]
+
+
+def fact_holds(path: str, fact: Fact) -> bool:
+    if fact is None:
+        return not os.path.lexists(path)
+    if isinstance(fact, str):
+        return _sha_file(path) == fact
+    if isinstance(fact, list) and fact[:1] == ["state"]:
+        return dependency_state(path) == fact
+    if isinstance(fact, list) and fact[:1] == ["dir"]:
+        return dir_fact(path) == fact
+    return False
+
+
+def facts_hold(facts: Any) -> bool:
+    """Whether every recorded fact still holds (False for anything malformed)."""
+    try:
+        return all(fact_holds(p, f) for p, f in facts.items())
+    except (AttributeError, TypeError, ValueError, OSError):
+        return False
 
 
 def file_identity(path: str) -> list[object]:
@@ -112,12 +176,8 @@ class Stamp:
     def fresh_doc(doc: dict[str, Any], outdir: str) -> dict[str, Any] | None:
         """The manifest of an up-to-date build described by ``doc``, or None."""
         try:
-            for p, digest in doc["inputs"].items():
-                if digest is None:
-                    if os.path.lexists(p):
-                        return None
-                elif _sha_file(p) != digest:
-                    return None
+            if not facts_hold(doc["inputs"]):
+                return None
             for ident in doc["tools"]:
                 if file_identity(ident[0]) != ident:
                     return None
@@ -141,19 +201,17 @@ def _data_dirs() -> tuple[str, str, str, str]:
             os.path.join(base, "backends"))
 
 
-def quick_key(spec: str, backend: str, outdir: str | None) -> str | None:
-    """The key of a build command: everything but the files it reads (those
-    are in the stamp): unilang itself, the command, the working directory
-    and which tools PATH finds."""
-    import shutil
-
+def command_key(command: str, args: list[object]) -> str:
+    """The key of a command: what its result depends on besides the files it
+    reads (those are facts): unilang itself (version, modules, grammar), the
+    command, its arguments and the working directory (diagnostics name files
+    relative to it)."""
     from . import __version__
 
     pkg, grammar, stdlib, _backends = _data_dirs()
     h = hashlib.sha256()
-    tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
-    h.update(json.dumps([__version__, STAMP_VERSION, backend, os.getcwd(), spec, outdir, tools,
-                         stdlib]).encode())
+    h.update(json.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib,
+                         args]).encode())
     h.update(f"grammar\0{_sha_file(os.path.join(grammar, 'unilang.lark'))}\n".encode())
     for dirpath, _dirs, filenames in os.walk(pkg):
         for name in sorted(filenames):
@@ -169,11 +227,16 @@ def work_dir(outdir: str) -> str:
     return os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.work")
 
 
-def build_key(spec: str, backend: str, outdir: str | None) -> str | None:
-    """``quick_key`` of a build command, its paths normalised the same way by
-    every caller (the arguments as typed, or click's ``Path`` values)."""
-    return quick_key(os.path.normpath(spec), backend,
-                     os.path.normpath(outdir) if outdir is not None else None)
+def build_key(spec: str, backend: str, outdir: str | None) -> str:
+    """The key of a build command, its paths normalised the same way by every
+    caller (the arguments as typed, or click's ``Path`` values), with the
+    tools PATH finds."""
+    import shutil
+
+    tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
+    return command_key("build", [os.path.normpath(spec), backend,
+                                 os.path.normpath(outdir) if outdir is not None else None,
+                                 tools])
 
 
 def fresh_build(key: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
