@@ -8,11 +8,13 @@ extern const unilang_init_fn __unilang_init_end[];
 
 unsigned long long unilang_tsc_main;
 
-/* Page tables from pvh_entry.S: the first GiB is mapped by a prebuilt table
- * (or all 4 GiB by 1 GiB pages); 1..4 GiB get 2 MiB pages here, in 64-bit
- * code, and only when the memory map has RAM above 1 GiB. */
-extern uint64_t unilang_boot_pdpt[512];
-extern uint64_t unilang_boot_pd_high[3 * 512];
+/* Page tables from pvh_entry.S: either all of 0..4 GiB is mapped by 1 GiB
+ * pages, or the PDPT points at four page directories of 2 MiB pages of
+ * which only 0..__image_end is filled.  Then the rest of the first GiB is
+ * mapped here, in 64-bit code, before anything reads the loader's start
+ * info (which may lie above the image), and 1..4 GiB only when the memory
+ * map has RAM above 1 GiB. */
+extern uint64_t unilang_boot_pd[4 * 512];
 extern uint64_t unilang_boot_gib_pages;
 
 #define GIB (1ULL << 30)
@@ -30,14 +32,19 @@ static int ram_above_1gib(void)
     return 0;
 }
 
-static void map_high(void)
+static void fill_pd(uint64_t from, uint64_t to)
 {
-    if (unilang_boot_gib_pages || !ram_above_1gib())
+    for (uint64_t i = from; i < to; i++)
+        unilang_boot_pd[i] = (i << 21) | 0xe3; /* P W A D PS */
+}
+
+static void map_memory(void)
+{
+    if (unilang_boot_gib_pages)
         return;
-    for (uint64_t i = 0; i < 3 * 512; i++)
-        unilang_boot_pd_high[i] = (GIB + (i << 21)) | 0xe3; /* P W A D PS */
-    for (uint64_t g = 0; g < 3; g++)
-        unilang_boot_pdpt[1 + g] = ((uint64_t)(uintptr_t)&unilang_boot_pd_high[g * 512]) | 0x3;
+    fill_pd(0, 512); /* rewrites the entries already in use with the same values */
+    if (ram_above_1gib())
+        fill_pd(512, 4 * 512);
     uint64_t cr3;
     __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
 }
@@ -55,7 +62,7 @@ _Noreturn void unilang_boot_main(void)
     __asm__("" : "+r"(p));
     __asm__("" : "+r"(end));
     (void)unilang_tsc_entry;
-    map_high();
+    map_memory();
     for (; p < end; ++p) {
         if (*p != NULL)
             (*p)();
