@@ -44,8 +44,11 @@ CFLAGS = [
     "-mgeneral-regs-only", "-mcmodel=small", "-ffunction-sections", "-fdata-sections",
     "-fno-common", "-Wall", "-Wextra", "-nostdinc",
 ]
+# -n (nmagic): segments stay page aligned in memory (the linker script aligns
+# them) but are packed in the file instead of padded to page-aligned offsets;
+# PVH loaders copy p_filesz bytes from p_offset to p_paddr and never mmap.
 LDFLAGS = [
-    "-nostdlib", "-static", "-no-pie", "--gc-sections", "-z", "noexecstack",
+    "-nostdlib", "-static", "-no-pie", "-n", "--gc-sections", "-z", "noexecstack",
     "-z", "max-page-size=4096", "--build-id=none", "--orphan-handling=error",
 ]
 
