@@ -157,6 +157,8 @@ class Builder:
         self.tools = toolchain.tools
         self.log = log
         self.image_name = f"{res.app.name}.elf"
+        # the same link with its symbol table: the image itself ships stripped
+        self.debug_name = f"{res.app.name}.debug.elf"
         self.stamp_key: str | None = None
         self.lock_fd: int | None = None
         # path -> sha256 of the bytes this build read (None: must stay absent)
@@ -229,7 +231,7 @@ class Builder:
             "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
                                   backend=res.backend, cc=self.tools["gcc"], ld=self.tools["ld"],
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
-                                  image=self.image_name).encode(),
+                                  image=self.image_name, debug_image=self.debug_name).encode(),
         }
         for rel, data in generated.items():
             _write_if_changed(self.work / rel, data)
@@ -304,7 +306,7 @@ class Builder:
 
     def run(self, program: object) -> BuildResult | None:
         """Check the output directory, then build and publish under its lock."""
-        maybe = [self.image_name, *FIXED_NAMES, *CONFIG_NAMES]
+        maybe = [self.image_name, self.debug_name, *FIXED_NAMES, *CONFIG_NAMES]
         try:
             self.out.check_target(self.spec, maybe)  # refuse before creating anything
         except OutputRefused as exc:
@@ -358,6 +360,7 @@ class Builder:
         manifest = self.manifest(image, facts, (limit[0], limit[1].value) if limit else None)
         files: dict[str, tuple[bytes, int]] = {
             self.image_name: (image, 0o755),
+            self.debug_name: ((self.work / self.debug_name).read_bytes(), 0o644),
             "manifest.json": ((json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode(),
                               0o644),
             "image.lds": (self.generated["image.lds"], 0o644),
