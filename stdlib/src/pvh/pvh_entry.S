@@ -91,7 +91,7 @@ boot_pdpt:
         .globl  unilang_boot_pd
 unilang_boot_pd:
 boot_pd:
-        .skip   4 * 4096                /* 0..4 GiB in 2 MiB pages, when there are no 1 GiB pages */
+        .skip   4 * 4096                /* 0..4 GiB in 2 MiB pages, without 1 GiB pages */
         .globl  unilang_boot_gib_pages
 unilang_boot_gib_pages:
         .skip   8
@@ -134,12 +134,11 @@ _start32:
         cpuid
 1:      movl    %edx, %esi
 
-        /* PML4[0] -> PDPT.  PDPT[0..3] = 1 GiB pages, or -> the four page
-         * directories of 0..4 GiB (contiguous: entry i maps i * 2 MiB),
-         * filled with 2 MiB pages from 0 up to __image_end (page aligned;
-         * one iteration for an image below 2 MiB).  Every other entry is
-         * zero (see the top): boot.c maps the rest of the first GiB, and
-         * 1..4 GiB when the memory map has RAM up there, from 64-bit code. */
+        /* PML4[0] -> PDPT.  PDPT[0..3] = 1 GiB pages, or -> four page
+         * directories of 0..4 GiB (contiguous: entry i maps i * 2 MiB) with
+         * 2 MiB pages from 0 up to __image_end (page aligned; one iteration
+         * for an image below 2 MiB).  Every other entry is zero (see the
+         * top): boot.c maps the rest of the RAM from 64-bit code. */
         movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
         testl   $(1 << 26), %esi
         jz      2f
