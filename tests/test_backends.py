@@ -53,7 +53,7 @@ def test_a_copied_backend_checks_builds_and_boots_with_no_python_change(tmp_path
     assert r.returncode == 0, r.stderr
     out = root / "build" / "hello" / "cloud"
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [".unilang-output", "build.ninja", "firecracker.json", "hello.elf", "image.lds",
+        [".unilang-output", "build.ninja", "firecracker.json", "hello.debug.elf", "hello.elf", "image.lds",
          "libvirt.xml", "manifest.json", "qemu.json", "run-qemu.sh", "unilang_init.c",
          "unilang_params.h"])
     assert '"backend": "cloud"' in (out / "manifest.json").read_text()

@@ -45,8 +45,11 @@ CFLAGS = [
     "-mgeneral-regs-only", "-mcmodel=small", "-ffunction-sections", "-fdata-sections",
     "-fno-common", "-Wall", "-Wextra", "-nostdinc",
 ]
+# -n (nmagic): segments stay page aligned in memory (the linker script aligns
+# them) but are packed in the file instead of padded to page-aligned offsets;
+# PVH loaders copy p_filesz bytes from p_offset to p_paddr and never mmap.
 LDFLAGS = [
-    "-nostdlib", "-static", "-no-pie", "--gc-sections", "-z", "noexecstack",
+    "-nostdlib", "-static", "-no-pie", "-n", "--gc-sections", "-z", "noexecstack",
     "-z", "max-page-size=4096", "--build-id=none", "--orphan-handling=error",
 ]
 
@@ -154,6 +157,8 @@ class Builder:
         self.tools = toolchain.tools
         self.log = log
         self.image_name = f"{res.app.name}.elf"
+        # the same link with its symbol table: the image itself ships stripped
+        self.debug_name = f"{res.app.name}.debug.elf"
         self.stamp_key: str | None = None
         self.lock_fd: int | None = None
         # path -> sha256 of the bytes this build read (None: must stay absent)
@@ -225,7 +230,7 @@ class Builder:
             "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
                                   backend=res.backend, cc=self.tools["gcc"], ld=self.tools["ld"],
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
-                                  image=self.image_name).encode(),
+                                  image=self.image_name, debug_image=self.debug_name).encode(),
         }
         for rel, data in generated.items():
             _write_if_changed(self.work / rel, data)
@@ -300,7 +305,7 @@ class Builder:
 
     def run(self, program: object) -> BuildResult | None:
         """Check the output directory, then build and publish under its lock."""
-        maybe = [self.image_name, *FIXED_NAMES, *self.platform.emits]
+        maybe = [self.image_name, self.debug_name, *FIXED_NAMES, *self.platform.emits]
         try:
             self.out.check_target(self.spec, maybe)  # refuse before creating anything
         except OutputRefused as exc:
@@ -352,6 +357,7 @@ class Builder:
         manifest = self.manifest(image, facts, (limit[0], limit[1].value) if limit else None)
         files: dict[str, tuple[bytes, int]] = {
             self.image_name: (image, 0o755),
+            self.debug_name: ((self.work / self.debug_name).read_bytes(), 0o644),
             "manifest.json": ((json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode(),
                               0o644),
             "image.lds": (self.generated["image.lds"], 0o644),

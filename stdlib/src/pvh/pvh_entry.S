@@ -5,24 +5,28 @@
  * The image is linked at 1 MiB and runs identity mapped.
  *
  * Steps, 32-bit part: read the TSC, store it and %ebx in the boot area (in
- * .bss, so the image needs no file-backed .data), build page tables there
- * identity mapping 0..4 GiB (four 1 GiB pages when CPUID says the CPU has
- * them, else 2048 2 MiB pages), enable PAE, EFER.LME (+NXE when the CPU
- * has NX), paging, load a 64-bit GDT, far jump to 64-bit code.  64-bit
- * part: segments, a 16 KiB stack, zero .bss except the boot area, enable
- * write-back caching via the MTRRs if nobody did, call unilang_boot_main
- * (which never returns).
+ * .bss, so the image needs no file-backed .data), map memory identity in
+ * page tables there (all of 0..4 GiB as four 1 GiB pages when CPUID says
+ * the CPU has them; otherwise only 0..__image_end in 2 MiB pages, usually
+ * one entry, and boot.c maps the rest from 64-bit code), enable PAE,
+ * EFER.LME (+NXE when the CPU has NX), paging, load a 64-bit GDT, far jump
+ * to 64-bit code.  64-bit part: segments, a 16 KiB stack, zero .bss except
+ * the boot area, enable write-back caching via the MTRRs if nobody did,
+ * call unilang_boot_main (which never returns).
  *
  * Boot time: the 32-bit part is kept to a few dozen instructions.  Some
  * hypervisors emulate every instruction a guest runs before it enables
  * paging (KVM on this project's machines takes microseconds per
- * instruction there; zeroing .bss in 32-bit mode took ~17 ms), while
- * 64-bit code runs natively.  The boot area (page tables, the start-info
- * pointer, the entry TSC, the stack) is therefore not zeroed by this code:
- * like the rest of .bss it is zero when the loader hands over, because PVH
- * loaders zero-fill p_memsz beyond p_filesz (QEMU, Xen's libelf) or load
- * into fresh, zeroed guest memory (Firecracker).  Only unused page-table
- * entries depend on that.
+ * instruction there; zeroing .bss in 32-bit mode took ~17 ms, a loop over
+ * the 2048 page-directory entries of 4 GiB ~10 ms), while 64-bit code
+ * runs natively.  The boot area (page tables, the start-info pointer, the
+ * entry TSC, the stack) is therefore not zeroed by this code: like the rest
+ * of .bss it is zero when the loader hands over, because PVH loaders
+ * zero-fill p_memsz beyond p_filesz (QEMU, Xen's libelf) or load into
+ * fresh, zeroed guest memory (Firecracker).  Only unused page-table entries
+ * depend on that.  The page tables are not in the file either: a prebuilt
+ * page directory of the first GiB cost 4 KiB of image (plus 4 KiB of
+ * alignment padding) to save a loop only CPUs without 1 GiB pages run.
  *
  * No multiboot header: QEMU tries multiboot before PVH and fails on a
  * 64-bit ELF that carries one.
@@ -74,18 +78,6 @@ gdt64_ptr:
         .word   gdt64_end - gdt64 - 1
         .quad   gdt64                   /* lgdt in 32-bit mode reads 4 bytes */
 
-/* ---- the first GiB in 2 MiB pages, prebuilt: no loop runs before paging ----
- * Accessed and dirty bits are preset, so the page walker never writes here
- * (the table can live in read-only data). */
-        .section .rodata.unilang_pd0, "a", @progbits
-        .balign 4096
-boot_pd0:
-        .set    page, 0
-        .rept   512
-        .quad   (page << 21) | (PTE_P | PTE_W | PTE_A | PTE_D | PTE_PS)
-        .set    page, page + 1
-        .endr
-
 /* ---- the boot area: page tables, boot state and stack (not zeroed here) ---- */
         .section .bss.unilang_boot, "aw", @nobits
         .balign 4096
@@ -96,9 +88,10 @@ boot_pml4:
 unilang_boot_pdpt:
 boot_pdpt:
         .skip   4096
-        .globl  unilang_boot_pd_high
-unilang_boot_pd_high:
-        .skip   3 * 4096                /* 1..4 GiB in 2 MiB pages, filled by boot.c if needed */
+        .globl  unilang_boot_pd
+unilang_boot_pd:
+boot_pd:
+        .skip   4 * 4096                /* 0..4 GiB in 2 MiB pages, without 1 GiB pages */
         .globl  unilang_boot_gib_pages
 unilang_boot_gib_pages:
         .skip   8
@@ -141,12 +134,11 @@ _start32:
         cpuid
 1:      movl    %edx, %esi
 
-        /* PML4[0] -> PDPT; PDPT[0..3] = 1 GiB pages, or PDPT[0] -> the
-         * prebuilt table of the first GiB.  Every other entry is zero (see
-         * the top); boot.c maps 1..4 GiB in 2 MiB pages from 64-bit code
-         * when the memory map has RAM up there.  Nothing loops here: 32-bit
-         * code before paging is emulated on some hypervisors (a 2048-entry
-         * loop took ~10 ms on this project's KVM). */
+        /* PML4[0] -> PDPT.  PDPT[0..3] = 1 GiB pages, or -> four page
+         * directories of 0..4 GiB (contiguous: entry i maps i * 2 MiB) with
+         * 2 MiB pages from 0 up to __image_end (page aligned; one iteration
+         * for an image below 2 MiB).  Every other entry is zero (see the
+         * top): boot.c maps the rest of the RAM from 64-bit code. */
         movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
         testl   $(1 << 26), %esi
         jz      2f
@@ -156,7 +148,17 @@ _start32:
         movl    $(0xc0000000 | PTE_P | PTE_W | PTE_PS), boot_pdpt + 24
         movl    $1, unilang_boot_gib_pages
         jmp     4f
-2:      movl    $boot_pd0 + (PTE_P | PTE_W), boot_pdpt
+2:      movl    $boot_pd + (PTE_P | PTE_W), boot_pdpt
+        movl    $boot_pd + 4096 + (PTE_P | PTE_W), boot_pdpt + 8
+        movl    $boot_pd + 8192 + (PTE_P | PTE_W), boot_pdpt + 16
+        movl    $boot_pd + 12288 + (PTE_P | PTE_W), boot_pdpt + 24
+        movl    $boot_pd, %edi
+        movl    $(PTE_P | PTE_W | PTE_A | PTE_D | PTE_PS), %eax
+3:      movl    %eax, (%edi)            /* PD[i] = i * 2 MiB | flags */
+        addl    $8, %edi
+        addl    $0x200000, %eax
+        cmpl    $__image_end, %eax      /* flags < 4 KiB: same as comparing the address */
+        jb      3b
 
 4:      movl    $boot_pml4, %eax
         movl    %eax, %cr3
