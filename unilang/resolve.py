@@ -388,6 +388,7 @@ class Resolver:
             used |= {f"capability:{r.capability.name}" for r in pol.rules}
             used |= {f"construct:{r.name}" for r in pol.require}
         mods = {m.name: m for m in self.p.modules}
+        unused: dict[str, bool] = {}  # per imported module: none of its definitions used
         for m in self.p.modules:
             if m.root != "project":
                 continue
@@ -395,7 +396,10 @@ class Resolver:
                 imported = mods.get(target)
                 if imported is None or imported.root != "project" or imported.name == m.name:
                     continue
-                if not used.intersection(imported.defines):
+                idle = unused.get(imported.name)
+                if idle is None:
+                    idle = unused[imported.name] = used.isdisjoint(imported.defines)
+                if idle:
                     self.report(warning(
                         "U0150", f"module `{imported.name}` is imported but none of its "
                         "definitions is used", span, help="remove the import"))
