@@ -22,30 +22,73 @@ import run  # noqa: E402
 
 
 def test_graph_is_deterministic_acyclic_and_points_later():
-    a, b = gen.graph(50), gen.graph(50)
+    a, b = gen.graph(500), gen.graph(500)
     assert a == b
     for i, deps in enumerate(a):
         assert deps == sorted(set(deps))
         assert all(j > i for j in deps)
-        assert len(deps) == min(3, 50 - 1 - i)
-    assert gen.graph(50, seed=1) != a
+        assert len(deps) == min(3, 500 - 1 - i)
+    assert gen.graph(500, seed=1) != a
+    # mostly nearby: nine requirements in ten within the window
+    near = sum(1 for i, deps in enumerate(a) for j in deps if j - i <= gen.WINDOW)
+    assert near >= 0.8 * sum(len(d) for d in a)
+
+
+def test_world_is_realistic():
+    n = 1000
+    params = [i for i in range(n) if gen.param(i) is not None]
+    exercising = [i for i in range(n) if gen.exercised(i) is not None]
+    assert len(params) == n // 10 and len(exercising) == n // 20
+    for i in params:
+        default, low, high = gen.param(i)
+        assert low <= default <= high
+    assert len(gen.roots(n)) == 20 and gen.roots(n)[0] == 0
 
 
 def test_generate_writes_every_variant(tmp_path):
-    paths = gen.generate(12, tmp_path, modules=5)
+    paths = gen.generate(40, tmp_path, modules=5)
     one = paths["one"].read_text()
-    assert 'app bench { sources = ["main.c"]; requires = [c0]; }' in one
-    assert one.count("library lib") == 12 and one.count("construct c") == 12
+    assert "app bench {" in one and "policies = [bench-policy];" in one
+    assert one.count("library lib") == 40 and one.count("construct c") == 40
+    assert one.count('doc = "Synthetic library') == 40
+    assert one.count("param size: int") == 4 and one.count("exercises = [bench.cap") == 2
     assert (tmp_path / "main.c").is_file()
     split = paths["split"].read_text()
     assert [ln for ln in split.splitlines() if ln.startswith("import")] == [
         f"import mods.m{k};" for k in range(5)]
-    assert sum(p.read_text().count("library lib") for p in paths["modules"]) == 12
+    assert sum(p.read_text().count("library lib") for p in paths["modules"]) == 40
     kconfig = paths["kconfig"].read_text()
-    assert kconfig.count("config LIB") == 12 and "select LIB" in kconfig
-    assert paths["defconfig"].read_text() == "CONFIG_LIB0=y\n"
+    assert kconfig.count("config LIB") == 44 and "select LIB" in kconfig
+    assert kconfig.count("\tint ") == 4 and kconfig.count("\trange ") == 4
+    assert paths["defconfig"].read_text() == "CONFIG_APP=y\n"
     # reused when complete, regenerated otherwise
-    assert gen.generated(12, tmp_path, modules=5)["split"] == paths["split"]
+    assert gen.generated(40, tmp_path, modules=5)["split"] == paths["split"]
+    # N/100 module files by default
+    assert len(gen.generate(300, tmp_path / "d")["modules"]) == 3
+
+
+def test_generated_worlds_check_clean(tmp_path):
+    """Both variants check without a diagnostic, and select what Kconfiglib selects."""
+    paths = gen.generate(300, tmp_path)
+    chain = gen.write_chain(50, tmp_path / "chain")
+    for spec in (paths["one"], paths["split"], chain):
+        proc = subprocess.run([sys.executable, "-m", "unilang", "check", str(spec), "-b", "kvm"],
+                              capture_output=True, text=True, cwd=spec.parent)
+        assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
+    res = subprocess.run([sys.executable, "-m", "unilang", "resolve", str(paths["one"]), "-b",
+                          "kvm", "--format", "json"], capture_output=True, text=True,
+                         cwd=tmp_path, check=True)
+    ours = {lib["name"] for lib in json.loads(res.stdout)["libraries"]
+            if lib["name"].startswith("lib")}
+    try:
+        import kconfiglib
+    except ImportError:  # the bench extra
+        return
+    kconf = kconfiglib.Kconfig(str(paths["kconfig"]), warn=False)
+    kconf.load_config(str(paths["defconfig"]))
+    theirs = {name.lower() for name, sym in kconf.syms.items()
+              if name.startswith("LIB") and "_" not in name and sym.str_value == "y"}
+    assert ours == theirs and len(ours) > 200
 
 
 def test_touch_module_changes_content_once(tmp_path):
@@ -87,7 +130,8 @@ def test_resolution_and_warm_harness(tmp_path):
     if row["kconfiglib"] is not None:  # kconfiglib is the bench extra
         assert row["kconfiglib_ok"], row.get("kconfiglib_error")
         assert row["ratio"] > 0
-        assert "CONFIG_LIB0=y" in (tmp_path / "gen" / "10" / ".config.out").read_text()
+        config = (tmp_path / "gen" / "10" / ".config.out").read_text()
+        assert "CONFIG_APP=y" in config and "CONFIG_LIB0=y" in config
 
     warm = run.bench_warm(10, 1, tmp_path, log=lambda m: None, variants=("split",))
     assert warm["n"] == 10 and warm["split"]["ok"] and "one" not in warm

@@ -119,11 +119,23 @@ class Loader:
             "stdlib": ("stdlib", "backend"),
             "backend": ("backend", "stdlib"),
         }
+        # Memos for worlds of many modules (each name and each dotted import
+        # is looked up once per load, not once per mention): per loader, so
+        # nothing outlives one load.
+        self._spec_real = Path(os.path.realpath(spec))
+        self._names: dict[tuple[Path, str], str] = {}
+        self._found: dict[tuple[str, str], tuple[Path, Root]] = {}
 
     def module_name(self, real: Path, root: Root) -> str:
-        if root.kind == "project":
-            return display_name(real) if real != Path(os.path.realpath(self.spec)) else str(self.spec)
-        return root.label + real.relative_to(root.path).as_posix()
+        key = (real, root.kind)
+        name = self._names.get(key)
+        if name is None:
+            if root.kind == "project":
+                name = display_name(real) if real != self._spec_real else str(self.spec)
+            else:
+                name = root.label + real.relative_to(root.path).as_posix()
+            self._names[key] = name
+        return name
 
     def root_of(self, real: Path) -> Root:
         for kind in ("backend", "stdlib", "project"):
@@ -158,6 +170,10 @@ class Loader:
                 return error("U0020", f"cannot find module `{imp.target}`", imp.span,
                              notes=(f"looked for {display_name(candidate)}",))
             return candidate, importer_root
+        key = (imp.target, importer_root.kind)
+        found = self._found.get(key)
+        if found is not None:  # the same search, with the same outcome
+            return found
         rel_path = Path(*imp.target.split(".")).with_suffix(".uni")
         looked: list[str] = []
         for kind in self.order[importer_root.kind]:
@@ -170,6 +186,7 @@ class Loader:
                     return error("U0021", f"import `{imp.target}` resolves outside the "
                                  f"{root.kind} root", imp.span,
                                  notes=(f"{display_name(candidate)} is a link to {real}",))
+                self._found[key] = (real, root)
                 return real, root
             self.reads.setdefault(str(candidate), None)
         return error("U0020", f"cannot find module `{imp.target}`", imp.span,
@@ -210,7 +227,7 @@ class Loader:
         # edges for cycle detection: importer -> [(imported, span)]
         edges: dict[Path, list[tuple[Path, Span]]] = {}
 
-        spec_real = Path(os.path.realpath(self.spec))
+        spec_real = self._spec_real
         spec_root = self.roots["project"]
         starts: list[tuple[Path, Root, Span | None]] = (
             [(spec_real, spec_root, None)] if include_spec else [])

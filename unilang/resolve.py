@@ -24,14 +24,41 @@ from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, warning
 APP = "app"
 
 
+def _chain_key(parent: "Selected | None") -> tuple[str, ...] | None:
+    return None if parent is None else parent.chain
+
+
 @attrs.frozen
 class Selected:
+    """A selected library and how it was first reached.
+
+    The chain that reached it is kept as a link to the library that required
+    it (``parent``; None for the app), not as a tuple per library: a tuple
+    each would cost quadratic time and memory in the depth of the graph.
+    ``chain`` expands it, only when a diagnostic or a report shows it."""
+
     library: M.Library
-    #: The shortest chain that reached it: ("app hello", "console", "uart16550").
-    chain: tuple[str, ...]
     #: The construct it was selected for first, and where that was required.
     construct: str
     required_at: Span
+    #: ``app NAME``: where every chain starts.
+    origin: str
+    #: The library that first required it; None when the app did.  Compared
+    #: by the chain it stands for (iteratively: no recursion on deep chains).
+    parent: "Selected | None" = attrs.field(default=None, eq=_chain_key, repr=False)
+
+    @property
+    def chain(self) -> tuple[str, ...]:
+        """The shortest chain that reached it: ("app hello", "console", "uart16550")."""
+        hops: list[Selected] = []
+        s: Selected | None = self
+        while s is not None:
+            hops.append(s)
+            s = s.parent
+        out = [self.origin]
+        for h in reversed(hops):
+            out += (h.construct, h.library.name)
+        return tuple(out)
 
 
 @attrs.frozen
@@ -112,11 +139,13 @@ class Resolver:
         self.diags.append(attrs.evolve(d, backend=self.backend))
 
     # ------------------------------------------------------------ providers
-    def pick(self, construct: str, chain: tuple[str, ...], span: Span) -> str | None:
-        """The provider of ``construct`` on this backend, or None after reporting why."""
+    def pick(self, construct: str, by: Selected | None, span: Span) -> str | None:
+        """The provider of ``construct`` on this backend, or None after reporting why.
+
+        ``by`` is the selected library that requires it (None: the app)."""
         if construct in self.chosen:
             return self.chosen[construct]
-        result = self._pick(construct, chain, span)
+        result = self._pick(construct, by, span)
         self.chosen[construct] = result
         if result is not None:
             for lib in self.providers_of.get(construct, []):
@@ -124,9 +153,15 @@ class Resolver:
                     self.lost[lib.name] = (construct, result)
         return result
 
-    def _pick(self, construct: str, chain: tuple[str, ...], span: Span) -> str | None:
+    def chain_of(self, by: Selected | None) -> tuple[str, ...]:
+        return by.chain if by is not None else (f"app {self.app.name}",)
+
+    def _pick(self, construct: str, by: Selected | None, span: Span) -> str | None:
         all_providers = self.providers_of.get(construct, [])
-        chain_note = f"required by: {chain_str(chain + (construct,))}"
+
+        def note() -> str:  # built only for a diagnostic: O(depth) each
+            return f"required by: {chain_str(self.chain_of(by) + (construct,))}"
+
         choice = self.choices.get(construct)
         if choice is not None:
             lib = self.p.libraries[choice.library.name]
@@ -135,14 +170,14 @@ class Resolver:
                     "U0104", f"library `{lib.name}` does not support backend `{self.backend}`",
                     choice.library.span,
                     labels=(Label(lib.span, f"supports: {', '.join(lib.backends)}"),),
-                    notes=(chain_note,),
+                    notes=(note(),),
                     help=self._alternatives(construct, lib.name)))
                 return None
             return lib.name
         candidates = [l for l in all_providers if l.supports(self.backend)]
         if not candidates:
             others = [l for l in all_providers if not l.supports(self.backend)]
-            notes = [chain_note]
+            notes = [note()]
             for o in others:
                 notes.append(f"`{o.name}` provides `{construct}` but supports only "
                              f"{', '.join(o.backends)}")
@@ -169,7 +204,7 @@ class Resolver:
             "U0101", f"`{construct}` has {len(names)} possible providers for backend "
             f"`{self.backend}`: {', '.join(names)}", span,
             labels=tuple(Label(l.span, "candidate") for l in best),
-            notes=(chain_note, why),
+            notes=(note(), why),
             help=f"choose one in the app: `use {names[0]} for {construct};`"))
         return None
 
@@ -184,32 +219,33 @@ class Resolver:
     def walk(self) -> tuple[dict[str, Selected], list[Edge]]:
         selected: dict[str, Selected] = {}
         edges: list[Edge] = []
-        app_chain = (f"app {self.app.name}",)
-        queue: deque[tuple[str, tuple[str, ...], Iterable[M.Requirement]]] = deque()
+        origin = f"app {self.app.name}"
+        # (requirer, its Selected or None for the app, its requirements)
+        queue: deque[tuple[str, Selected | None, Iterable[M.Requirement]]] = deque()
         reqs = list(self.app.requires)
         if "boot" in self.p.constructs and not any(r.construct.name == "boot" for r in reqs):
             # Every app implicitly requires `boot`: without it there is no machine.
             reqs.insert(0, M.Requirement(M.Ref("boot", self.app.span)))
-        queue.append((APP, app_chain, reqs))
+        queue.append((APP, None, reqs))
         while queue:
-            src, chain, pending = queue.popleft()
-            src_lib = self.p.libraries.get(src) if src != APP else None
+            src, by, pending = queue.popleft()
+            own = {p.name for p in by.library.provides} if by is not None else ()
             for req in pending:
                 if not req.applies(self.backend):
                     continue
                 c = req.construct.name
-                if src_lib is not None and c in {p.name for p in src_lib.provides}:
+                if c in own:
                     continue  # a library satisfies its own requirement
-                lib_name = self.pick(c, chain, req.construct.span)
+                lib_name = self.pick(c, by, req.construct.span)
                 if lib_name is None:
                     continue
                 edges.append(Edge(src, lib_name, c, req.construct.span))
                 if lib_name in selected:
                     continue
                 lib = self.p.libraries[lib_name]
-                new_chain = chain + (c, lib_name)
-                selected[lib_name] = Selected(lib, new_chain, c, req.construct.span)
-                queue.append((lib_name, new_chain, lib.requires))
+                s = Selected(lib, c, req.construct.span, origin, by)
+                selected[lib_name] = s
+                queue.append((lib_name, s, lib.requires))
         return selected, edges
 
     # ------------------------------------------------------------ order and cycles
@@ -352,6 +388,7 @@ class Resolver:
             used |= {f"capability:{r.capability.name}" for r in pol.rules}
             used |= {f"construct:{r.name}" for r in pol.require}
         mods = {m.name: m for m in self.p.modules}
+        unused: dict[str, bool] = {}  # per imported module: none of its definitions used
         for m in self.p.modules:
             if m.root != "project":
                 continue
@@ -359,7 +396,10 @@ class Resolver:
                 imported = mods.get(target)
                 if imported is None or imported.root != "project" or imported.name == m.name:
                     continue
-                if not used.intersection(imported.defines):
+                idle = unused.get(imported.name)
+                if idle is None:
+                    idle = unused[imported.name] = used.isdisjoint(imported.defines)
+                if idle:
                     self.report(warning(
                         "U0150", f"module `{imported.name}` is imported but none of its "
                         "definitions is used", span, help="remove the import"))
