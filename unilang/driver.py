@@ -167,7 +167,7 @@ class ResultCache:
             return None
         try:
             doc = json.loads(payload)
-            if not facts_hold(doc["facts"]):
+            if not facts_hold(doc["facts"], doc.get("tokens")):
                 return None
             diags = [diagnostic_from_json(d) for d in doc["diagnostics"]]
             results = [BackendResult(b, None, None, doc["app"]) for b in doc["backends"]]
@@ -180,7 +180,7 @@ class ResultCache:
 
     def store(self, results: list[BackendResult],
               loaded: dict[str, tuple[list[LoadedModule], bool]]) -> None:
-        from .fresh import dependency_state
+        from .fresh import dependency_state, settle
 
         if self.disk is None:
             return
@@ -199,7 +199,7 @@ class ResultCache:
                                     facts[p] = dependency_state(p)
         app = next((r.app_name for r in results if r.app_name), None)
         doc = {"app": app, "backends": [r.backend for r in results],
-               "facts": dict(sorted(facts.items())),
+               "facts": dict(sorted(facts.items())), "tokens": settle(facts),
                "files": {n: str(p) for n, p in sorted(self.session.files.items())},
                "diagnostics": [d.to_json() for d in self.session.sink.items]}
         self.disk.put(self.ns, self.key, json.dumps(doc, ensure_ascii=False).encode("utf-8"))

@@ -24,13 +24,15 @@ Only the standard library is imported here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 STAMP = ".unilang-stamp.json"
 STAMP_VERSION = 2
@@ -48,6 +50,8 @@ def _sha_file(path: str) -> str | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
+        import hashlib  # here: OpenSSL takes milliseconds to load
+
         h = hashlib.sha256()
         while chunk := os.read(fd, 1 << 20):
             h.update(chunk)
@@ -58,7 +62,7 @@ def _sha_file(path: str) -> str | None:
         os.close(fd)
 
 
-def _read_json(path: str, limit: int = 16 << 20) -> Any:
+def _read_json(path: str, limit: int = 16 << 20) -> "Any":
     """A small JSON file, read only when it is a regular file; None otherwise."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -77,7 +81,7 @@ def _read_json(path: str, limit: int = 16 << 20) -> Any:
 
 #: str: the sha256 of the file's bytes; None: nothing may exist there;
 #: ["state", ...]: ``dependency_state``; ["dir", names]: a folder's listing
-Fact = Any
+Fact = object
 
 
 def dependency_state(file: str) -> list[object]:
@@ -123,10 +127,48 @@ def fact_holds(path: str, fact: Fact) -> bool:
     return False
 
 
-def facts_hold(facts: Any) -> bool:
-    """Whether every recorded fact still holds (False for anything malformed)."""
+#: A file whose status changed this recently may change again within the
+#: file system's timestamp granularity without its status showing it.
+RACY_NS = 2_000_000_000
+
+
+def stat_token(path: str) -> list[int] | None:
+    """What changes whenever a file's bytes do: device, inode, size, mtime,
+    and ctime (which no user can set back)."""
     try:
-        return all(fact_holds(p, f) for p, f in facts.items())
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def settle(facts: "dict[str, Fact]") -> "dict[str, list[int]]":
+    """Status tokens for the content facts that can be checked by status
+    alone next time: the file still holds the recorded bytes now, its status
+    did not move while it was hashed, and its last change is not recent."""
+    import time
+
+    out = {}
+    for p, f in facts.items():
+        if not isinstance(f, str):
+            continue
+        before = stat_token(p)
+        if before is None or time.time_ns() - before[4] < RACY_NS:
+            continue
+        if _sha_file(p) == f and stat_token(p) == before:
+            out[p] = before
+    return out
+
+
+def facts_hold(facts: "Any", tokens: "Any" = None) -> bool:
+    """Whether every recorded fact still holds (False for anything malformed).
+    A content fact whose file shows the status token recorded with it holds
+    without reading the file."""
+    try:
+        tokens = tokens or {}
+        return all((isinstance(f, str) and tokens.get(p) is not None
+                    and tokens[p] == stat_token(p)) or fact_holds(p, f)
+                   for p, f in facts.items())
     except (AttributeError, TypeError, ValueError, OSError):
         return False
 
@@ -160,6 +202,7 @@ class Stamp:
         from .fsutil import atomic_write
 
         doc = {"version": STAMP_VERSION, "key": key, "image": image, "inputs": inputs,
+               "tokens": settle(inputs),
                "tools": [file_identity(t) for t in tools],
                "outputs": {n: [sha, mode] for n, (sha, mode) in outputs.items()}}
         try:
@@ -168,15 +211,15 @@ class Stamp:
         except OSError:
             pass
 
-    def read(self) -> dict[str, Any] | None:
+    def read(self) -> "dict[str, Any] | None":
         doc = _read_json(self.path)
         return doc if isinstance(doc, dict) and doc.get("version") == STAMP_VERSION else None
 
     @staticmethod
-    def fresh_doc(doc: dict[str, Any], outdir: str) -> dict[str, Any] | None:
+    def fresh_doc(doc: "dict[str, Any]", outdir: str) -> "dict[str, Any] | None":
         """The manifest of an up-to-date build described by ``doc``, or None."""
         try:
-            if not facts_hold(doc["inputs"]):
+            if not facts_hold(doc["inputs"], doc.get("tokens")):
                 return None
             for ident in doc["tools"]:
                 if file_identity(ident[0]) != ident:
@@ -209,6 +252,8 @@ def command_key(command: str, args: list[object]) -> str:
     from . import __version__
 
     pkg, grammar, stdlib, _backends = _data_dirs()
+    import hashlib
+
     h = hashlib.sha256()
     h.update(json.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib,
                          args]).encode())
@@ -239,7 +284,8 @@ def build_key(spec: str, backend: str, outdir: str | None) -> str:
                                  tools])
 
 
-def fresh_build(key: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
+def fresh_build(key: str, backend: str,
+                outdir: str | None) -> "tuple[str, dict[str, Any]] | None":
     """(image path, manifest) of the up-to-date build stamped with ``key``, or None."""
     if outdir is not None:
         candidates = [work_dir(outdir)]
