@@ -23,11 +23,11 @@ from . import model as M
 from . import syntax as S
 from .diagnostics import Label, Sink, Span, did_you_mean, error, one_of
 from .loader import NAME_MAX, LoadedModule, ModuleInfo
+from .units import fmt_size
 
 #: Names that reach generated files (app, library, device) are NAME tokens
 #: ([A-Za-z_][A-Za-z0-9_-]*) and at most this long.
 MAX_NAME = 64
-C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SOURCE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
@@ -353,7 +353,7 @@ class Checker:
         if f is None:
             return None
         assert isinstance(f.value, S.Name)
-        if not C_IDENT.match(f.value.value):
+        if not cnames.C_IDENT.match(f.value.value):
             self.err("U0038", f"{what} `{f.value.value}` is not a C identifier", f.value.span,
                      help="use letters, digits and `_`, not starting with a digit")
             return None
@@ -365,8 +365,8 @@ class Checker:
         v = f.value
         assert isinstance(v, (S.Int, S.Size))
         if not low <= v.value <= high:
-            lo = _fmt_size(low) if isinstance(v, S.Size) else str(low)
-            hi = _fmt_size(high) if isinstance(v, S.Size) else str(high)
+            lo = fmt_size(low) if isinstance(v, S.Size) else str(low)
+            hi = fmt_size(high) if isinstance(v, S.Size) else str(high)
             message = (f"{what} is out of range: it is {S.render_value(v)}" if _huge(v)
                        else f"{what} {S.render_value(v)} is out of range")
             self.err("U0035", message, v.span, notes=(f"allowed: {lo} to {hi}",))
@@ -495,7 +495,7 @@ class Checker:
             return self.safe_string(v, what)  # type: ignore[arg-type]
         if t.kind in C_RANGES and not C_RANGES[t.kind][0] <= v.value <= C_RANGES[t.kind][1]:  # type: ignore[operator]
             lo, hi = C_RANGES[t.kind]
-            fmt = _fmt_size if t.kind == "size" else str
+            fmt = fmt_size if t.kind == "size" else str
             self.err("U0042" if decl else "U0035", f"{what} is out of range: it is {S.render_value(v)}",
                      v.span, notes=(f"allowed: {fmt(lo)} to {fmt(hi)} (the generated C macro is "
                                     f"a 64-bit {'unsigned ' if t.kind == 'size' else ''}integer)",))
@@ -507,7 +507,7 @@ class Checker:
         """The value lies in the declared range and divides the declared `divides`."""
         if isinstance(value, (bool, str)):
             return True
-        fmt = _fmt_size if decl.type.kind == "size" else str
+        fmt = fmt_size if decl.type.kind == "size" else str
         code = "U0042" if decl_error else "U0035"
         if decl.low is not None and decl.high is not None and not decl.low <= value <= decl.high:
             self.err(code, f"{what} is {fmt(value)}, outside the range {fmt(decl.low)} .. "
@@ -545,7 +545,7 @@ class Checker:
                     continue
                 seen[m.name] = m.name_span
                 self.check_name("parameter", m.name, m.name_span)
-                if not C_IDENT.match(m.name):
+                if not cnames.C_IDENT.match(m.name):
                     self.err("U0038", f"parameter name `{m.name}` is not a C identifier",
                              m.name_span, help="parameters become C macros; use letters, "
                              "digits and `_`")
@@ -1040,13 +1040,6 @@ def _nearest_divisors(n: int, value: int, low: int | None, high: int | None) -> 
     return below[-1:] + above[:1]
 
 
-def _fmt_size(n: int) -> str:
-    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n and n % (1 << shift) == 0:
-            return f"{n >> shift} {unit}"
-    return f"{n} B"
-
-
 def _article(t: M.ParamType) -> str:
     return {"int": "an integer", "size": "a size", "bool": "a boolean", "string": "a string",
             "enum": "one of " + ", ".join(t.members)}[t.kind]
@@ -1056,5 +1049,3 @@ def check_modules(modules: list[LoadedModule], backend: str, sink: Sink,
                   foreign: frozenset[str] = frozenset()) -> M.Program:
     return Checker(modules, backend, sink, foreign).run()
 
-
-fmt_size = _fmt_size

@@ -131,7 +131,7 @@ def memory_shortfall(facts: ImageFacts, app: App) -> Diagnostic | None:
     """U0208 when the app's ``memory`` is below the image's footprint: the image
     would still boot, but its writes above the end of RAM would be lost, or
     the guest would triple-fault."""
-    from .check import fmt_size
+    from .units import fmt_size
 
     need = footprint(facts)
     if app.memory >= need:

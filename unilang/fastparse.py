@@ -20,6 +20,7 @@ from typing import Any
 
 from . import syntax as S
 from .diagnostics import Span
+from .units import UNITS
 
 # The terminals of grammar/unilang.lark, in the order lark tries them; each
 # match also swallows the whitespace and comments before the token.
@@ -35,7 +36,6 @@ _TOKEN = re.compile(r"""
 """, re.X)
 _NEWLINE = re.compile("\n")
 
-_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 _BLOCK_KINDS = ("library", "app", "policy")
 _MEMBER_KEYWORDS = ("param", "device", "use", "set")
 
@@ -158,7 +158,7 @@ class FastParser:
         if kind == "int":
             self.i = i + 1
             value = parse_int(self.texts[i])
-            unit = _UNITS.get(self.texts[i + 1]) if self.kinds[i + 1] == "name" else None
+            unit = UNITS.get(self.texts[i + 1]) if self.kinds[i + 1] == "name" else None
             if unit is not None:
                 self.i = i + 2
                 return S.Size(value * unit, size_text(self.texts[i], self.texts[i + 1]),

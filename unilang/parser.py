@@ -20,8 +20,7 @@ from .diagnostics import Diagnostic, Span, error
 from .fastparse import parse_int as _parse_int, size_text as _size_text
 from .source import SourceFile
 from . import syntax as S
-
-UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+from .units import UNITS
 
 #: Names of the grammar's named terminals as a user would say them.
 _TERMINAL_WORDS = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from . import model as M
-from .check import fmt_size
+from .units import fmt_size
 from .diagnostics import Diagnostic, Label, Span, error, warning
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ def value_text(v: PValue, type_: str) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if type_ == "size" and isinstance(v, int):
-        from .check import fmt_size
+        from .units import fmt_size
 
         return fmt_size(v)
     if type_ == "string":
