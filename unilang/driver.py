@@ -1,4 +1,4 @@
-"""The pipeline, stage by stage: load -> parse -> check -> resolve -> emit.
+"""The pipeline, stage by stage: load -> parse -> check -> resolve -> policy -> emit.
 
 A ``Session`` holds what one command invocation shares between stages and
 backends: the diagnostics sink, the parse cache and the files it read (so
@@ -124,6 +124,7 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         cached = results_cache.lookup()
         if cached is not None:
             return session, cached
+    from .policy import check_policies
     from .resolve import resolve
 
     results = []
@@ -134,7 +135,7 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         resolution = None
         front_ok = load_ok and not any(d.is_error for d in session.sink.items[mark:])
         if program is not None and program.app is not None and front_ok:
-            resolution = resolve(program, session.sink)
+            resolution = check_policies(program, resolve(program, session.sink), session.sink)
         results.append(BackendResult(backend, program, resolution))
     if results_cache is not None:
         results_cache.store(results)
