@@ -794,23 +794,13 @@ class Checker:
                           S.render_value(m.value), m.span)
 
     def policy_include_cycles(self, policies: dict[str, M.Policy]) -> None:
-        from .graphs import has_cycle
+        from .graphs import cycles
 
-        if not has_cycle(policies, [(p.name, i.name) for p in policies.values()
-                                    for i in p.includes if i.name in policies]):
-            return
-        import networkx as nx  # only to analyse the cycles
-
-        g = nx.DiGraph()
-        for p in policies.values():
-            g.add_node(p.name)
-            for inc in p.includes:
-                if inc.name in policies:
-                    g.add_edge(p.name, inc.name, span=inc.span)
-        for comp in sorted(sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1):
-            cycle = nx.find_cycle(g.subgraph(comp), source=comp[0])
+        spans = {(p.name, i.name): i.span for p in policies.values() for i in p.includes
+                 if i.name in policies}
+        for cycle in cycles(policies, spans):
             names = [a for a, _ in cycle] + [cycle[0][0]]
-            labels = [Label(g.edges[a, b]["span"], f"`{a}` includes `{b}`") for a, b in cycle]
+            labels = [Label(spans[a, b], f"`{a}` includes `{b}`") for a, b in cycle]
             self.err("U0046", "policy include cycle: " + " -> ".join(names), labels[0].span,
                      labels=labels[1:])
 

@@ -212,28 +212,18 @@ class Resolver:
 
     # ------------------------------------------------------------ order and cycles
     def order(self, selected: dict[str, Selected], edges: list[Edge]) -> tuple[str, ...] | None:
-        from .graphs import ordered
+        from .graphs import cycles, ordered
 
         deps = [(e.dst, e.src) for e in edges if e.src != APP]  # dependency first
         order = ordered(sorted(selected), deps)
         if order is not None:
             return tuple(order)
-        import networkx as nx  # only to analyse the cycles
-
-        g = nx.DiGraph()
-        g.add_nodes_from(sorted(selected))
         first_edge: dict[tuple[str, str], Edge] = {}
         for e in edges:
-            if e.src == APP:
-                continue
-            g.add_edge(e.dst, e.src)
-            first_edge.setdefault((e.src, e.dst), e)
-        cyclic = [sorted(c) for c in nx.strongly_connected_components(g)
-                  if len(c) > 1 or any(g.has_edge(n, n) for n in c)]
-        for comp in sorted(cyclic):
-            start = comp[0]
-            # follow "requires" edges (the reverse of g) from the smallest name
-            cycle = nx.find_cycle(g.reverse(copy=False).subgraph(comp), source=start)
+            if e.src != APP:
+                first_edge.setdefault((e.src, e.dst), e)
+        # each cycle follows "requires" edges from its smallest name
+        for cycle in cycles(sorted(selected), first_edge):
             links = [first_edge[(a, b)] for a, b in cycle]
             names = []
             for link in links:
