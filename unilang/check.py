@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Union
 
 import attrs
 
@@ -32,24 +32,65 @@ SOURCE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 
-# A key's type: str, int, size, bool, name, names, strs, or enum:a|b
-LIBRARY_KEYS = {
-    "doc": "str", "provides": "names", "requires": "names", "sources": "strs",
-    "backends": "names", "exercises": "names", "conflicts": "names", "init": "name",
-    "min_memory": "size", "max_vcpus": "int", "default": "bool", "rank": "int",
+
+
+@attrs.frozen
+class Scalar:
+    """A key whose value is one literal of a syntax class (``S.Str``, ``S.Int`` ...)."""
+
+    node: type
+    words: str  # "a string": how messages name what is expected
+
+
+@attrs.frozen
+class ListOf:
+    """A key whose value is a list of literals of one syntax class."""
+
+    item: type
+    words: str
+    plural: str  # "names": how messages name the items
+
+
+@attrs.frozen
+class Enum:
+    """A key whose value is one of a few names."""
+
+    members: tuple[str, ...]
+
+    @property
+    def words(self) -> str:
+        return "one of " + ", ".join(self.members)
+
+
+#: The type of a key's value in a block's schema.
+KeyType = Union[Scalar, ListOf, Enum]
+
+STR = Scalar(S.Str, "a string")
+INT = Scalar(S.Int, "an integer")
+SIZE = Scalar(S.Size, "a size (e.g. 64 MiB)")
+BOOL = Scalar(S.Bool, "a boolean")
+NAME = Scalar(S.Name, "a name")
+NAMES = ListOf(S.Name, "a list of names", "names")
+STRS = ListOf(S.Str, "a list of strings", "strings")
+DEVICE_KIND = Enum(("net", "block"))
+
+LIBRARY_KEYS: dict[str, KeyType] = {
+    "doc": STR, "provides": NAMES, "requires": NAMES, "sources": STRS,
+    "backends": NAMES, "exercises": NAMES, "conflicts": NAMES, "init": NAME,
+    "min_memory": SIZE, "max_vcpus": INT, "default": BOOL, "rank": INT,
 }
-APP_KEYS = {
-    "doc": "str", "sources": "strs", "entry": "name", "requires": "names",
-    "memory": "size", "vcpus": "int", "cmdline": "str", "policies": "names",
+APP_KEYS: dict[str, KeyType] = {
+    "doc": STR, "sources": STRS, "entry": NAME, "requires": NAMES,
+    "memory": SIZE, "vcpus": INT, "cmdline": STR, "policies": NAMES,
 }
-POLICY_KEYS = {
-    "doc": "str", "include": "names", "deny": "names", "allow": "names", "forbid": "names",
-    "require": "names", "max_memory": "size", "max_vcpus": "int", "max_image_size": "size",
+POLICY_KEYS: dict[str, KeyType] = {
+    "doc": STR, "include": NAMES, "deny": NAMES, "allow": NAMES, "forbid": NAMES,
+    "require": NAMES, "max_memory": SIZE, "max_vcpus": INT, "max_image_size": SIZE,
 }
-DEVICE_KEYS = {
-    "net": {"kind": "enum:net|block", "mac": "str", "bridge": "str"},
-    "block": {"kind": "enum:net|block", "path": "str", "format": "enum:raw|qcow2",
-              "readonly": "bool"},
+DEVICE_KEYS: dict[str, dict[str, KeyType]] = {
+    "net": {"kind": DEVICE_KIND, "mac": STR, "bridge": STR},
+    "block": {"kind": DEVICE_KIND, "path": STR, "format": Enum(("raw", "qcow2")),
+              "readonly": BOOL},
 }
 PARAM_TYPES = ("int", "size", "bool", "string")
 
@@ -60,15 +101,6 @@ MAX_CMDLINE = 2048
 #: What the generated C macros of int and size parameters can hold
 #: (``(VLL)`` and ``(VULL)``; -2**63 itself is not a valid C literal).
 C_RANGES = {"int": (-(1 << 63) + 1, (1 << 63) - 1), "size": (0, (1 << 64) - 1)}
-
-_SCALAR_TYPES = {"str": S.Str, "int": S.Int, "size": S.Size, "bool": S.Bool, "name": S.Name}
-_LIST_TYPES = {"names": S.Name, "strs": S.Str}
-
-TYPE_WORDS = {
-    "str": "a string", "int": "an integer", "size": "a size (e.g. 64 MiB)", "bool": "a boolean",
-    "name": "a name", "names": "a list of names", "strs": "a list of strings",
-}
-
 
 def _found(v: S.Value) -> str:
     return {"integer": "an integer", "size": "a size", "string": "a string",
@@ -102,8 +134,8 @@ class Checker:
         self.app_blocks: list[tuple[S.Block, LoadedModule]] = []
 
     # ------------------------------------------------------------ helpers
-    def err(self, code: str, message: str, span: Span | None, **kw: object) -> None:
-        self.sink.add(error(code, message, span, **kw))  # type: ignore[arg-type]
+    def err(self, code: str, message: str, span: Span | None, **kw: Any) -> None:
+        self.sink.add(error(code, message, span, **kw))
 
     def unknown(self, what: str, name: str, span: Span, known: Iterable[str],
                 extra_help: str | None = None) -> None:
@@ -169,7 +201,7 @@ class Checker:
 
     # ------------------------------------------------------------ fields
     def fields(self, block_kind: str, name: str, members: Iterable[S.Member],
-               schema: dict[str, str]) -> _Fields:
+               schema: dict[str, KeyType]) -> _Fields:
         out = _Fields()
         for m in members:
             if not isinstance(m, S.Field):
@@ -197,53 +229,36 @@ class Checker:
             out.values[m.key] = m
         return out
 
-    def type_ok(self, v: S.Value, typ: str, key: str) -> bool:
+    def type_ok(self, v: S.Value, typ: KeyType, key: str) -> bool:
         # the common, well-typed cases first: this runs for every field of every block
-        scalar = _SCALAR_TYPES.get(typ)
-        if scalar is not None:
-            if type(v) is scalar:
+        if isinstance(typ, Scalar):
+            if type(v) is typ.node:
                 return True
-        elif typ in _LIST_TYPES and type(v) is S.List:
-            item = _LIST_TYPES[typ]
-            if all(type(i) is item for i in v.items):
-                return True
-        expect = TYPE_WORDS.get(typ, "one of " + typ[5:].replace("|", ", ") if typ.startswith("enum:") else typ)
-        ok = {
-            "str": isinstance(v, S.Str), "int": isinstance(v, S.Int),
-            "size": isinstance(v, S.Size), "bool": isinstance(v, S.Bool),
-            "name": isinstance(v, S.Name),
-            "names": isinstance(v, S.List) and all(isinstance(i, S.Name) for i in v.items),
-            "strs": isinstance(v, S.List) and all(isinstance(i, S.Str) for i in v.items),
-        }.get(typ)
-        if typ.startswith("enum:"):
-            members = typ[5:].split("|")
-            if isinstance(v, S.Name) and v.value in members:
-                return True
-            if isinstance(v, S.Name):
-                guess = did_you_mean(v.value, members)
-                self.err("U0034", f"`{key}` must be one of {', '.join(members)}, not "
-                         f"`{v.value}`", v.span, help=f"did you mean `{guess}`?" if guess else None)
+        elif isinstance(typ, ListOf):
+            if isinstance(v, S.List):
+                bad = next((i for i in v.items if type(i) is not typ.item), None)
+                if bad is None:
+                    return True
+                self.err("U0034", f"`{key}` is a list of {typ.plural}, but this item is "
+                         f"{_found(bad)}", bad.span)
                 return False
-            ok = False
-        if ok:
-            return True
-        bad: S.Value = v
-        if isinstance(v, S.List) and typ in ("names", "strs"):
-            want = S.Name if typ == "names" else S.Str
-            bad = next(i for i in v.items if not isinstance(i, want))
-            self.err("U0034", f"`{key}` is a list of {'names' if typ == 'names' else 'strings'}, "
-                     f"but this item is {_found(bad)}", bad.span)
+        elif isinstance(v, S.Name):
+            if v.value in typ.members:
+                return True
+            guess = did_you_mean(v.value, typ.members)
+            self.err("U0034", f"`{key}` must be one of {', '.join(typ.members)}, not "
+                     f"`{v.value}`", v.span, help=f"did you mean `{guess}`?" if guess else None)
             return False
         help_ = None
-        if typ in ("names", "strs") and not isinstance(v, S.List):
+        if isinstance(typ, ListOf):
             help_ = f"write a list: `[{S.render_value(v)}]`"
-        elif typ == "size" and isinstance(v, S.Int) and not _huge(v):
+        elif typ is SIZE and isinstance(v, S.Int) and not _huge(v):
             help_ = f"sizes need a unit: `{v.value} MiB`, `{v.value} KiB` or `{v.value} B`"
-        elif typ == "int" and isinstance(v, S.Str) and v.value.strip().isdigit():
+        elif typ is INT and isinstance(v, S.Str) and v.value.strip().isdigit():
             help_ = f"write the number without quotes: `{v.value.strip()}`"
-        elif typ == "str" and isinstance(v, S.Name):
+        elif typ is STR and isinstance(v, S.Name):
             help_ = f'strings are quoted: `"{v.value}"`'
-        self.err("U0034", f"`{key}` expects {expect}, found {_found(v)}", v.span, help=help_)
+        self.err("U0034", f"`{key}` expects {typ.words}, found {_found(v)}", v.span, help=help_)
         return False
 
     # ------------------------------------------------------------ references
@@ -421,18 +436,19 @@ class Checker:
             return None
         low = high = None
         if p.low is not None or p.high is not None:
+            assert p.low is not None and p.high is not None  # a range has both bounds
             if ptype.kind not in ("int", "size"):
                 self.err("U0042", f"a range is only allowed for int and size parameters, "
-                         f"not {ptype.describe()}", (p.low or p.high).span)  # type: ignore[union-attr]
+                         f"not {ptype.describe()}", p.low.span)
                 return None
-            lo = self.param_value(ptype, p.low, f"lower bound of `{lib}.{p.name}`", decl=True)  # type: ignore[arg-type]
-            hi = self.param_value(ptype, p.high, f"upper bound of `{lib}.{p.name}`", decl=True)  # type: ignore[arg-type]
+            lo = self.param_value(ptype, p.low, f"lower bound of `{lib}.{p.name}`", decl=True)
+            hi = self.param_value(ptype, p.high, f"upper bound of `{lib}.{p.name}`", decl=True)
             if lo is None or hi is None:
                 return None
             assert isinstance(lo, int) and isinstance(hi, int)
             if lo > hi:
-                self.err("U0042", f"empty range for `{lib}.{p.name}`: {S.render_value(p.low)} is "  # type: ignore[arg-type]
-                         f"above {S.render_value(p.high)}", p.low.span)  # type: ignore[arg-type,union-attr]
+                self.err("U0042", f"empty range for `{lib}.{p.name}`: {S.render_value(p.low)} is "
+                         f"above {S.render_value(p.high)}", p.low.span)
                 return None
             low, high = lo, hi
         divides = None
@@ -488,19 +504,22 @@ class Checker:
                          v.span, help=f"did you mean `{guess}`?" if guess else None)
                 return None
             return v.value
-        if t.kind == "size" and v.value < 0:  # type: ignore[operator]
+        if isinstance(v, S.Str):
+            return self.safe_string(v, what)
+        if isinstance(v, S.Bool):
+            return v.value
+        assert isinstance(v, (S.Int, S.Size))
+        if t.kind == "size" and v.value < 0:
             self.err("U0042" if decl else "U0035", f"{what} is a negative size", v.span)
             return None
-        if t.kind == "string":
-            return self.safe_string(v, what)  # type: ignore[arg-type]
-        if t.kind in C_RANGES and not C_RANGES[t.kind][0] <= v.value <= C_RANGES[t.kind][1]:  # type: ignore[operator]
+        if not C_RANGES[t.kind][0] <= v.value <= C_RANGES[t.kind][1]:
             lo, hi = C_RANGES[t.kind]
             fmt = fmt_size if t.kind == "size" else str
             self.err("U0042" if decl else "U0035", f"{what} is out of range: it is {S.render_value(v)}",
                      v.span, notes=(f"allowed: {fmt(lo)} to {fmt(hi)} (the generated C macro is "
                                     f"a 64-bit {'unsigned ' if t.kind == 'size' else ''}integer)",))
             return None
-        return v.value  # type: ignore[return-value]
+        return v.value
 
     def in_range(self, decl: M.ParamDecl, value: M.PValue, span: Span, what: str,
                  decl_error: bool = False) -> bool:
@@ -555,10 +574,10 @@ class Checker:
                     params.append(d)
         backends: list[str] = []
         if "backends" in v:
-            for n in v["backends"].value.items:  # type: ignore[union-attr]
-                b = self.backend_ref(n)  # type: ignore[arg-type]
+            for n in _names(v["backends"]):
+                b = self.backend_ref(n)
                 if b and b in backends:
-                    self.err("U0033", f"`{b}` is listed more than once in `backends`", n.span)  # type: ignore[union-attr]
+                    self.err("U0033", f"`{b}` is listed more than once in `backends`", n.span)
                 elif b:
                     backends.append(b)
         doc = _text(v.get("doc"))
@@ -631,9 +650,10 @@ class Checker:
             self.err("U0040", f"device `{d.name}` has no `kind`", d.name_span,
                      help="add `kind = net;` or `kind = block;`")
             return None
-        if not self.type_ok(kind_field.value, "enum:net|block", "kind"):
+        if not self.type_ok(kind_field.value, DEVICE_KIND, "kind"):
             return None
-        kind = str(kind_field.value.value)  # type: ignore[union-attr]
+        assert isinstance(kind_field.value, S.Name)
+        kind = kind_field.value.value
         f = self.fields(f"{kind} device", d.name, d.fields, DEVICE_KEYS[kind])
         props: list[tuple[str, M.PValue]] = []
         ok = True
@@ -664,7 +684,8 @@ class Checker:
                     continue
                 props.append((key, s))
             else:
-                props.append((key, val.value))  # type: ignore[union-attr]
+                assert not isinstance(val, S.List)  # no device key takes a list
+                props.append((key, val.value))
         if kind == "block" and "path" not in f.values:
             self.err("U0040", f"block device `{d.name}` has no `path`", d.name_span)
             ok = False
@@ -729,7 +750,9 @@ class Checker:
                 overrides.append(o)
         cmdline = ""
         if "cmdline" in v:
-            cmdline = self.safe_string(v["cmdline"].value, "cmdline", MAX_CMDLINE) or ""  # type: ignore[arg-type]
+            text = v["cmdline"].value
+            assert isinstance(text, S.Str)
+            cmdline = self.safe_string(text, "cmdline", MAX_CMDLINE) or ""
         memory = self.size_in(v.get("memory"), 1 << 20, MAX_MEMORY, "memory")
         vcpus = self.size_in(v.get("vcpus"), 1, MAX_VCPUS, "vcpus")
         entry = self.c_ident(v.get("entry"), "entry") or M.Ref("main", block.name_span)
@@ -995,6 +1018,12 @@ def dependency_state(file: Path) -> list[object]:
 def _huge(v: S.Value) -> bool:
     """An integer literal too long to keep (see ``syntax.INT_LIMIT``)."""
     return isinstance(v, S.Int) and abs(v.value) >= S.INT_LIMIT
+
+
+def _names(f: S.Field) -> list[S.Name]:
+    """A checked list-of-names field's items."""
+    assert isinstance(f.value, S.List)
+    return [i for i in f.value.items if isinstance(i, S.Name)]
 
 
 def _flag(f: S.Field | None) -> bool:

@@ -38,7 +38,7 @@ class Selected:
 class ParamValue:
     library: str
     name: str
-    type: str
+    type: M.ParamType
     value: M.PValue
     origin: str  # "default" or "override"
     span: Span  # the declaration (default) or the `set` line (override)
@@ -273,11 +273,11 @@ class Resolver:
                             "U0151", f"`{name}.{p.name}` is set to its default value {o.text}",
                             o.span, labels=(Label(p.span, "declared here"),),
                             help="remove the line, or keep it to pin the value"))
-                    out.append(ParamValue(name, p.name, p.type.describe(), o.value,
+                    out.append(ParamValue(name, p.name, p.type, o.value,
                                           "override", o.span))
                 else:
                     assert p.default is not None
-                    out.append(ParamValue(name, p.name, p.type.describe(), p.default,
+                    out.append(ParamValue(name, p.name, p.type, p.default,
                                           "default", p.span))
         for o in self.app.overrides:
             if o.library.name not in selected:
