@@ -150,7 +150,7 @@ class ResultCache:
     and content hash of every loaded module (the spec's, stdlib's and every
     backend's).  Source files named by `sources` are dependencies recorded in
     the entry and re-checked on a hit: their real paths and kinds, and those of
-    the headers beside them (``check.dependency_state``)."""
+    the headers beside them (``check.files.dependency_state``)."""
 
     def __init__(self, spec: Path, backends: list[str],
                  loaded: dict[str, tuple[list[LoadedModule], bool]], session: Session) -> None:
@@ -174,7 +174,7 @@ class ResultCache:
         self.key = h.hexdigest()
 
     def lookup(self) -> list[BackendResult] | None:
-        from .check import dependency_state
+        from .check.files import dependency_state
 
         if not self.ok:
             return None
@@ -195,7 +195,7 @@ class ResultCache:
         return results
 
     def store(self, results: list[BackendResult]) -> None:
-        from .check import dependency_state
+        from .check.files import dependency_state
 
         if not self.ok:
             return
