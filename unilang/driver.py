@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import syntax as S
-from .cache import CacheInconsistent, MemoryCache, open_cache, parse_cache
+from .cache import CacheInconsistent, open_cache, parse_cache
 from .diagnostics import Sink, diagnostic_from_json, error
 from .loader import LoadedModule, ParseCache, load_modules
 
@@ -219,5 +219,3 @@ class ResultCache:
                "diagnostics": [d.to_json() for d in self.session.sink.items]}
         self.disk.put(self.ns, self.key, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
-
-__all__ = ["Session", "BackendResult", "check_spec", "MemoryCache"]

@@ -133,6 +133,14 @@ class FastParser:
         line, col = self.where(self.starts[i])
         return self.b.decode_string(_Tok(self.texts[i], line, col))
 
+    def optional_str(self) -> str | None:
+        """A doc string, if one comes next."""
+        if self.kinds[self.i] != "str":
+            return None
+        doc = self.decode(self.i)
+        self.i += 1
+        return doc
+
     # ------------------------------------------------------------ values
     def dotted(self) -> S.Name:
         i = self.i
@@ -247,10 +255,7 @@ class FastParser:
         if self.is_word("divides"):
             self.i += 1
             divides = self.scalar()
-        doc = None
-        if self.kinds[self.i] == "str":
-            doc = self.decode(self.i)
-            self.i += 1
+        doc = self.optional_str()
         last = self.expect(";")
         return S.Param(self.texts[name], self.span(name, name), type_, default, low, high, doc,
                        self.span(first, last), divides)
@@ -307,10 +312,7 @@ class FastParser:
             return S.Import(name.value, False, self.span(first, last))
         if word == "construct" or word == "capability":
             name = self.dotted()
-            doc = None
-            if self.kinds[self.i] == "str":
-                doc = self.decode(self.i)
-                self.i += 1
+            doc = self.optional_str()
             last = self.expect(";")
             return S.Symbol(word, name.value, name.span, doc, self.span(first, last))
         if word in _BLOCK_KINDS:

@@ -1,9 +1,11 @@
 """Parsing: source text -> ``unilang.syntax`` tree, or syntax diagnostics.
 
-The lark LALR parser is built once per process.  Trees are transformed
-inline (lark's ``transformer=`` option), so no intermediate parse tree is
-kept.  Syntax errors become diagnostics whose "expected" lists use the
-text of tokens (``";"``, ``"{"``), never lark's terminal names.
+Sources go through the hand-written fast path (``unilang.fastparse``) first;
+what it does not accept goes to lark.  The lark LALR parser is built once per
+process; it builds a parse tree, which ``_Transform`` turns into syntax nodes
+(with ``_Builder``, which the fast path shares) bottom-up, without recursion.
+Syntax errors become diagnostics whose "expected" lists use the text of
+tokens (``";"``, ``"{"``), never lark's terminal names.
 """
 
 from __future__ import annotations

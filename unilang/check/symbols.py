@@ -87,8 +87,8 @@ class Symbols(Base):
             return None
         return n.value
 
-    def refs(self, f: S.Field | None, resolve: Callable[[S.Name], M.Ref | None],
-             what: str = "") -> tuple[M.Ref, ...]:
+    def refs(self, f: S.Field | None,
+             resolve: Callable[[S.Name], M.Ref | None]) -> tuple[M.Ref, ...]:
         if f is None:
             return ()
         assert isinstance(f.value, S.List)
