@@ -105,7 +105,7 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
     from .backend import BackendError, load as load_backend
 
     session = session or Session()
-    loaded = {}
+    loaded: dict[str, tuple[list[LoadedModule], bool]] = {}
     for backend in backends:
         try:
             load_backend(backend)

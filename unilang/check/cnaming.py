@@ -46,9 +46,9 @@ class CNames(Base):
                          _Origin("library", lib.name, lib.span)):
                 continue
             syntax: dict[str, S.Param] = {}
-            for m in block.members:
-                if isinstance(m, S.Param):
-                    syntax.setdefault(m.name, m)
+            for member in block.members:
+                if isinstance(member, S.Param):
+                    syntax.setdefault(member.name, member)
             for p in lib.params:
                 sp = syntax[p.name]
                 members = p.type.members if p.type.kind == "enum" else None
@@ -59,15 +59,16 @@ class CNames(Base):
                     note = (f"the enum parameter `{lib.name}.{p.name}` generates `{macro}` (the "
                             f"value's index), `{macro}_NAME` (the value's name) and "
                             f"`{macro}_<MEMBER>` for each member")
-                if not claim([m.name for m in macros if m.role != "member"],
+                if not claim([mac.name for mac in macros if mac.role != "member"],
                              _Origin("parameter", f"{lib.name}.{p.name}", sp.name_span, note=note)):
                     continue
                 member_spans = {n.value: n.span for n in sp.type.members}
-                for m in macros:
-                    if m.role == "member":
-                        assert m.member is not None
-                        claim([m.name], _Origin("enum member", m.member, member_spans[m.member],
-                                                f"{lib.name}.{p.name}", note))
+                for mac in macros:
+                    if mac.role == "member":
+                        assert mac.member is not None
+                        claim([mac.name], _Origin("enum member", mac.member,
+                                                  member_spans[mac.member], f"{lib.name}.{p.name}",
+                                                  note))
 
     def c_name_clash(self, c_name: str, first: _Origin, second: _Origin) -> None:
         if (first.kind, first.owner) == (second.kind, second.owner):

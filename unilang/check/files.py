@@ -152,8 +152,9 @@ def dependency_state(file: Path) -> list[object]:
             real = f"errno {exc.errno}"
         return [p.name, real, kind]
 
+    state: list[object] = [one(file)]
     try:
         headers = sorted(file.parent.glob("*.h"))
     except OSError as exc:
-        return [one(file), f"errno {exc.errno}"]
-    return [one(file)] + [one(h) for h in headers]
+        return state + [f"errno {exc.errno}"]
+    return state + [one(h) for h in headers]
