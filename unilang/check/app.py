@@ -9,12 +9,14 @@ from .. import model as M
 from .. import syntax as S
 from ..diagnostics import Label, Span, one_of
 from ..loader import LoadedModule
-from .base import DEFAULT_MEMORY, MAX_CMDLINE, MAX_MEMORY, MAX_VCPUS, field_text
+from .base import field_text
 from .cnaming import CNames
 from .files import SOURCE_PATH, Files
 from .params import Params
 from .schema import APP_KEYS, DEVICE_KEYS, DEVICE_KIND
 
+DEFAULT_MEMORY = 32 << 20
+MAX_CMDLINE = 2048
 MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 
@@ -130,8 +132,8 @@ class Apps(Params, Files, CNames):
             text = v["cmdline"].value
             assert isinstance(text, S.Str)
             cmdline = self.safe_string(text, "cmdline", MAX_CMDLINE) or ""
-        memory = self.size_in(v.get("memory"), 1 << 20, MAX_MEMORY, "memory")
-        vcpus = self.size_in(v.get("vcpus"), 1, MAX_VCPUS, "vcpus")
+        memory = self.number(v.get("memory"), APP_KEYS)
+        vcpus = self.number(v.get("vcpus"), APP_KEYS)
         entry = self.c_ident(v.get("entry"), "entry") or M.Ref("main", block.name_span)
         return M.App(
             name=block.name, span=block.name_span, module=mod.info.name,

@@ -13,10 +13,6 @@ from ..loader import LoadedModule
 #: Names that reach generated files (app, library, device) are NAME tokens
 #: ([A-Za-z_][A-Za-z0-9_-]*) and at most this long.
 MAX_NAME = 64
-DEFAULT_MEMORY = 32 << 20
-MAX_MEMORY = 1 << 40
-MAX_VCPUS = 256
-MAX_CMDLINE = 2048
 
 
 class Base:

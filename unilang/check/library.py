@@ -7,7 +7,7 @@ from .. import model as M
 from .. import syntax as S
 from ..diagnostics import Label, Span
 from ..loader import LoadedModule
-from .base import MAX_MEMORY, MAX_VCPUS, field_flag, field_names, field_text
+from .base import field_flag, field_names, field_text
 from .cnaming import CNames
 from .files import Files
 from .params import Params
@@ -65,9 +65,9 @@ class Libraries(Params, Files, CNames):
         for c in conflicts:
             if c.name == block.name:
                 self.err("U0034", f"library `{block.name}` cannot conflict with itself", c.span)
-        rank = self.size_in(v.get("rank"), 0, 1000, "rank") if "rank" in v else 0
-        max_vcpus = self.size_in(v.get("max_vcpus"), 1, MAX_VCPUS, "max_vcpus")
-        min_memory = self.size_in(v.get("min_memory"), 0, MAX_MEMORY, "min_memory") or 0
+        rank = self.number(v.get("rank"), LIBRARY_KEYS) if "rank" in v else 0
+        max_vcpus = self.number(v.get("max_vcpus"), LIBRARY_KEYS)
+        min_memory = self.number(v.get("min_memory"), LIBRARY_KEYS) or 0
         return M.Library(
             name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
             provides=self.refs(v.get("provides"), self.construct_ref),

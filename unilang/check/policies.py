@@ -6,7 +6,7 @@ from .. import model as M
 from .. import syntax as S
 from ..diagnostics import Label, one_of
 from ..loader import LoadedModule
-from .base import MAX_MEMORY, MAX_VCPUS, field_text
+from .base import field_text
 from .schema import POLICY_KEYS, Schema
 from .symbols import Symbols
 
@@ -30,8 +30,8 @@ class Policies(Schema, Symbols):
                 continue
             rules.append(M.Rule(a, True))
 
-        def limit(key: str, low: int, high: int) -> M.Limit | None:
-            val = self.size_in(v.get(key), low, high, key)
+        def limit(key: str) -> M.Limit | None:
+            val = self.number(v.get(key), POLICY_KEYS)
             return M.Limit(val, v[key].value.span) if val is not None else None
 
         includes = self.refs(v.get("include"), self.policy_ref)
@@ -45,9 +45,9 @@ class Policies(Schema, Symbols):
             rules=tuple(rules),
             forbid=self.refs(v.get("forbid"), self.library_ref),
             require=self.refs(v.get("require"), self.construct_ref),
-            max_memory=limit("max_memory", 0, MAX_MEMORY),
-            max_vcpus=limit("max_vcpus", 1, MAX_VCPUS),
-            max_image_size=limit("max_image_size", 0, MAX_MEMORY),
+            max_memory=limit("max_memory"),
+            max_vcpus=limit("max_vcpus"),
+            max_image_size=limit("max_image_size"),
         )
 
     def policy_include_cycles(self, policies: dict[str, M.Policy]) -> None:

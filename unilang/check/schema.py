@@ -19,6 +19,12 @@ class Scalar:
 
     node: type
     words: str  # "a string": how messages name what is expected
+    #: The values an int or size key allows, inclusive (see ``Schema.number``).
+    low: int | None = None
+    high: int | None = None
+
+    def within(self, low: int, high: int) -> Scalar:
+        return attrs.evolve(self, low=low, high=high)
 
 
 @attrs.frozen
@@ -44,6 +50,9 @@ class Enum:
 #: The type of a key's value in a block's schema.
 KeyType = Union[Scalar, ListOf, Enum]
 
+MAX_MEMORY = 1 << 40
+MAX_VCPUS = 256
+
 STR = Scalar(S.Str, "a string")
 INT = Scalar(S.Int, "an integer")
 SIZE = Scalar(S.Size, "a size (e.g. 64 MiB)")
@@ -56,15 +65,18 @@ DEVICE_KIND = Enum(("net", "block"))
 LIBRARY_KEYS: dict[str, KeyType] = {
     "doc": STR, "provides": NAMES, "requires": NAMES, "sources": STRS,
     "backends": NAMES, "exercises": NAMES, "conflicts": NAMES, "init": NAME,
-    "min_memory": SIZE, "max_vcpus": INT, "default": BOOL, "rank": INT,
+    "min_memory": SIZE.within(0, MAX_MEMORY), "max_vcpus": INT.within(1, MAX_VCPUS),
+    "default": BOOL, "rank": INT.within(0, 1000),
 }
 APP_KEYS: dict[str, KeyType] = {
     "doc": STR, "sources": STRS, "entry": NAME, "requires": NAMES,
-    "memory": SIZE, "vcpus": INT, "cmdline": STR, "policies": NAMES,
+    "memory": SIZE.within(1 << 20, MAX_MEMORY), "vcpus": INT.within(1, MAX_VCPUS),
+    "cmdline": STR, "policies": NAMES,
 }
 POLICY_KEYS: dict[str, KeyType] = {
     "doc": STR, "include": NAMES, "deny": NAMES, "allow": NAMES, "forbid": NAMES,
-    "require": NAMES, "max_memory": SIZE, "max_vcpus": INT, "max_image_size": SIZE,
+    "require": NAMES, "max_memory": SIZE.within(0, MAX_MEMORY),
+    "max_vcpus": INT.within(1, MAX_VCPUS), "max_image_size": SIZE.within(0, MAX_MEMORY),
 }
 DEVICE_KEYS: dict[str, dict[str, KeyType]] = {
     "net": {"kind": DEVICE_KIND, "mac": STR, "bridge": STR},
@@ -131,21 +143,17 @@ class Schema(Base):
             self.err("U0034", f"`{key}` must be one of {', '.join(typ.members)}, not "
                      f"`{v.value}`", v.span, help=f"did you mean `{guess}`?" if guess else None)
             return False
-        help_ = None
-        if isinstance(typ, ListOf):
-            help_ = f"write a list: `[{S.render_value(v)}]`"
-        elif typ is SIZE and isinstance(v, S.Int) and not is_huge(v):
-            help_ = f"sizes need a unit: `{v.value} MiB`, `{v.value} KiB` or `{v.value} B`"
-        elif typ is INT and isinstance(v, S.Str) and v.value.strip().isdigit():
-            help_ = f"write the number without quotes: `{v.value.strip()}`"
-        elif typ is STR and isinstance(v, S.Name):
-            help_ = f'strings are quoted: `"{v.value}"`'
-        self.err("U0034", f"`{key}` expects {typ.words}, found {found(v)}", v.span, help=help_)
+        self.err("U0034", f"`{key}` expects {typ.words}, found {found(v)}", v.span,
+                 help=_hint(v, typ))
         return False
 
-    def size_in(self, f: S.Field | None, low: int, high: int, what: str) -> int | None:
+    def number(self, f: S.Field | None, schema: dict[str, KeyType]) -> int | None:
+        """A checked int or size field's value, if it lies in its key's range."""
         if f is None:
             return None
+        typ = schema[f.key]
+        assert isinstance(typ, Scalar) and typ.low is not None and typ.high is not None
+        low, high, what = typ.low, typ.high, f.key
         v = f.value
         assert isinstance(v, (S.Int, S.Size))
         if not low <= v.value <= high:
@@ -173,3 +181,18 @@ class Schema(Base):
             self.err("U0044", f"{what} is longer than {limit} bytes", s.span)
             return None
         return s.value
+
+
+def _hint(v: S.Value, typ: KeyType) -> str | None:
+    """How to write ``v`` as a ``typ``, when it looks like a common slip."""
+    if isinstance(typ, ListOf):
+        return f"write a list: `[{S.render_value(v)}]`"
+    if isinstance(typ, Enum):
+        return None
+    if typ.node is S.Size and isinstance(v, S.Int) and not is_huge(v):
+        return f"sizes need a unit: `{v.value} MiB`, `{v.value} KiB` or `{v.value} B`"
+    if typ.node is S.Int and isinstance(v, S.Str) and v.value.strip().isdigit():
+        return f"write the number without quotes: `{v.value.strip()}`"
+    if typ.node is S.Str and isinstance(v, S.Name):
+        return f'strings are quoted: `"{v.value}"`'
+    return None
