@@ -22,6 +22,8 @@ SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 
 
 class Apps(Params, Files, CNames):
+    """Builds ``model.App`` (with its devices, choices, overrides) from the app block."""
+
     def device(self, d: S.Device) -> M.Device | None:
         self.check_name("device", d.name, d.name_span)
         kind_field = next((f for f in d.fields if f.key == "kind"), None)

@@ -59,6 +59,12 @@ class Base:
                      f"{MAX_NAME}", span)
 
 
+def suggestion(name: str, candidates: Iterable[str]) -> str | None:
+    """``did you mean `x`?`` for the candidate closest to a misspelt ``name``, or None."""
+    guess = did_you_mean(name, candidates)
+    return f"did you mean `{guess}`?" if guess else None
+
+
 def found(v: S.Value) -> str:
     return {"integer": "an integer", "size": "a size", "string": "a string",
             "boolean": "a boolean", "name": "a name", "list": "a list"}[v.type_name]

@@ -13,6 +13,8 @@ from .base import Base
 
 
 class CNames(Base):
+    """Names that reach generated C."""
+
     def c_ident(self, f: S.Field | None, what: str) -> M.Ref | None:
         if f is None:
             return None

@@ -19,6 +19,8 @@ SOURCE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_
 
 
 class Files(Base):
+    """The `sources` of a library or the app."""
+
     def sources(self, f: S.Field | None, info: ModuleInfo) -> tuple[M.SourceRef, ...]:
         directory = info.path.parent
         if f is None:

@@ -15,6 +15,8 @@ from .schema import LIBRARY_KEYS
 
 
 class Libraries(Params, Files, CNames):
+    """Builds ``model.Library`` from a library block."""
+
     def requirements(self, fields: list[S.Field]) -> tuple[M.Requirement, ...]:
         out: list[M.Requirement] = []
         for f in fields:

@@ -7,9 +7,9 @@ import math
 
 from .. import model as M
 from .. import syntax as S
-from ..diagnostics import Label, Span, did_you_mean, one_of
+from ..diagnostics import Label, Span, one_of
 from ..units import fmt_size
-from .base import found
+from .base import found, suggestion
 from .schema import Schema
 from .symbols import Symbols
 
@@ -20,6 +20,8 @@ C_RANGES = {"int": (-(1 << 63) + 1, (1 << 63) - 1), "size": (0, (1 << 64) - 1)}
 
 
 class Params(Schema, Symbols):
+    """Parameter declarations, values and overrides."""
+
     def param(self, lib: str, p: S.Param) -> M.ParamDecl | None:
         t = p.type
         if t.name == "enum":
@@ -32,9 +34,8 @@ class Params(Schema, Symbols):
         elif t.name in PARAM_TYPES:
             ptype = M.ParamType(t.name)
         else:
-            guess = did_you_mean(t.name, PARAM_TYPES + ("enum",))
             self.err("U0042", f"unknown parameter type `{t.name}`", t.span,
-                     help=f"did you mean `{guess}`?" if guess else None,
+                     help=suggestion(t.name, PARAM_TYPES + ("enum",)),
                      notes=("expected one of int, size, bool, string, enum(...)",))
             return None
         low = high = None
@@ -102,9 +103,8 @@ class Params(Schema, Symbols):
         if t.kind == "enum":
             assert isinstance(v, S.Name)
             if v.value not in t.members:
-                guess = did_you_mean(v.value, t.members)
                 self.err("U0042" if decl else "U0034", f"{what}: `{v.value}` is not one of {', '.join(t.members)}",
-                         v.span, help=f"did you mean `{guess}`?" if guess else None)
+                         v.span, help=suggestion(v.value, t.members))
                 return None
             return v.value
         if isinstance(v, S.Str):
@@ -176,9 +176,8 @@ class Params(Schema, Symbols):
             return None  # declared, but the declaration had errors (already reported)
         if decl is None:
             names = [p.name for p in lib.params]
-            guess = did_you_mean(param_name, names)
             self.err("U0036", f"library `{lib_name}` has no parameter `{param_name}`", param_span,
-                     help=f"did you mean `{guess}`?" if guess else None,
+                     help=suggestion(param_name, names),
                      notes=(f"expected one of {one_of(names)}" if names else
                             f"`{lib_name}` has no parameters",),
                      labels=(Label(lib.span, f"`{lib_name}` is declared here"),))

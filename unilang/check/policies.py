@@ -12,6 +12,8 @@ from .symbols import Symbols
 
 
 class Policies(Schema, Symbols):
+    """Builds ``model.Policy`` from a policy block; include cycles."""
+
     def policy(self, block: S.Block, mod: LoadedModule) -> M.Policy:
         f = self.fields("policy", block.name, block.members, POLICY_KEYS)
         v = f.values

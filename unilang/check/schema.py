@@ -8,9 +8,9 @@ from typing import Iterable, Union
 import attrs
 
 from .. import syntax as S
-from ..diagnostics import Label, did_you_mean, one_of
+from ..diagnostics import Label, one_of
 from ..units import fmt_size
-from .base import Base, found, is_huge
+from .base import Base, found, is_huge, suggestion
 
 
 @attrs.frozen
@@ -94,6 +94,8 @@ class _Fields:
 
 
 class Schema(Base):
+    """A block's fields against its schema, and plain values (numbers, strings)."""
+
     def fields(self, block_kind: str, name: str, members: Iterable[S.Member],
                schema: dict[str, KeyType]) -> _Fields:
         out = _Fields()
@@ -101,9 +103,8 @@ class Schema(Base):
             if not isinstance(m, S.Field):
                 continue
             if m.key not in schema:
-                guess = did_you_mean(m.key, schema)
                 self.err("U0032", f"unknown key `{m.key}` in {block_kind} `{name}`", m.key_span,
-                         help=f"did you mean `{guess}`?" if guess else None,
+                         help=suggestion(m.key, schema),
                          notes=(f"expected one of {one_of(schema)}",))
                 continue
             if m.on is not None and not (block_kind == "library" and m.key == "requires"):
@@ -139,9 +140,8 @@ class Schema(Base):
         elif isinstance(v, S.Name):
             if v.value in typ.members:
                 return True
-            guess = did_you_mean(v.value, typ.members)
             self.err("U0034", f"`{key}` must be one of {', '.join(typ.members)}, not "
-                     f"`{v.value}`", v.span, help=f"did you mean `{guess}`?" if guess else None)
+                     f"`{v.value}`", v.span, help=suggestion(v.value, typ.members))
             return False
         self.err("U0034", f"`{key}` expects {typ.words}, found {found(v)}", v.span,
                  help=_hint(v, typ))

@@ -3,15 +3,17 @@ libraries, policies and the app), duplicates among them, and references to them.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 from .. import model as M
 from .. import syntax as S
-from ..diagnostics import Label, Span, did_you_mean, one_of
-from .base import Base
+from ..diagnostics import Label, Span, one_of
+from .base import Base, suggestion
 
 
 class Symbols(Base):
+    """Pass 1 and name resolution: what is defined where, and references to it."""
+
     def collect(self) -> None:
         root = self.modules[0] if self.modules else None
         for mod in self.modules:
@@ -53,36 +55,31 @@ class Symbols(Base):
                      Span(root.info.name, 1, 1, 1, 1),
                      help="a spec needs one `app NAME { ... }` block")
 
-    def construct_ref(self, n: S.Name) -> M.Ref | None:
-        if n.value not in self.constructs:
-            self.unknown("construct", n.value, n.span, self.constructs)
-            return None
-        return M.Ref(n.value, n.span)
-
-    def capability_ref(self, n: S.Name) -> M.Ref | None:
-        if n.value not in self.capabilities:
-            self.unknown("capability", n.value, n.span, self.capabilities)
-            return None
-        return M.Ref(n.value, n.span)
-
-    def library_ref(self, n: S.Name | tuple[str, Span]) -> M.Ref | None:
-        name, span = (n.value, n.span) if isinstance(n, S.Name) else n
-        if name not in self.library_blocks:
-            self.unknown("library", name, span, self.library_blocks)
+    def _ref(self, what: str, known: Mapping[str, object], name: str,
+             span: Span) -> M.Ref | None:
+        """A reference to a ``what`` defined in ``known``; None after reporting it unknown."""
+        if name not in known:
+            self.unknown(what, name, span, known)
             return None
         return M.Ref(name, span)
 
+    def construct_ref(self, n: S.Name) -> M.Ref | None:
+        return self._ref("construct", self.constructs, n.value, n.span)
+
+    def capability_ref(self, n: S.Name) -> M.Ref | None:
+        return self._ref("capability", self.capabilities, n.value, n.span)
+
+    def library_ref(self, n: S.Name | tuple[str, Span]) -> M.Ref | None:
+        name, span = (n.value, n.span) if isinstance(n, S.Name) else n
+        return self._ref("library", self.library_blocks, name, span)
+
     def policy_ref(self, n: S.Name) -> M.Ref | None:
-        if n.value not in self.policy_blocks:
-            self.unknown("policy", n.value, n.span, self.policy_blocks)
-            return None
-        return M.Ref(n.value, n.span)
+        return self._ref("policy", self.policy_blocks, n.value, n.span)
 
     def backend_ref(self, n: S.Name) -> str | None:
         if n.value not in self.known_backends:
-            guess = did_you_mean(n.value, self.known_backends)
             self.err("U0037", f"unknown backend `{n.value}`", n.span,
-                     help=f"did you mean `{guess}`?" if guess else None,
+                     help=suggestion(n.value, self.known_backends),
                      notes=(f"expected one of {one_of(self.known_backends)}",))
             return None
         return n.value
