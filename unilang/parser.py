@@ -22,14 +22,14 @@ from .diagnostics import Diagnostic, Span, error
 from .fastparse import parse_int as _parse_int, size_text as _size_text
 from .source import SourceFile
 from . import syntax as S
-from .units import UNITS
+from .units import UNIT_LIST, UNITS
 
 #: Names of the grammar's named terminals as a user would say them.
 _TERMINAL_WORDS = {
     "NAME": "a name",
     "INT": "a number",
     "STRING": "a string",
-    "UNIT": "a unit (B, KiB, MiB, GiB, TiB)",
+    "UNIT": f"a unit ({UNIT_LIST})",
     "$END": "end of file",
 }
 
@@ -297,7 +297,7 @@ class Parser:
             help_ = "every field, param, use and set ends with `;`"
         if tok.type == "NAME" and "UNIT" in accepted and len(str(tok)) > 1 and str(tok).lower() in {
                 u.lower() for u in UNITS}:
-            help_ = "units are case-sensitive: B, KiB, MiB, GiB, TiB"
+            help_ = f"units are case-sensitive: {UNIT_LIST}"
         if tok.type == "LSQB" and "LSQB" not in accepted:
             if "RSQB" in accepted:  # inside a list
                 help_ = "lists hold names, numbers, sizes, strings and booleans; they do not nest"
