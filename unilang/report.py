@@ -10,14 +10,13 @@ import json
 
 from .model import PValue
 from .resolve import APP, Edge, Resolution
+from .units import fmt_size
 
 
 def value_text(v: PValue, type_: str) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if type_ == "size" and isinstance(v, int):
-        from .units import fmt_size
-
         return fmt_size(v)
     if type_ == "string":
         return json.dumps(v, ensure_ascii=False)
