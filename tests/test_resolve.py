@@ -355,7 +355,7 @@ library t1 {
     assert list(ps) == ["count", "size", "mode", "name", "on"]
     assert (ps["count"].value, ps["count"].origin) == (7, "override")
     assert (ps["count"].span.line, ps["count"].span.column) == (r.line_of("set t1.count"), 5)
-    assert (ps["mode"].value, ps["mode"].origin, ps["mode"].type) == (
+    assert (ps["mode"].value, ps["mode"].origin, ps["mode"].type.describe()) == (
         "fast", "override", "enum(fast, slow)")
     assert (ps["size"].value, ps["size"].origin) == (1 << 20, "default")
     assert ps["size"].span.line == r.line_of("param size")

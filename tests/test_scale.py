@@ -19,6 +19,7 @@ import pytest
 
 from unilang.cache import MemoryCache
 from unilang.driver import Session, check_spec
+from unilang.resolve import chain_str
 from unilang.report import resolution_json, why_text
 
 DEPTH = 20_000
@@ -68,7 +69,7 @@ def test_deep_chain_why_and_resolve_show_the_whole_chain(tmp_path: Path) -> None
     res = results[0].resolution
     last = f"lib{DEPTH - 1}"
     assert res.selected[last].chain == expected_chain(DEPTH, DEPTH - 1)
-    assert res.chain_text(last).count(" -> ") == 2 * DEPTH
+    assert chain_str(res.selected[last].chain).count(" -> ") == 2 * DEPTH
     why = why_text(res, last).splitlines()
     assert why[1] == "  app deep"
     assert len(why) == 2 + 2 * DEPTH

@@ -118,7 +118,7 @@ def test_checked_names_are_the_names_cgen_writes(tmp_path: Path) -> None:
         for n in names[1:]:
             assert f" {n}\n" in init
     for p in res.params:
-        members = tuple(p.type[5:-1].split(", ")) if p.type.startswith("enum(") else None
+        members = p.type.members if p.type.kind == "enum" else None
         expected |= {m.name for m in cnames.param_macros(p.library, p.name, members)}
     assert "UNILANG_PARAM_HEAP_GUARD_CANARY" in expected
     assert expected == defined - {"UNILANG_PARAMS_H", "UNILANG_APP_NAME", "UNILANG_BACKEND",

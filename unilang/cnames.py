@@ -8,9 +8,13 @@ macro is redefined, and the last definition would silently win).
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import attrs
+
+#: A C identifier (also a GNU ld symbol): letters, digits and `_`, not starting with a digit.
+C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def c_name(name: str) -> str:

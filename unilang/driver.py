@@ -1,4 +1,4 @@
-"""The pipeline, stage by stage: load -> parse -> check -> resolve -> emit.
+"""The pipeline, stage by stage: load -> parse -> check -> resolve -> policy -> emit.
 
 A ``Session`` holds what one command invocation shares between stages and
 backends: the diagnostics sink, the parse cache and the files it read (so
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import syntax as S
-from .cache import CacheInconsistent, MemoryCache, open_cache, parse_cache
+from .cache import CacheInconsistent, open_cache, parse_cache
 from .diagnostics import Sink, diagnostic_from_json, error
 from .loader import LoadedModule, ParseCache, load_modules
 
@@ -109,7 +109,7 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         cached = results_cache.lookup()
         if cached is not None:
             return session, cached
-    loaded = {}
+    loaded: dict[str, tuple[list[LoadedModule], bool]] = {}
     for backend in backends:
         try:
             session.reads.update(load_backend(backend).facts())
@@ -123,6 +123,7 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         modules = session.load(spec, backend)
         load_ok = not any(d.is_error for d in session.sink.items[mark:])
         loaded[backend] = (modules, load_ok)
+    from .policy import check_policies
     from .resolve import resolve
 
     results = []
@@ -133,7 +134,7 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
         resolution = None
         front_ok = load_ok and not any(d.is_error for d in session.sink.items[mark:])
         if program is not None and program.app is not None and front_ok:
-            resolution = resolve(program, session.sink)
+            resolution = check_policies(program, resolve(program, session.sink), session.sink)
         results.append(BackendResult(backend, program, resolution))
     if results_cache is not None and all(ok for _m, ok in loaded.values()):
         results_cache.store(results, loaded)
@@ -204,5 +205,3 @@ class ResultCache:
                "diagnostics": [d.to_json() for d in self.session.sink.items]}
         self.disk.put(self.ns, self.key, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
-
-__all__ = ["Session", "BackendResult", "check_spec", "MemoryCache"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .diagnostics import Diagnostic, error
+from .units import fmt_size
 
 if TYPE_CHECKING:
     from .model import App
@@ -131,8 +132,6 @@ def memory_shortfall(facts: ImageFacts, app: App) -> Diagnostic | None:
     """U0208 when the app's ``memory`` is below the image's footprint: the image
     would still boot, but its writes above the end of RAM would be lost, or
     the guest would triple-fault."""
-    from .check import fmt_size
-
     need = footprint(facts)
     if app.memory >= need:
         return None

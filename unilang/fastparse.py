@@ -20,6 +20,7 @@ from typing import Any
 
 from . import syntax as S
 from .diagnostics import Span
+from .units import UNITS
 
 # The terminals of grammar/unilang.lark, in the order lark tries them; each
 # match also swallows the whitespace and comments before the token.
@@ -36,7 +37,6 @@ _TOKEN = re.compile(r"""
 _NEWLINE = re.compile("\n")
 _tuple_new = tuple.__new__
 
-_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 _BLOCK_KINDS = ("library", "app", "policy")
 _MEMBER_KEYWORDS = ("param", "device", "use", "set")
 
@@ -140,6 +140,14 @@ class FastParser:
         line, col = self.where(self.starts[i])
         return self.b.decode_string(_Tok(self.texts[i], line, col))
 
+    def optional_str(self) -> str | None:
+        """A doc string, if one comes next."""
+        if self.kinds[self.i] != "str":
+            return None
+        doc = self.decode(self.i)
+        self.i += 1
+        return doc
+
     # ------------------------------------------------------------ values
     def dotted(self) -> S.Name:
         i = self.i
@@ -165,7 +173,7 @@ class FastParser:
         if kind == "int":
             self.i = i + 1
             value = parse_int(self.texts[i])
-            unit = _UNITS.get(self.texts[i + 1]) if self.kinds[i + 1] == "name" else None
+            unit = UNITS.get(self.texts[i + 1]) if self.kinds[i + 1] == "name" else None
             if unit is not None:
                 self.i = i + 2
                 return S.Size(value * unit, size_text(self.texts[i], self.texts[i + 1]),
@@ -254,10 +262,7 @@ class FastParser:
         if self.is_word("divides"):
             self.i += 1
             divides = self.scalar()
-        doc = None
-        if self.kinds[self.i] == "str":
-            doc = self.decode(self.i)
-            self.i += 1
+        doc = self.optional_str()
         last = self.expect(";")
         return S.Param(self.texts[name], self.span(name, name), type_, default, low, high, doc,
                        self.span(first, last), divides)
@@ -314,10 +319,7 @@ class FastParser:
             return S.Import(name.value, False, self.span(first, last))
         if word == "construct" or word == "capability":
             name = self.dotted()
-            doc = None
-            if self.kinds[self.i] == "str":
-                doc = self.decode(self.i)
-                self.i += 1
+            doc = self.optional_str()
             last = self.expect(";")
             return S.Symbol(word, name.value, name.span, doc, self.span(first, last))
         if word in _BLOCK_KINDS:

@@ -9,7 +9,7 @@ analyse a graph that turned out to have a cycle.
 from __future__ import annotations
 
 import heapq
-from typing import Hashable, Iterable, TypeVar
+from typing import Any, Callable, Collection, Hashable, Iterable, TypeVar
 
 N = TypeVar("N", bound=Hashable)
 
@@ -42,3 +42,28 @@ def ordered(nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: type = str) -
 
 def has_cycle(nodes: Iterable[N], edges: Iterable[tuple[N, N]]) -> bool:
     return ordered(nodes, edges, key=lambda n: 0) is None  # type: ignore[arg-type,return-value]
+
+
+def cycles(nodes: Iterable[N], edges: Iterable[tuple[N, N]],
+           start: Callable[[Collection[N]], N] | None = None,
+           order: Callable[[Collection[N]], Any] | None = None) -> list[list[tuple[N, N]]]:
+    """One cycle per strongly connected component that has one (a self-loop counts),
+    each as its edges from the component's ``start`` node, components sorted by
+    ``order``; ``[]`` when the graph is acyclic.  Parallel edges count once, and
+    the cycle found follows edges in the order they were given, so the same graph
+    gives the same cycles.  ``start`` and ``order`` default to the smallest node.
+    Callers word their own diagnostics."""
+    nodes = list(nodes)
+    edges = list(edges)
+    if not has_cycle(nodes, edges):
+        return []
+    import networkx as nx  # type: ignore[import-untyped]  # only to analyse the cycles
+
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    comps = [c for c in nx.strongly_connected_components(g)
+             if len(c) > 1 or any(g.has_edge(n, n) for n in c)]
+    first = start or min
+    return [list(nx.find_cycle(g.subgraph(c), source=first(c)))
+            for c in sorted(comps, key=order or min)]

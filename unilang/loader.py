@@ -267,28 +267,16 @@ class Loader:
 
     def _report_cycles(self, edges: dict[Path, list[tuple[Path, Span]]],
                        loaded: dict[Path, LoadedModule]) -> None:
-        from .graphs import has_cycle
+        from .graphs import cycles
 
-        if not has_cycle(edges, [(a, b) for a, outs in edges.items() for b, _s in outs
-                                 if b in edges]):
-            return
-        import networkx as nx  # only to analyse the cycles
-
-        g = nx.DiGraph()
-        for src, outs in edges.items():
-            g.add_node(src)
-            for dst, span in outs:
-                if dst in edges:
-                    g.add_edge(src, dst, span=span)
-        for comp in sorted((sorted(c) for c in nx.strongly_connected_components(g)
-                            if len(c) > 1 or any(g.has_edge(n, n) for n in c)),
-                           key=lambda c: str(c[0])):
-            members = set(comp)
-            # walk the cycle from the first module in load order
-            start = min(members, key=lambda p: list(loaded).index(p))
-            cycle = nx.find_cycle(g.subgraph(members), source=start)
+        spans = {(src, dst): span for src, outs in edges.items() for dst, span in outs
+                 if dst in edges}
+        load_order = {p: i for i, p in enumerate(loaded)}
+        # each cycle walked from its first module in load order
+        for cycle in cycles(edges, spans, start=lambda c: min(c, key=load_order.__getitem__),
+                            order=lambda c: str(min(c))):
             names = [loaded[a].info.name for a, _b in cycle] + [loaded[cycle[0][0]].info.name]
-            labels = [Label(g.edges[a, b]["span"], f"`{loaded[a].info.name}` imports "
+            labels = [Label(spans[a, b], f"`{loaded[a].info.name}` imports "
                             f"`{loaded[b].info.name}`") for a, b in cycle]
             first = labels[0]
             self.sink.add(error("U0022", "import cycle: " + " -> ".join(names), first.span,

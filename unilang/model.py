@@ -7,7 +7,7 @@ Every reference keeps the span where it was written, so later stages
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Iterable, Union
 
 import attrs
 
@@ -215,3 +215,19 @@ class Program:
     libraries: dict[str, Library]
     policies: dict[str, Policy]
     modules: tuple[ModuleInfo, ...]
+
+
+def policy_closure(p: Program, names: Iterable[str]) -> list[Policy]:
+    """The named policies and everything they include, each once, in a stable order."""
+    out: list[Policy] = []
+    seen: set[str] = set()
+    stack = list(reversed(list(names)))
+    while stack:
+        n = stack.pop()
+        if n in seen or n not in p.policies:
+            continue
+        seen.add(n)
+        pol = p.policies[n]
+        out.append(pol)
+        stack.extend(reversed([i.name for i in pol.includes]))
+    return out

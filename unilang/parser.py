@@ -1,9 +1,11 @@
 """Parsing: source text -> ``unilang.syntax`` tree, or syntax diagnostics.
 
-The lark LALR parser is built once per process.  Trees are transformed
-inline (lark's ``transformer=`` option), so no intermediate parse tree is
-kept.  Syntax errors become diagnostics whose "expected" lists use the
-text of tokens (``";"``, ``"{"``), never lark's terminal names.
+Sources go through the hand-written fast path (``unilang.fastparse``) first;
+what it does not accept goes to lark.  The lark LALR parser is built once per
+process; it builds a parse tree, which ``_Transform`` turns into syntax nodes
+(with ``_Builder``, which the fast path shares) bottom-up, without recursion.
+Syntax errors become diagnostics whose "expected" lists use the text of
+tokens (``";"``, ``"{"``), never lark's terminal names.
 """
 
 from __future__ import annotations
@@ -20,15 +22,14 @@ from .diagnostics import Diagnostic, Span, error
 from .fastparse import parse_int as _parse_int, size_text as _size_text
 from .source import SourceFile
 from . import syntax as S
-
-UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+from .units import UNIT_LIST, UNITS
 
 #: Names of the grammar's named terminals as a user would say them.
 _TERMINAL_WORDS = {
     "NAME": "a name",
     "INT": "a number",
     "STRING": "a string",
-    "UNIT": "a unit (B, KiB, MiB, GiB, TiB)",
+    "UNIT": f"a unit ({UNIT_LIST})",
     "$END": "end of file",
 }
 
@@ -296,7 +297,7 @@ class Parser:
             help_ = "every field, param, use and set ends with `;`"
         if tok.type == "NAME" and "UNIT" in accepted and len(str(tok)) > 1 and str(tok).lower() in {
                 u.lower() for u in UNITS}:
-            help_ = "units are case-sensitive: B, KiB, MiB, GiB, TiB"
+            help_ = f"units are case-sensitive: {UNIT_LIST}"
         if tok.type == "LSQB" and "LSQB" not in accepted:
             if "RSQB" in accepted:  # inside a list
                 help_ = "lists hold names, numbers, sizes, strings and booleans; they do not nest"

@@ -9,14 +9,15 @@ policy it includes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
+
+import attrs
 
 from . import model as M
-from .check import fmt_size
-from .diagnostics import Diagnostic, Label, Span, error, warning
-
-if TYPE_CHECKING:
-    from .resolve import Selected, Verdict
+from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, warning
+from .model import policy_closure
+from .resolve import Resolution, Selected, Verdict, chain_str
+from .units import fmt_size
 
 
 def capability_verdict(p: M.Program, policy: str, cap: str,
@@ -36,10 +37,22 @@ def capability_verdict(p: M.Program, policy: str, cap: str,
     return decided[0] if decided else None
 
 
-def check_policies(p: M.Program, selected: dict[str, "Selected"], chosen: dict[str, str | None],
-                   report: Callable[[Diagnostic], None]) -> tuple["Verdict", ...]:
-    from .resolve import Verdict, chain_str, policy_closure
+def check_policies(p: M.Program, res: Resolution, sink: Sink) -> Resolution:
+    """The policy stage, after resolution: ``res`` with the app's policy verdicts, and
+    not ``ok`` when a policy or a resource limit is violated (reported to ``sink``)."""
+    diags: list[Diagnostic] = []
 
+    def report(d: Diagnostic) -> None:
+        diags.append(attrs.evolve(d, backend=res.backend))
+
+    verdicts = _verdicts(p, res.selected, report)
+    sink.extend(diags)
+    return attrs.evolve(res, verdicts=verdicts, ok=res.ok and not any(
+        d.severity is Severity.ERROR for d in diags))
+
+
+def _verdicts(p: M.Program, selected: dict[str, Selected],
+              report: Callable[[Diagnostic], None]) -> tuple[Verdict, ...]:
     app = p.app
     assert app is not None
     provided = {c.name for s in selected.values() for c in s.library.provides}
@@ -108,8 +121,6 @@ def check_policies(p: M.Program, selected: dict[str, "Selected"], chosen: dict[s
 
 
 def max_image_size(p: M.Program) -> tuple[str, M.Limit] | None:
-    from .resolve import policy_closure
-
     assert p.app is not None
     return _tightest(policy_closure(p, [r.name for r in p.app.policies]), "max_image_size")
 
@@ -123,7 +134,7 @@ def _tightest(closure: list[M.Policy], key: str) -> tuple[str, M.Limit] | None:
     return best
 
 
-def _resources(app: M.App, selected: dict[str, "Selected"],
+def _resources(app: M.App, selected: dict[str, Selected],
                report: Callable[[Diagnostic], None]) -> None:
     need = [(n, s.library.min_memory) for n, s in sorted(selected.items()) if s.library.min_memory]
     total = sum(m for _, m in need)

@@ -10,14 +10,13 @@ import json
 
 from .model import PValue
 from .resolve import APP, Edge, Resolution
+from .units import fmt_size
 
 
 def value_text(v: PValue, type_: str) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if type_ == "size" and isinstance(v, int):
-        from .check import fmt_size
-
         return fmt_size(v)
     if type_ == "string":
         return json.dumps(v, ensure_ascii=False)
@@ -28,7 +27,7 @@ def resolution_json(res: Resolution) -> dict[str, object]:
     params: dict[str, list[dict[str, object]]] = {}
     for p in res.params:
         params.setdefault(p.library, []).append({
-            "name": p.name, "type": p.type, "value": p.value, "origin": p.origin,
+            "name": p.name, "type": p.type.describe(), "value": p.value, "origin": p.origin,
             "at": p.span.location, "macro": p.macro})
     libs = []
     for name in res.order:
@@ -68,7 +67,7 @@ def resolution_text(res: Resolution) -> str:
         out.append("  (none)")
     for p in res.params:
         origin = "default" if p.origin == "default" else "set"
-        out.append(f"  {p.library}.{p.name} = {value_text(p.value, p.type)}  "
+        out.append(f"  {p.library}.{p.name} = {value_text(p.value, p.type.kind)}  "
                    f"({origin} at {p.span.location})")
     out += ["", "pruned:"]
     if not res.pruned:

@@ -7,7 +7,7 @@ candidate marked `default = true`, else the one with the strictly highest
 `rank`; anything else is an error listing the candidates.  Libraries not
 reached are pruned.  Init order is a topological order (dependencies
 first) with ties broken by name, so it never depends on hashing or file
-order.  Policies and resources are checked in ``unilang.policy``.
+order.  Policies and resources are checked afterwards, by ``unilang.policy``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Selected:
 class ParamValue:
     library: str
     name: str
-    type: str
+    type: M.ParamType
     value: M.PValue
     origin: str  # "default" or "override"
     span: Span  # the declaration (default) or the `set` line (override)
@@ -106,13 +106,11 @@ class Resolution:
     edges: tuple[Edge, ...]
     params: tuple[ParamValue, ...]
     pruned: tuple[Pruned, ...]
-    verdicts: tuple[Verdict, ...]
     ok: bool
+    #: Filled by the policy stage (``unilang.policy.check_policies``).
+    verdicts: tuple[Verdict, ...] = ()
     #: Pruned libraries that provide a construct another library was chosen for.
     lost: dict[str, tuple[str, str]] = attrs.field(factory=dict)
-
-    def chain_text(self, name: str) -> str:
-        return " -> ".join(self.selected[name].chain)
 
 
 def chain_str(chain: Iterable[str]) -> str:
@@ -250,28 +248,18 @@ class Resolver:
 
     # ------------------------------------------------------------ order and cycles
     def order(self, selected: dict[str, Selected], edges: list[Edge]) -> tuple[str, ...] | None:
-        from .graphs import ordered
+        from .graphs import cycles, ordered
 
         deps = [(e.dst, e.src) for e in edges if e.src != APP]  # dependency first
         order = ordered(sorted(selected), deps)
         if order is not None:
             return tuple(order)
-        import networkx as nx  # only to analyse the cycles
-
-        g = nx.DiGraph()
-        g.add_nodes_from(sorted(selected))
         first_edge: dict[tuple[str, str], Edge] = {}
         for e in edges:
-            if e.src == APP:
-                continue
-            g.add_edge(e.dst, e.src)
-            first_edge.setdefault((e.src, e.dst), e)
-        cyclic = [sorted(c) for c in nx.strongly_connected_components(g)
-                  if len(c) > 1 or any(g.has_edge(n, n) for n in c)]
-        for comp in sorted(cyclic):
-            start = comp[0]
-            # follow "requires" edges (the reverse of g) from the smallest name
-            cycle = nx.find_cycle(g.reverse(copy=False).subgraph(comp), source=start)
+            if e.src != APP:
+                first_edge.setdefault((e.src, e.dst), e)
+        # each cycle follows "requires" edges from its smallest name
+        for cycle in cycles(sorted(selected), first_edge):
             links = [first_edge[(a, b)] for a, b in cycle]
             names = []
             for link in links:
@@ -321,11 +309,11 @@ class Resolver:
                             "U0151", f"`{name}.{p.name}` is set to its default value {o.text}",
                             o.span, labels=(Label(p.span, "declared here"),),
                             help="remove the line, or keep it to pin the value"))
-                    out.append(ParamValue(name, p.name, p.type.describe(), o.value,
+                    out.append(ParamValue(name, p.name, p.type, o.value,
                                           "override", o.span))
                 else:
                     assert p.default is not None
-                    out.append(ParamValue(name, p.name, p.type.describe(), p.default,
+                    out.append(ParamValue(name, p.name, p.type, p.default,
                                           "default", p.span))
         for o in self.app.overrides:
             if o.library.name not in selected:
@@ -351,13 +339,10 @@ class Resolver:
                      if n not in selected)
 
     def run(self) -> Resolution:
-        from .policy import check_policies
-
         selected, edges = self.walk()
         order = self.order(selected, edges)
         self.conflicts(selected)
         params = self.params(selected)
-        verdicts = check_policies(self.p, selected, self.chosen, self.report)
         self.unused_imports(selected)
         for choice in self.app.choices:
             if choice.construct.name not in self.chosen:
@@ -373,7 +358,7 @@ class Resolver:
             selected=dict(sorted(selected.items())), providers={k: v for k, v in sorted(
                 self.chosen.items()) if v is not None},
             edges=tuple(edges), params=params, pruned=self.pruned(selected),
-            verdicts=verdicts, ok=ok and order is not None,
+            ok=ok and order is not None,
             lost={k: v for k, v in sorted(self.lost.items()) if k not in selected})
 
     # ------------------------------------------------------------ warnings
@@ -383,7 +368,7 @@ class Resolver:
         used |= {f"construct:{r.construct.name}" for r in self.app.requires}
         for s in selected.values():
             used |= {f"capability:{c.name}" for c in s.library.exercises}
-        for pol in policy_closure(self.p, [r.name for r in self.app.policies]):
+        for pol in M.policy_closure(self.p, [r.name for r in self.app.policies]):
             used.add(f"policy:{pol.name}")
             used |= {f"capability:{r.capability.name}" for r in pol.rules}
             used |= {f"construct:{r.name}" for r in pol.require}
@@ -403,23 +388,6 @@ class Resolver:
                     self.report(warning(
                         "U0150", f"module `{imported.name}` is imported but none of its "
                         "definitions is used", span, help="remove the import"))
-
-
-def policy_closure(p: M.Program, names: Iterable[str]) -> list[M.Policy]:
-    """The named policies and everything they include, each once, in a stable order."""
-    out: list[M.Policy] = []
-    seen: set[str] = set()
-    stack = list(reversed(list(names)))
-    while stack:
-        n = stack.pop()
-        if n in seen or n not in p.policies:
-            continue
-        seen.add(n)
-        pol = p.policies[n]
-        out.append(pol)
-        stack.extend(reversed([i.name for i in pol.includes]))
-    return out
-
 
 
 def resolve(program: M.Program, sink: Sink) -> Resolution:

@@ -42,12 +42,6 @@ class SourceFile:
     text: str
     digest: str
 
-    def line_text(self, line: int) -> str:
-        lines = split_lines(self.text)
-        if 1 <= line <= len(lines):
-            return lines[line - 1]
-        return ""
-
 
 def display_name(path: Path) -> str:
     """A path relative to the working directory when it is below it."""

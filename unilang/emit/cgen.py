@@ -36,9 +36,9 @@ def params_header(res: Resolution) -> str:
     out.append("")
     for p in res.params:
         origin = "default" if p.origin == "default" else f"set at {p.span.file}:{p.span.line}"
-        out.append(_c("/* {what} */", what=E.c_comment(f"{p.library}.{p.name}: {p.type}, {origin}")))
+        out.append(_c("/* {what} */", what=E.c_comment(f"{p.library}.{p.name}: {p.type.describe()}, {origin}")))
         v = p.value
-        members = tuple(p.type[5:-1].split(", ")) if p.type.startswith("enum(") else None
+        members = p.type.members if p.type.kind == "enum" else None
         index = {m: i for i, m in enumerate(members or ())}
         # the names come from unilang.cnames, which the checker's collision check uses too
         for m in cnames.param_macros(p.library, p.name, members):
@@ -52,7 +52,7 @@ def params_header(res: Resolution) -> str:
             elif isinstance(v, bool):
                 out.append(_c("#define {m} {v}", m=macro, v=1 if v else 0))
             elif isinstance(v, int):
-                suffix = E.Escaped("ULL" if p.type == "size"
+                suffix = E.Escaped("ULL" if p.type.kind == "size"
                                    else ("LL" if abs(v) > 0x7FFFFFFF else ""))
                 out.append(_c("#define {m} ({v}{s})", m=macro, v=v, s=suffix))
             else:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 
+from ..cnames import C_IDENT
+
 
 class Unrepresentable(ValueError):
     """A value that cannot be written safely in a given format."""
@@ -86,12 +88,9 @@ def ninja_shell_word(value: str) -> Escaped:
 _SHELL_PLAIN = re.compile(r"[A-Za-z0-9_./+\-=,:@%]+\Z")
 
 
-_LDS_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
 def lds_symbol(value: str) -> Escaped:
     """A symbol or section-name suffix in a GNU ld script."""
-    if not _LDS_SYMBOL.match(value):
+    if not C_IDENT.match(value):
         raise Unrepresentable(f"`{value}` is not a linker-script symbol")
     return Escaped(value)
 
@@ -143,7 +142,7 @@ def c_comment(value: str) -> Escaped:
 
 
 def c_ident(value: str) -> Escaped:
-    if not _LDS_SYMBOL.match(value):
+    if not C_IDENT.match(value):
         raise Unrepresentable(f"`{value}` is not a C identifier")
     return Escaped(value)
 

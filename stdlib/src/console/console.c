@@ -1,4 +1,4 @@
-/* console-core: portable helpers on top of the backend's console_write. */
+/* conio: portable helpers on top of the backend's console_write. */
 #include <unilang/runtime.h>
 
 void unilang_puts(const char *s)

@@ -20,7 +20,7 @@
 
 /* Write n bytes; the backend decides the device (COM1 UART, port 0xE9 ...). */
 void unilang_console_write(const char *s, unsigned long n);
-/* Write s followed by "\n" (console-core, portable). */
+/* Write s followed by "\n" (conio, portable). */
 void unilang_puts(const char *s);
 /* End the guest with an exit code (backend specific; never returns). */
 _Noreturn void unilang_shutdown(int code);

@@ -1,0 +1,49 @@
+"""The checker: syntax trees of all loaded modules -> the typed ``Program``.
+
+It validates every declaration against its kind's schema (keys, types,
+ranges), collects definitions across modules (duplicates), and resolves
+every name (constructs, capabilities, libraries, policies, backends),
+suggesting the closest match for a misspelling.  All problems are
+collected; nothing stops at the first.
+
+The parts, by job: ``base`` (shared state, reporting), ``symbols`` (pass 1:
+collect, references), ``schema`` (typed keys), ``params`` (parameters and
+overrides), ``files`` (sources and headers), ``cnaming`` (C names), and the
+builders of pass 2: ``library``, ``policies``, ``app``.
+"""
+
+from __future__ import annotations
+
+from .. import model as M
+from ..diagnostics import Sink
+from ..loader import LoadedModule
+from .app import Apps
+from .library import Libraries
+from .policies import Policies
+
+
+class Checker(Libraries, Policies, Apps):
+    """The whole checker: pass 1 collects the symbols, pass 2 builds each block."""
+
+    def run(self) -> M.Program:
+        self.collect()
+        libraries = {name: self.library(b, m) for name, (b, m) in sorted(self.library_blocks.items())}
+        self.c_name_collisions(libraries)
+        policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
+        self.policy_include_cycles(policies)
+        app = None
+        if self.app_blocks:
+            block, mod = self.app_blocks[0]
+            app = self.app(block, mod, libraries)
+        return M.Program(
+            backend=self.backend, app=app,
+            constructs=dict(sorted(self.constructs.items())),
+            capabilities=dict(sorted(self.capabilities.items())),
+            libraries=libraries, policies=policies,
+            modules=tuple(m.info for m in self.modules),
+        )
+
+
+def check_modules(modules: list[LoadedModule], backend: str, sink: Sink,
+                  foreign: frozenset[str] = frozenset()) -> M.Program:
+    return Checker(modules, backend, sink, foreign).run()

@@ -1,0 +1,100 @@
+"""C names: a declared name that must be a C identifier, and two declarations that
+would generate the same C name (named by ``unilang.cnames``, as generated C is)."""
+
+from __future__ import annotations
+
+import attrs
+
+from .. import cnames
+from .. import model as M
+from .. import syntax as S
+from ..diagnostics import Label, Span
+from .base import Base
+
+
+class CNames(Base):
+    """Names that reach generated C."""
+
+    def c_ident(self, f: S.Field | None, what: str) -> M.Ref | None:
+        if f is None:
+            return None
+        assert isinstance(f.value, S.Name)
+        if not cnames.C_IDENT.match(f.value.value):
+            self.err("U0038", f"{what} `{f.value.value}` is not a C identifier", f.value.span,
+                     help="use letters, digits and `_`, not starting with a digit")
+            return None
+        return M.Ref(f.value.value, f.value.span)
+
+    def c_name_collisions(self, libraries: dict[str, M.Library]) -> None:
+        """Two declarations that generate the same C name (U0038).  gcc would only warn
+        that a macro is redefined and the last definition would win, so the names are
+        taken from ``unilang.cnames``, which generated C uses too.  Declarations are
+        visited in source order (modules as loaded); the later one of a clashing pair
+        is reported and its own names, and its members', are not claimed."""
+        seen: dict[str, _Origin] = {}
+
+        def claim(names: list[str], origin: _Origin) -> bool:
+            for n in names:
+                first = seen.get(n)
+                if first is not None:
+                    self.c_name_clash(n, first, origin)
+                    return False
+            seen.update((n, origin) for n in names)
+            return True
+
+        for name, (block, _mod) in self.library_blocks.items():
+            lib = libraries[name]
+            if not claim(list(cnames.library_names(lib.name, lib.init is not None)),
+                         _Origin("library", lib.name, lib.span)):
+                continue
+            syntax: dict[str, S.Param] = {}
+            for member in block.members:
+                if isinstance(member, S.Param):
+                    syntax.setdefault(member.name, member)
+            for p in lib.params:
+                sp = syntax[p.name]
+                members = p.type.members if p.type.kind == "enum" else None
+                macros = list(cnames.param_macros(lib.name, p.name, members))
+                note = None
+                if members is not None:
+                    macro = macros[0].name
+                    note = (f"the enum parameter `{lib.name}.{p.name}` generates `{macro}` (the "
+                            f"value's index), `{macro}_NAME` (the value's name) and "
+                            f"`{macro}_<MEMBER>` for each member")
+                if not claim([mac.name for mac in macros if mac.role != "member"],
+                             _Origin("parameter", f"{lib.name}.{p.name}", sp.name_span, note=note)):
+                    continue
+                member_spans = {n.value: n.span for n in sp.type.members}
+                for mac in macros:
+                    if mac.role == "member":
+                        assert mac.member is not None
+                        claim([mac.name], _Origin("enum member", mac.member,
+                                                  member_spans[mac.member], f"{lib.name}.{p.name}",
+                                                  note))
+
+    def c_name_clash(self, c_name: str, first: _Origin, second: _Origin) -> None:
+        if (first.kind, first.owner) == (second.kind, second.owner):
+            plural = {"library": "libraries"}.get(first.kind, first.kind + "s")
+            who = f"{plural} `{first.name}` and `{second.name}`" + (
+                f" of `{first.owner}`" if first.owner else "")
+        else:
+            who = f"{first.describe()} and {second.describe()}"
+        notes = tuple(dict.fromkeys(n for n in (first.note, second.note) if n))
+        self.err("U0038", f"{who} generate the same C name `{c_name}`", second.span,
+                 labels=(Label(first.span, f"first generates `{c_name}` here"),), notes=notes,
+                 help="generated C turns `-` into `_` and upper-cases macro names; "
+                      "rename one of them")
+
+
+@attrs.frozen
+class _Origin:
+    """A declaration that generates C names: a library, a parameter or an enum member."""
+
+    kind: str
+    name: str
+    span: Span
+    owner: str | None = None  # the parameter an enum member belongs to
+    note: str | None = None  # how the declaration's names are made, when not obvious
+
+    def describe(self) -> str:
+        return f"{self.kind} `{self.name}`" + (f" of `{self.owner}`" if self.owner else "")

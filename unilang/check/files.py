@@ -1,0 +1,141 @@
+"""The files a spec names: source paths, and what the build would copy (each source
+and the headers beside it) confined to the declaring module's root, regular,
+and within file-name limits."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+from .. import model as M
+from .. import syntax as S
+from ..diagnostics import Label
+from ..loader import NAME_MAX, ModuleInfo
+from .base import Base
+
+SOURCE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
+
+
+class Files(Base):
+    """The `sources` of a library or the app."""
+
+    def sources(self, f: S.Field | None, info: ModuleInfo) -> tuple[M.SourceRef, ...]:
+        directory = info.path.parent
+        if f is None:
+            return ()
+        assert isinstance(f.value, S.List)
+        out = []
+        #: (device, inode) of each file listed so far: catches a file listed twice,
+        #: also under another name (a symbolic or hard link), before ninja does
+        seen: dict[tuple[int, int], M.SourceRef] = {}
+        for item in f.value.items:
+            assert isinstance(item, S.Str)
+            p = item.value
+            if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
+                self.err("U0041", f"source path `{p}` is not allowed", item.span,
+                         notes=("source paths are relative to the declaring file, use only "
+                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",))
+                continue
+            file = directory / p
+            if not p.endswith((".c", ".S", ".s")):
+                self.err("U0041", f"source `{p}` is not a C (.c) or assembly (.S, .s) file",
+                         item.span)
+                continue
+            problem = source_problem(file, p, info)
+            if problem is not None:
+                self.err("U0041", problem[0], item.span, notes=problem[1])
+                continue
+            ref = M.SourceRef(p, file, item.span)
+            try:
+                st = file.stat()
+            except OSError:
+                st = None  # vanished since is_file(): the build reports it
+            if st is not None:
+                first = seen.setdefault((st.st_dev, st.st_ino), ref)
+                if first is not ref:
+                    again = ("is listed more than once" if first.path == p
+                             else f"is the same file as `{first.path}`, which is listed already")
+                    self.err("U0033", f"source `{p}` {again} in `{f.key}`", item.span,
+                             labels=(Label(first.span, "first listed here"),),
+                             help="list each source file once")
+                    continue
+            out.append(ref)
+        # the build copies the headers beside each source: they obey the same rules
+        for d, first in {(directory / s.path).parent: s for s in reversed(out)}.items():
+            for message in header_problems(d, first.path, info):
+                self.err("U0041", message, first.span,
+                         help="the build copies every `*.h` beside a source; move or "
+                              "remove this one")
+        return tuple(out)
+
+
+#: The longest suffix the build appends to a source's file name: its object is
+#: `<name>.o` and gcc's dependency file `<name>.o.d` (build.ninja.j2).
+OBJECT_SUFFIX = ".o.d"
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+
+
+def _root_desc(info: ModuleInfo) -> str:
+    return {"project": "the spec's directory", "stdlib": "stdlib"}.get(
+        info.root, f"the {info.root} folder")
+
+
+def _file_problem(file: Path, what: str, info: ModuleInfo) -> str | None:
+    """Why the build could not use ``file`` (named ``what`` in messages), or None.
+
+    Without opening it: it must be a regular file (a FIFO would block the build,
+    a device never end) whose real path lies inside its module's root."""
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        if os.path.lexists(file):
+            return f"{what} is a broken link"
+        return None  # the caller says what a missing file means
+    except OSError as exc:
+        return f"cannot read {what}: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "a special file")
+        return f"{what} is not a regular file: it is {kind}"
+    real = Path(os.path.realpath(file))
+    if info.root_path is not None and not real.is_relative_to(info.root_path):
+        return f"{what} resolves outside {_root_desc(info)}: its real path is {real}"
+    return None
+
+
+def source_problem(file: Path, rel: str, info: ModuleInfo) -> tuple[str, tuple[str, ...]] | None:
+    """(message, notes) of what is wrong with the source ``rel`` (``file``), or None."""
+    parts = rel.split("/")
+    for part in parts[:-1]:
+        if len(part.encode()) > NAME_MAX:
+            return (f"source path `{rel}` has a folder name of {len(part.encode())} bytes; the "
+                    f"limit is {NAME_MAX} bytes", ())
+    size = len(parts[-1].encode())
+    if size + len(OBJECT_SUFFIX) > NAME_MAX:
+        return (f"source file name `{parts[-1]}` is {size} bytes long; the limit is "
+                f"{NAME_MAX - len(OBJECT_SUFFIX)} bytes",
+                (f"the build names the object `<name>.o` and its dependency file "
+                 f"`<name>{OBJECT_SUFFIX}`, and a file name may have at most {NAME_MAX} bytes",))
+    problem = _file_problem(file, f"source `{rel}`", info)
+    if problem is None and not os.path.lexists(file):
+        return f"source file `{rel}` does not exist", (f"looked for {file}",)
+    return (problem, ()) if problem is not None else None
+
+
+def header_problems(directory: Path, source: str, info: ModuleInfo) -> list[str]:
+    """What is wrong with the headers (``*.h``) the build would copy from ``directory``,
+    the folder of the source ``source``."""
+    try:
+        headers = sorted(directory.glob("*.h"))
+    except OSError as exc:
+        return [f"cannot list the headers beside source `{source}`: {exc.strerror or exc}"]
+    out = []
+    for h in headers:
+        problem = _file_problem(h, f"header `{h.name}` beside source `{source}`", info)
+        if problem is not None:
+            out.append(problem)
+    return out
+
+

@@ -1,0 +1,88 @@
+"""Pass 2 for a library block -> ``model.Library``."""
+
+from __future__ import annotations
+
+from .. import cnames
+from .. import model as M
+from .. import syntax as S
+from ..diagnostics import Label, Span
+from ..loader import LoadedModule
+from .base import field_flag, field_names, field_text
+from .cnaming import CNames
+from .files import Files
+from .params import Params
+from .schema import LIBRARY_KEYS
+
+
+class Libraries(Params, Files, CNames):
+    """Builds ``model.Library`` from a library block."""
+
+    def requirements(self, fields: list[S.Field]) -> tuple[M.Requirement, ...]:
+        out: list[M.Requirement] = []
+        for f in fields:
+            backends: frozenset[str] | None = None
+            if f.on is not None:
+                bs = [self.backend_ref(b) for b in f.on]
+                backends = frozenset(b for b in bs if b)
+            for r in self.refs(f, self.construct_ref):
+                out.append(M.Requirement(r, backends))
+        return tuple(out)
+
+    def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
+        f = self.fields("library", block.name, block.members, LIBRARY_KEYS)
+        v = f.values
+        for m in block.members:
+            if isinstance(m, (S.Device, S.Use, S.Set)):
+                kind = type(m).__name__.lower()
+                self.err("U0032", f"`{kind}` is not allowed in a library", m.span,
+                         help="devices, provider choices and overrides belong in the app")
+        params: list[M.ParamDecl] = []
+        seen: dict[str, Span] = {}
+        for m in block.members:
+            if isinstance(m, S.Param):
+                if m.name in seen:
+                    self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
+                             "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
+                    continue
+                seen[m.name] = m.name_span
+                self.check_name("parameter", m.name, m.name_span)
+                if not cnames.C_IDENT.match(m.name):
+                    self.err("U0038", f"parameter name `{m.name}` is not a C identifier",
+                             m.name_span, help="parameters become C macros; use letters, "
+                             "digits and `_`")
+                    continue
+                d = self.param(block.name, m)
+                if d is not None:
+                    params.append(d)
+        backends: list[str] = []
+        if "backends" in v:
+            for n in field_names(v["backends"]):
+                b = self.backend_ref(n)
+                if b and b in backends:
+                    self.err("U0033", f"`{b}` is listed more than once in `backends`", n.span)
+                elif b:
+                    backends.append(b)
+        doc = field_text(v.get("doc"))
+        conflicts = self.refs(v.get("conflicts"), self.library_ref)
+        for c in conflicts:
+            if c.name == block.name:
+                self.err("U0034", f"library `{block.name}` cannot conflict with itself", c.span)
+        rank = self.number(v.get("rank"), LIBRARY_KEYS) if "rank" in v else 0
+        max_vcpus = self.number(v.get("max_vcpus"), LIBRARY_KEYS)
+        min_memory = self.number(v.get("min_memory"), LIBRARY_KEYS) or 0
+        return M.Library(
+            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
+            provides=self.refs(v.get("provides"), self.construct_ref),
+            requires=self.requirements(f.requires),
+            sources=self.sources(v.get("sources"), mod.info),
+            backends=tuple(backends),
+            exercises=self.refs(v.get("exercises"), self.capability_ref),
+            params=tuple(params),
+            conflicts=conflicts,
+            init=self.c_ident(v.get("init"), "init function"),
+            min_memory=min_memory,
+            max_vcpus=max_vcpus,
+            default=field_flag(v.get("default")),
+            rank=rank or 0,
+            directory=mod.info.path.parent,
+        )
