@@ -28,7 +28,8 @@ import pytest
 
 from support import ROOT, needs_qemu, needs_tools, unilang
 from unilang import kvmprobe
-from unilang.run import Problem, parse_run_args, render_problem
+from unilang.quickrun import parse_run_args
+from unilang.run import Problem, render_problem
 
 HELLO = ROOT / "examples" / "hello" / "hello.uni"
 APPS = ROOT / "tests" / "apps"
@@ -321,7 +322,7 @@ def test_up_to_date_run_imports_no_cli(tmp_path: Path) -> None:
     assert (r.returncode, r.stdout) == (0, "Hello from unilang!\n"), r.stderr
     imported = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
                 if line.startswith("import time:")}
-    assert "unilang.run" in imported
+    assert "unilang.run" in imported and "unilang.quickrun" in imported
     assert not imported & {"click", "attr", "attrs", "jinja2", "unilang.cli", "unilang.build"}
 
 

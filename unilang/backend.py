@@ -14,7 +14,6 @@ Nothing in the compiler names a backend: adding one is adding a folder.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any

@@ -8,7 +8,6 @@ the renderer can show their lines).  There is no global mutable state.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 

@@ -20,7 +20,7 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - any doubt: the full build decides
             pass
     elif args[:1] == ["run"]:
-        from .run import quick_run
+        from .quickrun import quick_run
 
         status = quick_run(args[1:])
         if status is not None:

@@ -1,0 +1,148 @@
+"""The early path of `unilang run`: boot an up-to-date image before click,
+attrs or jinja2 are imported (``unilang.entry`` calls ``quick_run``).
+
+Only the standard library is imported here; the booting itself is
+``unilang.run``'s, shared with the full CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from .run import (INTERNAL_EXIT, Prepared, Problem, RunResult, StopSignals, Stopped, boot,
+                  discard, prepare, render_problem, resume, runtime_argv, spawn, stop, wait)
+
+
+def parse_run_args(args: list[str]) -> tuple[str, str, str | None, float, str | None] | None:
+    """(spec, backend, outdir, timeout, accel) of a plain `run` command line,
+    or None for anything else (click then decides: help, errors, other options).
+    The grammar is ``unilang.cliargs``', which click's options are made from."""
+    from .cliargs import parse
+
+    o = parse("run", args)
+    if o is None:
+        return None
+    return (o["spec"], o["backend"], o["outdir"], o["timeout"],
+            None if o["accel"] == "auto" else o["accel"])
+
+
+def _read_json(path: str) -> Any:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _guess_outdir(spec: str, backend: str, outdir: str | None) -> str:
+    """Where the image of `run SPEC` most likely is, before anything is checked:
+    ``-o``, else ``build/<spec's file name>/<backend>`` (the app is usually
+    named after its file).  Only a guess: the boot goes ahead only when the
+    up-to-date check finds the image there."""
+    if outdir is not None:
+        return os.path.normpath(outdir)
+    stem = os.path.splitext(os.path.basename(spec))[0]
+    return os.path.join("build", stem, backend)
+
+
+def _fresh(spec: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
+    try:
+        from .fresh import build_key, fresh_build
+
+        key = build_key(spec, backend, outdir)
+        return fresh_build(key, backend, outdir) if key is not None else None
+    except Exception:  # noqa: BLE001 - any doubt: the full command decides
+        return None
+
+
+def _same_dir(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
+                accel: str | None) -> int | None:
+    """The early path.  QEMU's own start-up (tens of milliseconds) overlaps the
+    up-to-date check: QEMU is started *paused* (`-S`: no guest instruction
+    runs) on the image where it most likely is, the check runs meanwhile, and
+    the guest is resumed only when the check finds that very image up to date
+    with the same command line.  Otherwise the paused QEMU is killed and the
+    image that was found is booted, or the full CLI decides."""
+    guess = _guess_outdir(spec, backend, outdir)
+    manifest = _read_json(os.path.join(guess, "manifest.json"))
+    notes: list[str] = []
+    ready = None
+    if isinstance(manifest, dict) and os.path.isfile(os.path.join(guess, "qemu.json")):
+        try:
+            ready = prepare(guess, manifest, accel, notes.append)
+        except (OSError, ValueError, TypeError, AttributeError):
+            ready = None  # an odd qemu.json or manifest: no head start
+    if not isinstance(ready, Prepared):
+        found = _fresh(spec, backend, outdir)
+        if found is None:
+            return None
+        image, fresh_manifest = found
+        sys.stdout.flush()
+        return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel))
+    proc = monitor = None
+    with StopSignals():
+        try:
+            proc, monitor = spawn(ready.argv, guess, None, paused=True)
+            found = _fresh(spec, backend, outdir)
+            confirmed = (found is not None and _same_dir(os.path.dirname(found[0]) or ".", guess)
+                         and found[1] == manifest
+                         and prepare_argv_unchanged(guess, ready))
+            if not confirmed:
+                discard(proc)
+                proc = None
+                if found is None:
+                    return None
+            else:
+                for note in notes:
+                    sys.stderr.write(note)
+                sys.stdout.flush()
+                resume(monitor)
+                return _report(wait(proc, ready.accel, timeout))
+        except Stopped as stopped:
+            if proc is not None:
+                stop(proc, stopped.signo)
+            return 128 + stopped.signo
+        finally:
+            if monitor is not None:
+                monitor.close()
+    image, fresh_manifest = found
+    sys.stdout.flush()
+    return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel))
+
+
+def prepare_argv_unchanged(outdir: str, ready: Prepared) -> bool:
+    """Whether qemu.json still gives the command line QEMU was started with."""
+    try:
+        argv = runtime_argv(outdir, ready.accel)
+    except (OSError, ValueError):
+        return False
+    return argv[1:] == ready.argv[1:]
+
+
+def _report(outcome: RunResult) -> int:
+    if outcome.problem is not None:
+        sys.stderr.write(render_problem(outcome.problem))
+    return outcome.exit_code
+
+
+def quick_run(args: list[str]) -> int | None:
+    """Boot `unilang run ARGS` when its image is up to date; the exit status,
+    or None when the full CLI must decide (no guest has run then)."""
+    parsed = parse_run_args(args)
+    if parsed is None:
+        return None
+    try:
+        return _quick_boot(*parsed)
+    except Exception as exc:  # noqa: BLE001 - never fall back once a guest may have run
+        sys.stderr.write(render_problem(Problem(
+            "U0999", f"internal compiler error: {type(exc).__name__}: {exc}",
+            help="this is a bug in unilang; please report it with the input that triggers it")))
+        return INTERNAL_EXIT
