@@ -5,7 +5,7 @@
  * "heap" library) picks the arena from the PVH start-info memory map: the
  * largest type-1 (RAM) range above __image_end and below 4 GiB (the identity
  * map), avoiding the start info, memory map, command line and modules, and
- * capped at UNILANG_PARAM_HEAP_MAX_SIZE bytes (0 = no cap).
+ * capped at UNILANG_PARAM_HEAP_MAX_SIZE bytes (heap.max_size).
  *
  * Block layout: a 16-byte header {size, tag} precedes every block; size
  * counts the header and is a multiple of 16; payloads are 16-byte aligned.
@@ -36,18 +36,14 @@
 #define UHEAP_CAT(a, b) UHEAP_CAT2(a, b)
 #define UHEAP(name) UHEAP_CAT(UNILANG_HEAP_PREFIX, name)
 
-#ifndef UNILANG_PARAM_HEAP_MAX_SIZE
-#define UNILANG_PARAM_HEAP_MAX_SIZE 0
+/* The parameters come from unilang_params.h; their defaults live in heap.uni
+ * only.  The preprocessor would quietly read a missing GUARD as 0, and the
+ * others are used only in some configurations: hence the check. */
+#if !defined(UNILANG_PARAM_HEAP_GUARD) || !defined(UNILANG_PARAM_HEAP_GUARD_CANARY) || \
+    !defined(UNILANG_PARAM_HEAP_MAX_SIZE) || !defined(UNILANG_PARAM_HEAP_GUARD_EXIT_CODE)
+#error "heap parameters missing: build through unilang (unilang_params.h), or pass -D"
 #endif
-/* enum(none, canary): the generated header defines _GUARD and _GUARD_CANARY */
-#if defined(UNILANG_PARAM_HEAP_GUARD) && defined(UNILANG_PARAM_HEAP_GUARD_CANARY)
 #define HEAP_CANARY (UNILANG_PARAM_HEAP_GUARD == UNILANG_PARAM_HEAP_GUARD_CANARY)
-#else
-#define HEAP_CANARY 0
-#endif
-#ifndef UNILANG_PARAM_HEAP_GUARD_EXIT_CODE
-#define UNILANG_PARAM_HEAP_GUARD_EXIT_CODE 99
-#endif
 
 #define ALIGN 16u
 #define HDR 16u

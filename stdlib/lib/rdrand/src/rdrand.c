@@ -15,12 +15,9 @@
 #include <unilang/rdrand.h>
 #include <unilang/runtime.h>
 
-/* enum(rdrand, rdseed) */
-#if defined(UNILANG_PARAM_RDRAND_SOURCE) && defined(UNILANG_PARAM_RDRAND_SOURCE_RDSEED)
+/* rdrand.source, enum(rdrand, rdseed), from unilang_params.h (its default
+ * lives in rdrand.uni only): a build without it does not compile */
 #define PREFER_RDSEED (UNILANG_PARAM_RDRAND_SOURCE == UNILANG_PARAM_RDRAND_SOURCE_RDSEED)
-#else
-#define PREFER_RDSEED 0
-#endif
 
 #define RDRAND_RETRIES 10
 #define RDSEED_RETRIES 1000

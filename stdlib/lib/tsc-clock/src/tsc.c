@@ -14,16 +14,15 @@
  *   3. the PIT for ~10 ms: channel 2 gated through port 0x61 when that port
  *      exists, else channel 0 read back by latching (QEMU microvm has a PIT
  *      but no port 0x61);
- *   4. UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ (default 1 GHz) if all of that fails.
+ *   4. UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ (tsc-clock.fallback_hz) if all of that fails.
  * unilang_monotonic_ns() counts from the boot entry (unilang_tsc_entry) and
  * never goes backwards.  unilang_sleep_ns() busy-waits on it.
  */
 #include <unilang/runtime.h>
 #include <unilang/tsc-clock.h>
 
-#ifndef UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ
-#define UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ 1000000000ull
-#endif
+/* UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ comes from unilang_params.h: its default
+ * lives in tsc-clock.uni only, and a build without it does not compile. */
 
 #define PIT_HZ 1193182ull
 #define PIT_LATCH (PIT_HZ / 100) /* 10 ms */

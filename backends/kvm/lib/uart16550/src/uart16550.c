@@ -2,9 +2,7 @@
  * uart_init is the init-table entry of the "uart16550" library. */
 #include <unilang/runtime.h>
 
-#ifndef UNILANG_PARAM_UART16550_BAUD
-#define UNILANG_PARAM_UART16550_BAUD 115200
-#endif
+/* UNILANG_PARAM_UART16550_BAUD comes from unilang_params.h (default in uart16550.uni) */
 #define UART_CLOCK_DIV_BASE 115200u /* 1.8432 MHz / 16 */
 
 #define COM1 0x3f8

@@ -20,9 +20,7 @@
 #include "xen_hypercall.h"
 #include "xencons_ring.h"
 
-#ifndef UNILANG_PARAM_DEBUGCON_PV
-#define UNILANG_PARAM_DEBUGCON_PV 1
-#endif
+/* UNILANG_PARAM_DEBUGCON_PV comes from unilang_params.h (default in debugcon.uni) */
 
 #define DEBUGCON_PORT 0xe9
 #define FULL_RING_SPINS 50000000ul /* pauses before giving up on a full ring */
