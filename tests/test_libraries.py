@@ -7,7 +7,8 @@ discovery (unilang.libfolders; docs/build.md, "Adding a library").
   no trace;
 * a library's headers reach only the builds that select it;
 * adding a library is adding a folder; a broken folder is U0047;
-* parameter defaults live in the .uni alone (no C fallbacks).
+* parameter defaults live in the .uni alone (no C fallbacks);
+* docs/stdlib.md is generated from the .uni files.
 """
 
 from __future__ import annotations
@@ -227,3 +228,12 @@ def test_a_broken_library_folder_is_u0047(checkout: Path, damage: str, message: 
     finally:
         shutil.rmtree(lib)
     assert _run(checkout, "check", "examples/hello/hello.uni").returncode == 0
+
+
+# ------------------------------------------------------------------ the docs
+
+def test_stdlib_doc_is_generated_from_the_uni_files() -> None:
+    from unilang.stdlibdoc import markdown
+
+    assert (ROOT / "docs" / "stdlib.md").read_text(encoding="utf-8") == markdown(), \
+        "docs/stdlib.md is stale: run `make docs`"
