@@ -55,3 +55,35 @@ def include_flags() -> list[str]:
     dirs = [ROOT / "stdlib" / "include", *sorted((ROOT / "backends").glob("*/include"))]
     dirs += [f / "include" for f in library_folders().values() if (f / "include").is_dir()]
     return [flag for d in dirs for flag in ("-I", str(d))]
+
+
+def param_defines() -> dict[str, list[str]]:
+    """library -> the -D options unilang_params.h would give its parameters at
+    their defaults (the C has no defaults of its own), for every library of
+    the stdlib and of every backend."""
+    from unilang.cnames import param_macros
+    from unilang.stdlibdoc import programs
+
+    out: dict[str, list[str]] = {}
+    for prog in programs().values():
+        for name, lib in prog.libraries.items():
+            defs = []
+            for p in lib.params:
+                members = p.type.members if p.type.kind == "enum" else None
+                for m in param_macros(name, p.name, members):
+                    v = p.default
+                    if m.role == "member":
+                        value = str(members.index(m.member))  # type: ignore[union-attr, arg-type]
+                    elif m.role == "name":
+                        value = f'"{v}"'
+                    elif members is not None:
+                        value = str(members.index(str(v)))
+                    elif isinstance(v, bool):
+                        value = "1" if v else "0"
+                    elif isinstance(v, int):
+                        value = f"({v}ULL)"
+                    else:
+                        value = f'"{v}"'
+                    defs.append(f"-D{m.name}={value}")
+            out.setdefault(name, defs)
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, include_flags, library_folders, library_sources, needs_qemu, needs_tools, unilang
+from support import ROOT, include_flags, library_folders, library_sources, param_defines, needs_qemu, needs_tools, unilang
 from unilang.elfcheck import inspect
 
 EXAMPLES = ROOT / "examples"
@@ -94,13 +94,14 @@ def library_functions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set
     inc = subprocess.run(["gcc", "-print-file-name=include"], capture_output=True, text=True,
                          check=True).stdout.strip()
     out: dict[str, set[str]] = {}
+    defines = param_defines()
     for lib, sources in library_sources().items():
         funcs: set[str] = set()
         for i, src in enumerate(sources):
             obj = d / f"{lib}-{i}.o"
             r = subprocess.run(["gcc", "-std=c11", "-O2", "-ffreestanding", "-nostdinc",
                                 "-mgeneral-regs-only", "-mno-red-zone", "-isystem", inc,
-                                *include_flags(), "-I", str(src.parent),
+                                *include_flags(), *defines[lib], "-I", str(src.parent),
                                 "-c", str(src), "-o", str(obj)],
                                capture_output=True, text=True, check=False)
             assert r.returncode == 0, r.stderr

@@ -112,7 +112,7 @@ guests lack 1 GiB pages (2 MiB path), TCG's `-cpu max` has them.
 """
 
 
-def _programs() -> dict[str, M.Program]:
+def programs() -> dict[str, M.Program]:
     """The checked declarations of the stdlib and each backend (no app)."""
     from .backend import names
     from .cache import MemoryCache
@@ -201,11 +201,11 @@ def _library(lib: M.Library) -> list[str]:
 
 
 def markdown() -> str:
-    programs = _programs()
-    first = next(iter(programs.values()))
+    progs = programs()
+    first = next(iter(progs.values()))
     # every library once, from the backend that declares it (its own ones from its folder)
     libs: dict[str, M.Library] = {}
-    for prog in programs.values():
+    for prog in progs.values():
         for name, lib in prog.libraries.items():
             libs.setdefault(name, lib)
     providers: dict[str, list[str]] = {}
