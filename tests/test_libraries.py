@@ -201,6 +201,15 @@ def test_adding_a_library_is_adding_a_folder(checkout: Path) -> None:
         assert r.returncode == 1 and "error[U0201]" in r.stderr
         assert "unilang/greet.h" in r.stderr
         assert not (checkout / ".out-other.work/include/unilang/greet.h").exists()
+        # two selected libraries may not publish the same header
+        (lib / "include" / "stdio.h").write_text("int greet_printf(void);\n")
+        (app / "both.uni").write_text('app both { sources = ["main.c"]; '
+                                      'requires = [greet.hello, fmt.printf]; }\n')
+        r = _run(checkout, "build", "greeter/both.uni", "-o", "out-both")
+        assert r.returncode == 1
+        assert "error[U0047]: library `printf` and library `greet` both publish the header " \
+               "`stdio.h`" in r.stderr or "error[U0047]: library `greet` and library " \
+               "`printf` both publish the header `stdio.h`" in r.stderr, r.stderr
     finally:
         shutil.rmtree(lib)
         shutil.rmtree(app)
