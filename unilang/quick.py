@@ -149,18 +149,11 @@ def quick_key(spec: str, backend: str, outdir: str | None) -> str | None:
 
     from . import __version__
 
-    pkg, grammar, stdlib, backends = _data_dirs()
+    pkg, grammar, stdlib, _backends = _data_dirs()
     h = hashlib.sha256()
     tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
     h.update(json.dumps([__version__, STAMP_VERSION, backend, os.getcwd(), spec, outdir, tools,
                          stdlib]).encode())
-    # libraries are found by listing their folders: a folder added or removed
-    # (pruned or not, it takes part in resolution) makes the stamp stale
-    for lib_root in (os.path.join(stdlib, "lib"), os.path.join(backends, backend, "lib")):
-        try:
-            h.update(json.dumps(sorted(os.listdir(lib_root))).encode())
-        except OSError:
-            h.update(b"-")
     h.update(f"grammar\0{_sha_file(os.path.join(grammar, 'unilang.lark'))}\n".encode())
     for dirpath, _dirs, filenames in os.walk(pkg):
         for name in sorted(filenames):
