@@ -35,6 +35,7 @@ bench: setup
 
 docs: $(STAMP)
 	$(BIN)/python -m unilang.codes > docs/diagnostics.md
+	$(BIN)/python -m unilang.stdlibdoc > docs/stdlib.md
 
 clean:
 	rm -rf build $(VENV) .pytest_cache

@@ -23,3 +23,67 @@ def unilang(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
     """`python -m unilang ARGS` in its own process, output captured as text."""
     return subprocess.run([sys.executable, "-m", "unilang", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def library_folders() -> dict[str, Path]:
+    """Every library folder, found as the loader finds them: library name -> folder
+    (stdlib/lib/<name>/ and backends/<backend>/lib/<name>/ of every backend)."""
+    from unilang import libfolders
+
+    out: dict[str, Path] = {}
+    for root in [ROOT / "stdlib", *sorted(p for p in (ROOT / "backends").iterdir() if p.is_dir())]:
+        for folder in libfolders.folders(root):
+            out[folder.name] = folder
+    return out
+
+
+def library_sources() -> dict[str, list[Path]]:
+    """library -> its source files, as its folder's `<name>.uni` lists them."""
+    import re
+
+    out: dict[str, list[Path]] = {}
+    for name, folder in library_folders().items():
+        text = (folder / f"{name}.uni").read_text()
+        m = re.search(r"^\s*sources\s*=\s*\[(.*?)\];", text, re.S | re.M)
+        out[name] = [folder / f for f in re.findall(r'"([^"]+)"', m.group(1))] if m else []
+    return out
+
+
+def include_flags() -> list[str]:
+    """`-I` options that let any library source compile on its own: the core
+    headers (stdlib's and every backend's include/) and every library's include/."""
+    dirs = [ROOT / "stdlib" / "include", *sorted((ROOT / "backends").glob("*/include"))]
+    dirs += [f / "include" for f in library_folders().values() if (f / "include").is_dir()]
+    return [flag for d in dirs for flag in ("-I", str(d))]
+
+
+def param_defines() -> dict[str, list[str]]:
+    """library -> the -D options unilang_params.h would give its parameters at
+    their defaults (the C has no defaults of its own), for every library of
+    the stdlib and of every backend."""
+    from unilang.cnames import param_macros
+    from unilang.stdlibdoc import programs
+
+    out: dict[str, list[str]] = {}
+    for prog in programs().values():
+        for name, lib in prog.libraries.items():
+            defs = []
+            for p in lib.params:
+                members = p.type.members if p.type.kind == "enum" else None
+                for m in param_macros(name, p.name, members):
+                    v = p.default
+                    if m.role == "member":
+                        value = str(members.index(m.member))  # type: ignore[union-attr, arg-type]
+                    elif m.role == "name":
+                        value = f'"{v}"'
+                    elif members is not None:
+                        value = str(members.index(str(v)))
+                    elif isinstance(v, bool):
+                        value = "1" if v else "0"
+                    elif isinstance(v, int):
+                        value = f"({v}ULL)"
+                    else:
+                        value = f'"{v}"'
+                    defs.append(f"-D{m.name}={value}")
+            out.setdefault(name, defs)
+    return out

@@ -24,7 +24,7 @@ def test_why_selected_library_shows_chain_with_lines() -> None:
         "  app hello\n"
         "    requires console.lines  (examples/hello/hello.uni:5:17)\n"
         "  conio  (provides console.lines)\n"
-        "    requires console  (stdlib/runtime.uni:16:17)\n"
+        "    requires console  (stdlib/lib/conio/conio.uni:4:17)\n"
         "  uart16550  (provides console)\n")
 
 
@@ -62,7 +62,7 @@ def test_graph_formats() -> None:
     assert '"heap" [style=dashed, color=grey, fontcolor=grey, tooltip="not reached from the app"];' in dot
     data = json.loads(unilang("graph", "examples/hello/hello.uni", "--format", "json").stdout)
     assert {"from": "conio", "to": "uart16550", "construct": "console",
-            "at": "stdlib/runtime.uni:16:17"} in data["edges"]
+            "at": "stdlib/lib/conio/conio.uni:4:17"} in data["edges"]
     text = unilang("graph", "examples/hello/hello.uni", "--format", "text").stdout
     assert "  conio --console--> uart16550\n" in text
 
@@ -122,8 +122,10 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     for init in (ROOT / "unilang").rglob("__init__.py"):
         pkg = ".".join(init.parent.relative_to(ROOT).parts)
         assert pkg in listed, f"{pkg} is missing from pyproject's packages"
-    for data in ("grammar/unilang.lark", "stdlib/prelude.uni", "stdlib/src/pvh/pvh_entry.S",
+    for data in ("grammar/unilang.lark", "stdlib/prelude.uni", "stdlib/lib/pvh/src/pvh_entry.S",
                  "stdlib/templates/pvh-image.lds.j2", "backends/kvm/backend.uni",
+                 "backends/kvm/lib/uart16550/uart16550.uni", "stdlib/lib/heap/exports",
+                 "stdlib/include/unilang/runtime.h", "stdlib/lib/printf/include/stdio.h",
                  "backends/xen/xl.cfg.j2"):
         assert (target / "unilang" / data).is_file(), data
     work = tmp_path / "elsewhere"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, needs_qemu, needs_tools, unilang
+from support import ROOT, include_flags, library_folders, library_sources, param_defines, needs_qemu, needs_tools, unilang
 from unilang.elfcheck import inspect
 
 EXAMPLES = ROOT / "examples"
@@ -104,21 +104,6 @@ def test_sealed_jit_is_rejected_with_the_chain() -> None:
 
 # ------------------------------------------- images hold only what they reach
 
-LIB_RE = re.compile(r"^library\s+([\w-]+)\s*\{(.*?)^\}", re.S | re.M)
-SOURCES_RE = re.compile(r"^\s*sources\s*=\s*\[(.*?)\];", re.S | re.M)
-
-
-def library_sources() -> dict[str, list[Path]]:
-    out: dict[str, list[Path]] = {}
-    for uni in [*sorted((ROOT / "stdlib").glob("*.uni")),
-                *sorted((ROOT / "backends").glob("*/backend.uni"))]:
-        for m in LIB_RE.finditer(uni.read_text()):
-            s = SOURCES_RE.search(m.group(2))
-            files = re.findall(r'"([^"]+)"', s.group(1)) if s else []
-            out[m.group(1)] = [uni.parent / f for f in files]
-    return out
-
-
 @pytest.fixture(scope="module")
 def library_functions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     """library -> the global (non-weak) functions its sources define, found by
@@ -131,13 +116,14 @@ def library_functions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set
     inc = subprocess.run(["gcc", "-print-file-name=include"], capture_output=True, text=True,
                          check=True).stdout.strip()
     out: dict[str, set[str]] = {}
+    defines = param_defines()
     for lib, sources in library_sources().items():
         funcs: set[str] = set()
         for i, src in enumerate(sources):
             obj = d / f"{lib}-{i}.o"
             r = subprocess.run(["gcc", "-std=c11", "-O2", "-ffreestanding", "-nostdinc",
                                 "-mgeneral-regs-only", "-mno-red-zone", "-isystem", inc,
-                                "-I", str(ROOT / "stdlib/src/include"), "-I", str(src.parent),
+                                *include_flags(), *defines[lib], "-I", str(src.parent),
                                 "-c", str(src), "-o", str(obj)],
                                capture_output=True, text=True, check=False)
             assert r.returncode == 0, r.stderr
@@ -180,7 +166,7 @@ def test_image_contains_only_reached_libraries(tmp_path: Path, spec: Path, backe
             assert library_functions[lib] & symbols, f"selected {lib} contributes nothing"
     kept = set().union(*(library_functions[lib] for lib in selected))
     for lib in pruned:
-        leaked = (library_functions[lib] - kept) & symbols
+        leaked = (library_functions.get(lib, set()) - kept) & symbols
         assert not leaked, f"pruned {lib} leaked {sorted(leaked)}"
     # different apps really get different images
     if spec.stem == "hello":
@@ -192,12 +178,14 @@ def test_image_contains_only_reached_libraries(tmp_path: Path, spec: Path, backe
 # ---------------------------------------------------------------- the docs
 
 DECL_RE = re.compile(r"^\s*(construct|capability|library|policy)\s+([\w.-]+)", re.M)
+LIB_RE = re.compile(r"^library\s+([\w-]+)\s*\{(.*?)^\}", re.S | re.M)
 
 
 def test_stdlib_doc_names_every_declaration() -> None:
     doc = (ROOT / "docs/stdlib.md").read_text()
     files = [*sorted((ROOT / "stdlib").glob("*.uni")),
-             *sorted((ROOT / "backends").glob("*/backend.uni"))]
+             *sorted((ROOT / "backends").glob("*/backend.uni")),
+             *(f / f"{name}.uni" for name, f in sorted(library_folders().items()))]
     names = [(kind, name) for f in files for kind, name in DECL_RE.findall(f.read_text())]
     assert len(names) > 40
     missing = [f"{kind} {name}" for kind, name in names if f"`{name}`" not in doc]

@@ -1,10 +1,14 @@
 """The runtime's pure C parts, compiled for the host and checked against models.
 
-printf.c, heap.c, string.c and the Xen console ring (backends/xen/src/xencons_ring.c)
-build for the host with the system gcc, under a name prefix where they would
-clash with libc (UNILANG_FMT_PREFIX, UNILANG_HEAP_PREFIX, UNILANG_STRING_PREFIX).
-The C drivers live in tests/host_c/; each reads operations on stdin and
-prints a trace that the tests here check.
+One convention for all runtime C: a library's sources are found by its
+folder (stdlib/lib/<name>/ or backends/<b>/lib/<name>/, by discovery, as the
+loader finds them), compiled for the host with the system gcc together with
+a driver from tests/host_c/, under a name prefix where they would clash with
+libc (UNILANG_FMT_PREFIX, UNILANG_HEAP_PREFIX, UNILANG_STRING_PREFIX).  The
+library's own src/ is on the include path (its private headers).  Each driver
+reads operations on stdin and prints a trace that the tests here check.
+Library parameters come as -D options, as the generated unilang_params.h
+would give them: the C has no defaults of its own.
 """
 
 from __future__ import annotations
@@ -18,34 +22,43 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from support import library_folders
+
 ROOT = Path(__file__).resolve().parent.parent
 DRIVERS = ROOT / "tests" / "host_c"
-STDLIB_SRC = ROOT / "stdlib" / "src"
-XEN_SRC = ROOT / "backends" / "xen" / "src"
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed")
 
 CFLAGS = ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-format-truncation"]
 
 
+#: the heap's parameters, as unilang_params.h defines them for the defaults
+HEAP_PARAMS = ["-DUNILANG_PARAM_HEAP_MAX_SIZE=(67108864ULL)", "-DUNILANG_PARAM_HEAP_GUARD=0",
+               "-DUNILANG_PARAM_HEAP_GUARD_NONE=0", "-DUNILANG_PARAM_HEAP_GUARD_CANARY=1",
+               "-DUNILANG_PARAM_HEAP_GUARD_EXIT_CODE=(99)"]
+
+#: binary -> (driver in tests/host_c, library, its sources to compile, -D options)
+HOST_BUILDS = {
+    "fmt": ("fmt_driver.c", "printf", ["printf.c"], ["-DUNILANG_FMT_PREFIX=u_"]),
+    "heap": ("heap_driver.c", "heap", ["heap.c"], ["-DUNILANG_HEAP_PREFIX=h_", *HEAP_PARAMS]),
+    "heap_canary": ("heap_driver.c", "heap", ["heap.c"],
+                    ["-DUNILANG_HEAP_PREFIX=h_",
+                     *[d.replace("GUARD=0", "GUARD=1") for d in HEAP_PARAMS]]),
+    "string": ("string_driver.c", "libc-string", ["string.c"], ["-DUNILANG_STRING_PREFIX=s_"]),
+    "ring": ("ring_driver.c", "debugcon", ["xencons_ring.c"], []),
+}
+
+
 @pytest.fixture(scope="module")
 def bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("host-c")
-    builds = {
-        "fmt": (["-DUNILANG_FMT_PREFIX=u_"], [DRIVERS / "fmt_driver.c", STDLIB_SRC / "fmt/printf.c"]),
-        "heap": (["-DUNILANG_HEAP_PREFIX=h_"],
-                 [DRIVERS / "heap_driver.c", STDLIB_SRC / "heap/heap.c"]),
-        "heap_canary": (["-DUNILANG_HEAP_PREFIX=h_", "-DUNILANG_PARAM_HEAP_GUARD=1",
-                         "-DUNILANG_PARAM_HEAP_GUARD_CANARY=1"],
-                        [DRIVERS / "heap_driver.c", STDLIB_SRC / "heap/heap.c"]),
-        "string": (["-DUNILANG_STRING_PREFIX=s_"],
-                   [DRIVERS / "string_driver.c", STDLIB_SRC / "string/string.c"]),
-        "ring": ([f"-I{XEN_SRC}"], [DRIVERS / "ring_driver.c", XEN_SRC / "xencons_ring.c"]),
-    }
+    folders = library_folders()
     out = {}
-    for name, (defs, srcs) in builds.items():
+    for name, (driver, lib, sources, defs) in HOST_BUILDS.items():
+        src = folders[lib] / "src"
         exe = d / name
-        r = subprocess.run(["gcc", *CFLAGS, *defs, "-o", str(exe), *map(str, srcs)],
+        r = subprocess.run(["gcc", *CFLAGS, *defs, f"-I{src}", "-o", str(exe),
+                            str(DRIVERS / driver), *(str(src / s) for s in sources)],
                            capture_output=True, text=True, check=False)
         assert r.returncode == 0, r.stderr
         out[name] = exe

@@ -2,7 +2,10 @@
 
 A backend folder holds:
 
-* ``backend.uni``: its platform libraries (console, shutdown, ...);
+* ``backend.uni``: its own module (declarations that are not libraries);
+* ``lib/<name>/``: its platform libraries (console, shutdown, ...), one
+  folder each, found by discovery (``unilang.libfolders``);
+* ``include/`` (optional): headers its libraries share, seen by its builds;
 * ``backend.toml``: its platform facts: how QEMU boots its images (machine,
   CPU, console and exit devices), the defaults its configurations use, and
   the files a build emits for it;

@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
-from . import paths
+from . import libfolders, paths
 from .diagnostics import Sink, error
 from .driver import Session, check_spec
 from .emit.escape import Unrepresentable
@@ -185,9 +185,28 @@ class Builder:
                 for h in sorted(d.glob("*.h")):
                     copies[f"{prefix}/{h.relative_to(directory).as_posix()}"] = h
 
-        include_root = paths.stdlib_dir() / "src" / "include"
-        for h in sorted(include_root.rglob("*.h")):
-            copies[f"include/{h.relative_to(include_root).as_posix()}"] = h
+        # include/: the core headers every build sees (stdlib's, the backend's),
+        # then the public headers of exactly the selected libraries
+        published: dict[str, str] = {}
+        includes = [("stdlib/include", paths.stdlib_dir() / libfolders.INCLUDE),
+                    (f"backends/{res.backend}/include",
+                     self.platform.directory / libfolders.INCLUDE)]
+        for name in res.order:
+            lib = res.selected[name].library
+            inc = libfolders.include_dir(lib.directory, lib.name)
+            if inc is not None:
+                includes.append((f"library `{lib.name}`", inc))
+        for owner, inc in includes:
+            for h in libfolders.headers(inc) if inc.is_dir() else []:
+                rel = f"include/{h.relative_to(inc).as_posix()}"
+                if rel in published:
+                    self.fail("U0047", f"{owner} and {published[rel]} both publish the header "
+                              f"`{rel[len('include/'):]}`",
+                              help="rename one of the headers, or keep the two libraries "
+                                   "from being selected together (`conflicts`)")
+                    return None
+                published[rel] = owner
+                copies[rel] = h
         for name in res.order:
             lib = res.selected[name].library
             add_tree(f"src/lib/{lib.c_name}", lib.directory, [s.path for s in lib.sources])

@@ -184,6 +184,15 @@ pairs separated by `:`, a bridge name uses letters, digits, `_`, `-` and
 `/`."""),
     _c("U0046", "error", "policy include cycle", """
 Policies include each other in a cycle (or a policy includes itself)."""),
+    _c("U0047", "error", "bad library folder", """
+Every folder below `stdlib/lib/` (and `backends/<backend>/lib/`) is one
+library: it must hold `<name>.uni`, named after the folder, and that module
+must declare `library <name>` and no other library. The loader finds
+libraries by listing these folders, so a folder that breaks the rule would
+otherwise be silently ignored or hold a library under the wrong name. The
+build reports it too when two selected libraries publish the same header
+in their `include/` folders. See docs/build.md, "Adding a library".""", """
+stdlib/lib/ring/ring.uni:   library ringbuf { ... }   # the folder is `ring`"""),
     # ------------------------------------------------------------ resolution
     _c("U0100", "error", "no provider for a construct", """
 A construct is required (by the app or a selected library) but no library
@@ -281,8 +290,8 @@ $ mkdir keep; echo x > keep/notes.txt
 $ unilang build hello.uni -o keep
 error[U0206]: output directory `keep` is not empty and was not written by unilang"""),
     _c("U0207", "error", "backend folder incomplete", """
-A backend is a folder `backends/<name>/` holding `backend.uni` (its platform
-libraries), `backend.toml` (its platform facts: how QEMU boots its images and
+A backend is a folder `backends/<name>/` holding `backend.uni` (its own
+module; its platform libraries are folders below `lib/`), `backend.toml` (its platform facts: how QEMU boots its images and
 which files a build emits) and `image.lds.j2` (its linker script), plus a
 template `NAME.j2` for every file it emits that `stdlib/templates` does not
 provide. The message says which piece is missing or wrong. See

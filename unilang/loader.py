@@ -9,7 +9,11 @@ is a path relative to the importing file.  Whatever the form, the file's
 real path (symlinks resolved) must lie inside the root it was found in.
 
 Two modules are always loaded after the root spec: ``stdlib/prelude.uni``
-and ``backends/<backend>/backend.uni``.
+and ``backends/<backend>/backend.uni``.  Then, by discovery, every library
+folder's module: ``stdlib/lib/<name>/<name>.uni`` and
+``backends/<backend>/lib/<name>/<name>.uni`` (``unilang.libfolders``).  A
+folder without its module, or whose module does not declare exactly the
+library it is named after, is U0047.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Protocol
 
 import attrs
 
-from . import paths
+from . import libfolders, paths
 from . import syntax as S
 from .diagnostics import Diagnostic, Label, Sink, Span, error
 from .cache import Parsed
@@ -235,6 +239,15 @@ class Loader:
                            (self.roots["backend"].path / "backend.uni", self.roots["backend"])):
             if real.is_file():
                 starts.append((real, root, None))
+        #: library folder modules -> the library each must declare
+        folder_of: dict[Path, str] = {}
+        for kind in ("stdlib", "backend"):
+            root = self.roots[kind]
+            for folder in libfolders.folders(root.path):
+                found = self._library_module(folder, root)
+                if found is not None:
+                    folder_of[found] = folder.name
+                    starts.append((found, root, None))
 
         queue = list(starts)
         i = 0
@@ -249,6 +262,8 @@ class Loader:
                     return []
                 continue
             order.append(real)
+            if real in folder_of:
+                self._check_library_module(mod, folder_of[real])
             edges[real] = []
             resolved: list[tuple[str, Span]] = []
             for decl in mod.parsed.imports:
@@ -264,6 +279,42 @@ class Loader:
 
         self._report_cycles(edges, loaded)
         return [loaded[p] for p in order]
+
+    def _library_module(self, folder: Path, root: Root) -> Path | None:
+        """The real path of a library folder's ``<name>.uni``, or None (and U0047)."""
+        module = libfolders.module_of(folder)
+        shown = f"{root.label}{libfolders.LIB}/{folder.name}"
+        if not module.is_file():
+            self.reads.setdefault(str(module), None)
+            self.sink.add(error("U0047", f"library folder `{shown}` has no `{module.name}`",
+                                notes=("a library folder holds `<name>.uni`, which declares "
+                                       "`library <name>`, beside src/, include/ and exports",),
+                                help=f"add {shown}/{module.name}, or remove the folder"))
+            return None
+        real = Path(os.path.realpath(module))
+        if not _inside(real, root.path):
+            self.sink.add(error("U0021", f"`{shown}/{module.name}` resolves outside the "
+                                f"{root.kind} root",
+                                notes=(f"{display_name(module)} is a link to {real}",)))
+            return None
+        return real
+
+    def _check_library_module(self, mod: LoadedModule, name: str) -> None:
+        """A library folder's module declares the library it is named after, and no other."""
+        libs = [d.split(":", 1)[1] for d in mod.info.defines if d.startswith("library:")]
+        span = Span(mod.info.name, 1, 1, 1, 1)
+        if name not in libs:
+            self.sink.add(error("U0047", f"`{mod.info.name}` does not declare `library {name}`",
+                                span, notes=(f"its folder is named `{name}`"
+                                             + (f"; it declares {', '.join(f'`{l}`' for l in libs)}"
+                                                if libs else ""),),
+                                help="name the folder after the library it holds"))
+        for other in libs:
+            if other != name:
+                self.sink.add(error("U0047", f"`{mod.info.name}` declares `library {other}`, "
+                                    f"but its folder is `{name}`", span,
+                                    help=f"give `{other}` a folder of its own: "
+                                         f"lib/{other}/{other}.uni"))
 
     def _report_cycles(self, edges: dict[Path, list[tuple[Path, Span]]],
                        loaded: dict[Path, LoadedModule]) -> None:

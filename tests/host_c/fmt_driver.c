@@ -1,4 +1,4 @@
-/* Host driver for stdlib/src/fmt/printf.c (compiled with UNILANG_FMT_PREFIX=u_):
+/* Host driver for stdlib/lib/printf/src/printf.c (compiled with UNILANG_FMT_PREFIX=u_):
  * compares u_snprintf with the host's snprintf.
  *   - a fixed table of string, char, pointer and mixed formats;
  *   - lines on stdin "FORMAT<TAB>VALUE" for one integer conversion, the

@@ -1,4 +1,4 @@
-/* Host driver for stdlib/src/heap/heap.c (compiled with UNILANG_HEAP_PREFIX=h_).
+/* Host driver for stdlib/lib/heap/src/heap.c (compiled with UNILANG_HEAP_PREFIX=h_).
  * usage: heap_driver ARENA_BYTES OFFSET  (the region starts OFFSET bytes into
  * a 4096-byte aligned static arena, to exercise unaligned regions)
  * stdin, one op per line (ids < 4096):

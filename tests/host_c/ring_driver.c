@@ -1,4 +1,4 @@
-/* Host driver for backends/xen/src/xencons_ring.c: the PV console's out ring.
+/* Host driver for backends/xen/lib/debugcon/src/xencons_ring.c: the PV console's out ring.
  * Prints "BAD ..." lines and "checked N". */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Host driver for stdlib/src/string/string.c (UNILANG_STRING_PREFIX=s_):
+/* Host driver for stdlib/lib/libc-string/src/string.c (UNILANG_STRING_PREFIX=s_):
  * compares every function with the host libc on many generated inputs.
  * Prints "BAD ..." lines and "checked N". */
 #include <stdint.h>
