@@ -411,3 +411,19 @@ def test_the_early_check_never_blocks_on_a_fifo(tmp_path: Path, victim: str) -> 
             f"sys.exit(7 if up_to_date_build([{str(app / 'app.uni')!r}, '-o', {str(out)!r}]) else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=30, capture_output=True)
     assert r.returncode == 0, r.stderr
+
+
+@needs_tools
+def test_a_new_library_folder_is_noticed_by_the_up_to_date_check(tmp_path: Path) -> None:
+    from test_build import _checkout_copy
+
+    root = _checkout_copy(tmp_path / "checkout")
+    env = dict(os.environ, PYTHONPATH=str(root))
+    args = ["build", "examples/hello/hello.uni", "-o", str(tmp_path / "out")]
+    assert unilang(*args, cwd=root, env=env).returncode == 0
+    assert "up to date" in unilang(*args, cwd=root, env=env).stderr
+    lib = root / "stdlib" / "lib" / "extra"
+    lib.mkdir()
+    (lib / "extra.uni").write_text('library extra { doc = "x"; provides = [rng]; }\n')
+    r = unilang(*args, cwd=root, env=env)
+    assert "up to date" not in r.stderr, r.stderr

@@ -241,8 +241,13 @@ class Loader:
                 starts.append((real, root, None))
         #: library folder modules -> the library each must declare
         folder_of: dict[Path, str] = {}
+        from .fresh import dir_fact
+
         for kind in ("stdlib", "backend"):
             root = self.roots[kind]
+            # a library folder added or removed changes what is loaded: a fact
+            lib_dir = str(root.path / libfolders.LIB)
+            self.reads[lib_dir] = dir_fact(lib_dir)
             for folder in libfolders.folders(root.path):
                 found = self._library_module(folder, root)
                 if found is not None:
