@@ -554,27 +554,11 @@ def build_floor(work: Path) -> Path:
 
 def qemu_argv(build_dir: Path, accel: str, kernel: Path | None = None) -> list[str]:
     """The argv of build_dir/qemu.json with one accelerator and an absolute kernel path."""
-    argv = json.loads((build_dir / "qemu.json").read_text())
-    out: list[str] = []
-    i = 0
-    placed = False
-    while i < len(argv):
-        a = argv[i]
-        if a == "-accel" and i + 1 < len(argv):
-            if not placed:
-                out += ["-accel", accel]
-                placed = True
-            i += 2
-            continue
-        if a == "-kernel" and i + 1 < len(argv):
-            k = kernel or (build_dir / argv[i + 1])
-            out += ["-kernel", str(Path(k).resolve())]
-            i += 2
-            continue
-        out.append(a)
-        i += 1
-    if not placed:
-        out[1:1] = ["-accel", accel]
+    from unilang.kvmprobe import with_accel
+
+    out = with_accel(json.loads((build_dir / "qemu.json").read_text()), accel)
+    k = out.index("-kernel")
+    out[k + 1] = str(Path(kernel or (build_dir / out[k + 1])).resolve())
     out[0] = qemu_binary() or out[0]
     return out
 

@@ -26,6 +26,27 @@ PROBE_TIMEOUT = 20.0
 MAX_ENTRY_BYTES = 4096
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"
 
+def with_accel(argv: list[str], accel: str) -> list[str]:
+    """A QEMU argv (qemu.json's) with its `-accel` options replaced by one:
+    ``accel``, where the first stood.  The one rewrite of accelerators: `run`,
+    run-qemu.sh's TCG fallback and the bench all use it."""
+    out: list[str] = []
+    i = 0
+    placed = False
+    while i < len(argv):
+        if argv[i] == "-accel":
+            if not placed:
+                out += ["-accel", accel]
+                placed = True
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    if not placed:
+        out[1:1] = ["-accel", accel]
+    return out
+
+
 _BASE = 0x100000           # load address (1 MiB), as the images'
 _EHDR, _PHDR = 64, 56
 _CODE_OFF = _EHDR + 2 * _PHDR

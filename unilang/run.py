@@ -17,6 +17,8 @@ import signal
 import sys
 from typing import IO, Any, Callable, NamedTuple
 
+from .kvmprobe import with_accel
+
 QEMU = "qemu-system-x86_64"
 TIMEOUT_EXIT = 124
 #: Exit status of `unilang run` itself on its errors (the CLI's EXIT_ERRORS / EXIT_INTERNAL).
@@ -98,31 +100,12 @@ def choose_accel(qemu: str, requested: str | None,
     return "tcg", None
 
 
-def argv_with_accel(argv: list[str], accel: str) -> list[str]:
-    """``argv`` (qemu.json) with its `-accel` options replaced by one: ``accel``."""
-    out: list[str] = []
-    i = 0
-    placed = False
-    while i < len(argv):
-        if argv[i] == "-accel":
-            if not placed:
-                out += ["-accel", accel]
-                placed = True
-            i += 2
-            continue
-        out.append(argv[i])
-        i += 1
-    if not placed:
-        out[1:1] = ["-accel", accel]
-    return out
-
-
 def runtime_argv(outdir: str | os.PathLike[str], accel: str) -> list[str]:
     """The argv from qemu.json, with one accelerator."""
     import json
 
     with open(os.path.join(outdir, "qemu.json"), encoding="utf-8") as f:
-        return argv_with_accel(json.load(f), accel)
+        return with_accel(json.load(f), accel)
 
 
 def decode(status: int) -> int | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import model as M
 from ..backend import Backend
+from ..kvmprobe import with_accel
 from ..resolve import Resolution
 from .templates import render
 
@@ -39,16 +40,6 @@ def qemu_argv(backend: Backend, app: M.App, kernel: str) -> list[str]:
     if app.cmdline:
         argv += ["-append", app.cmdline]
     return argv
-
-
-def tcg_argv(argv: list[str]) -> list[str]:
-    """``argv`` with its accelerators replaced by TCG alone (run-qemu.sh's fallback)."""
-    out: list[str] = []
-    for i, a in enumerate(argv):
-        if a == "-accel" or (i > 0 and argv[i - 1] == "-accel"):
-            continue
-        out.append(a)
-    return out[:1] + ["-accel", "tcg"] + out[1:]
 
 
 def _devices(app: M.App, backend: Backend) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -82,7 +73,7 @@ def render_configs(res: Resolution, backend: Backend, kernel: str) -> dict[str, 
         "libvirt_kernel": f"{LIBVIRT_IMAGES}/{app.name}-{backend.name}.elf",
         "memory_kib": _mib(app.memory) * 1024, "memory_mib": _mib(app.memory),
         "vcpus": app.vcpus, "nets": nets, "disks": disks,
-        "argv": argv, "tcg_argv": tcg_argv(argv),
+        "argv": argv, "tcg_argv": with_accel(argv, "tcg"),
     }
     search = backend.template_search()
     return {name: render(search, f"{name}.j2", **ctx).encode() for name in backend.emits}
