@@ -27,19 +27,17 @@ GiB = 1 << 30
 
 
 def write_chain(out: Path, n: int) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "main.c").write_text("int main(void) { return 0; }\n")
-    parts = ['app deep { sources = ["main.c"]; requires = [c0]; }\n']
-    for i in range(n):
-        req = f" requires = [c{i + 1}];" if i + 1 < n else ""
-        parts.append(f"construct c{i};\nlibrary lib{i} {{ provides = [c{i}];{req} }}\n")
-    spec = out / "chain.uni"
-    spec.write_text("".join(parts))
-    return spec
+    """The bench's chain world (bench/gen.py): N libraries, each requiring the next."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        import gen
+    finally:
+        sys.path.pop(0)
+    return gen.write_chain(n, out)
 
 
 def expected_chain(n: int, upto: int) -> tuple[str, ...]:
-    out = ["app deep"]
+    out = ["app bench"]
     for i in range(upto + 1):
         out += [f"c{i}", f"lib{i}"]
     return tuple(out)
@@ -59,7 +57,7 @@ def test_deep_chain_checks_in_bounded_memory(tmp_path: Path) -> None:
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
                           preexec_fn=_limit_memory)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "ok: app `deep` checks clean for kvm" in proc.stdout
+    assert "ok: app `bench` checks clean for kvm" in proc.stdout
 
 
 def test_deep_chain_why_and_resolve_show_the_whole_chain(tmp_path: Path) -> None:
@@ -71,7 +69,7 @@ def test_deep_chain_why_and_resolve_show_the_whole_chain(tmp_path: Path) -> None
     assert res.selected[last].chain == expected_chain(DEPTH, DEPTH - 1)
     assert chain_str(res.selected[last].chain).count(" -> ") == 2 * DEPTH
     why = why_text(res, last).splitlines()
-    assert why[1] == "  app deep"
+    assert why[1] == "  app bench"
     assert len(why) == 2 + 2 * DEPTH
     assert why[-2].startswith(f"    requires c{DEPTH - 1}  (")
     assert why[-1] == f"  {last}  (provides c{DEPTH - 1})"

@@ -27,7 +27,6 @@ import hmac
 import json
 import os
 import secrets
-import stat
 from pathlib import Path
 from typing import Callable
 
@@ -45,37 +44,15 @@ MAX_ENTRY_BYTES = 256 * 1024 * 1024
 
 
 def _read_regular(path: Path, limit: int, private: bool = False) -> bytes | None:
-    """The bytes of ``path`` if it is a regular file (not a link, FIFO or device)
-    of at most ``limit`` bytes, owned by this user and, with ``private``, not
-    readable by others; else None.  Never blocks: a FIFO is opened non-blocking
-    and refused by its type before anything is read."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    """A cache file's bytes, or None: only a regular file (not a link, FIFO or
+    device) of at most ``limit`` bytes, owned by this user and, with
+    ``private``, not readable by others, unchanged while it was read."""
+    from .fsutil import read_regular
+
     try:
-        fd = os.open(path, flags)
+        return read_regular(path, limit, nofollow=True, owned=True, private=private)
     except OSError:
         return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            return None
-        if private and st.st_mode & 0o077:
-            return None
-        chunks = []
-        size = 0
-        while size <= st.st_size:  # until EOF, or one byte past the size it had
-            chunk = os.read(fd, st.st_size + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        data = b"".join(chunks)
-        return data if len(data) == st.st_size else None  # it changed meanwhile: a miss
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 class DiskCache:

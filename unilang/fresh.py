@@ -42,41 +42,26 @@ MARKER = ".unilang-output"  # marks an output directory as unilang's (unilang.ou
 
 def _sha_file(path: str) -> str | None:
     """sha256 of a regular file's bytes; None for anything else (a FIFO or a
-    device is never opened for reading, so it cannot block or run forever)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        import hashlib  # here: OpenSSL takes milliseconds to load
+    device is never read, so it cannot block or run forever)."""
+    from .fsutil import read_regular
 
-        h = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
-            h.update(chunk)
-        return h.hexdigest()
+    try:
+        data = read_regular(path, 1 << 40)
     except OSError:
         return None
-    finally:
-        os.close(fd)
+    import hashlib  # here: OpenSSL takes milliseconds to load
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def _read_json(path: str, limit: int = 16 << 20) -> "Any":
     """A small JSON file, read only when it is a regular file; None otherwise."""
+    from .fsutil import read_regular
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        return json.loads(os.read(fd, limit + 1))
+        return json.loads(read_regular(path, limit))
     except (OSError, ValueError):
         return None
-    finally:
-        os.close(fd)
 
 
 #: str: the sha256 of the file's bytes; None: nothing may exist there;

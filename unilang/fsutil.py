@@ -1,9 +1,9 @@
-"""Writing files safely: whole or not at all."""
+"""Files, safely: writing whole or not at all; reading only regular files,
+never blocking (a FIFO or a device is refused by its type before a read)."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -12,6 +12,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, durable: bool = Tru
     """Write ``data`` to ``path`` through a temporary file and a rename: readers
     and concurrent writers only ever see a whole file.  ``durable`` also syncs
     it to disk (a cache entry does not need that)."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -30,24 +32,38 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, durable: bool = Tru
         raise
 
 
-def read_regular(path: Path, limit: int = 256 << 20) -> bytes:
-    """The bytes of a regular file, at most ``limit``; OSError for anything
-    else (a FIFO, socket or device is never read, so it cannot block or
-    never end)."""
+def read_regular(path: str | os.PathLike[str], limit: int = 256 << 20, *,
+                 nofollow: bool = False, owned: bool = False, private: bool = False) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; OSError for
+    anything else: a FIFO, socket or device (opened non-blocking and refused
+    by its type, so it cannot block or never end), a file that grew or shrank
+    while it was read, with ``nofollow`` a symbolic link, with ``owned`` a
+    file of another user, with ``private`` one others may read."""
     import errno
     import stat
 
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0)
+    fd = os.open(path, flags)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        if owned and st.st_uid != os.getuid():
+            raise OSError(errno.EPERM, "owned by another user", str(path))
+        if private and st.st_mode & 0o077:
+            raise OSError(errno.EPERM, "readable by others", str(path))
         chunks = []
         size = 0
-        while chunk := os.read(fd, 1 << 20):
+        while size <= st.st_size:  # until EOF, or one byte past the size it had
+            chunk = os.read(fd, st.st_size + 1 - size)
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
-            if size > limit:
-                raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        if size != st.st_size:
+            raise OSError(errno.EAGAIN, "changed while it was read", str(path))
         return b"".join(chunks)
     finally:
         os.close(fd)
