@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 	  || $(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# Bytecode for unilang's own modules, written even where PYTHONDONTWRITEBYTECODE
+# is set (Python still reads it): each command then starts without compiling.
 setup: sysdeps $(STAMP)
+	$(BIN)/python -m compileall -q unilang
 
 # Check, build and boot the bundled example on the kvm backend.
 demo: setup

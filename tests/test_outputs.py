@@ -427,3 +427,28 @@ def test_a_new_library_folder_is_noticed_by_the_up_to_date_check(tmp_path: Path)
     (lib / "extra.uni").write_text('library extra { doc = "x"; provides = [rng]; }\n')
     r = unilang(*args, cwd=root, env=env)
     assert "up to date" not in r.stderr, r.stderr
+
+
+@needs_tools
+def test_an_output_changed_in_place_is_noticed_after_tokens_were_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The early check records status tokens once files qualify (and then reads
+    nothing); an output rewritten with its size and mtime kept still counts."""
+    from unilang import fresh
+
+    app = _app(tmp_path)
+    out = tmp_path / "out"
+    assert unilang("build", str(app / "app.uni"), "-o", str(out)).returncode == 0
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(fresh, "RACY_NS", 0)
+    args = [str(app / "app.uni"), "-o", str(out)]
+    assert up_to_date_build(args)  # reads the files, records tokens
+    stamp = json.loads((tmp_path / ".out.work" / ".unilang-stamp.json").read_text())
+    assert str(out / "run-qemu.sh") in stamp["output_tokens"]
+    assert up_to_date_build(args)
+    script = out / "run-qemu.sh"
+    st = script.stat()
+    data = script.read_bytes()
+    script.write_bytes(data.replace(b"exec", b"EXEC", 1))
+    os.utime(script, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not up_to_date_build(args)

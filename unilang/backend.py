@@ -106,6 +106,9 @@ def load(name: str) -> Backend:
     if doc.get("name") != name:
         raise BackendError(f"{where} says `name = {doc.get('name')!r}`, but its folder is "
                            f"`{name}`")
+    if bool(doc.get("default", False)) != paths.declares_default(directory / DESCRIPTOR):
+        raise BackendError(f"{where}: write `default = true` on a line of its own, before "
+                           "any table")
     qemu = _get(doc, "qemu", dict, where)
     configs = _get(doc, "configs", dict, where)
     emits = tuple(_get(doc, "emits", list, where))

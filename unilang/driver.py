@@ -155,7 +155,10 @@ class ResultCache:
         self.session = session
         self.disk = open_cache()
         self.ns = namespace("check") if self.disk is not None else ""
-        self.key = command_key("check", [str(spec), backends])
+        import hashlib
+
+        # the entry's name in the cache: a digest of the key
+        self.key = hashlib.sha256(command_key("check", [str(spec), backends]).encode()).hexdigest()
 
     def lookup(self) -> list[BackendResult] | None:
         from .fresh import facts_hold

@@ -212,14 +212,38 @@ class Stamp:
             outputs = doc["outputs"]
             if sorted(_read_json(os.path.join(outdir, MARKER))["files"]) != sorted(outputs):
                 return None
-            for name, (digest, mode) in outputs.items():
-                path = os.path.join(outdir, name)
-                if os.lstat(path).st_mode & 0o7777 != mode or _sha_file(path) != digest:
+            for name, (_digest, mode) in outputs.items():
+                if os.lstat(os.path.join(outdir, name)).st_mode & 0o7777 != mode:
                     return None
+            if not facts_hold(Stamp.output_facts(doc, outdir), doc.get("output_tokens")):
+                return None
             manifest = _read_json(os.path.join(outdir, "manifest.json"))
             return manifest if isinstance(manifest, dict) else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             return None
+
+
+    @staticmethod
+    def output_facts(doc: "dict[str, Any]", outdir: str) -> "dict[str, Fact]":
+        return {os.path.join(outdir, n): digest for n, (digest, _m) in doc["outputs"].items()}
+
+    def refresh(self, doc: "dict[str, Any]", outdir: str) -> None:
+        """After ``fresh_doc`` found the build up to date by reading files:
+        record status tokens for those that now qualify (git's index refresh),
+        so the next check reads none.  Safe without the build lock: every token
+        is checked against the file's content before it is recorded."""
+        outputs = self.output_facts(doc, outdir)
+        have = len(doc.get("tokens") or {}) + len(doc.get("output_tokens") or {})
+        if have == sum(isinstance(f, str) for f in [*doc["inputs"].values(), *outputs.values()]):
+            return
+        from .fsutil import atomic_write
+
+        doc = dict(doc, tokens=settle(doc["inputs"]), output_tokens=settle(outputs))
+        try:
+            atomic_write(Path(self.path), json.dumps(doc, sort_keys=True).encode(),
+                         durable=False)
+        except OSError:
+            pass
 
 
 def _data_dirs() -> tuple[str, str, str, str]:
@@ -231,24 +255,25 @@ def _data_dirs() -> tuple[str, str, str, str]:
 
 def command_key(command: str, args: list[object]) -> str:
     """The key of a command: what its result depends on besides the files it
-    reads (those are facts): unilang itself (version, modules, grammar), the
-    command, its arguments and the working directory (diagnostics name files
-    relative to it)."""
+    reads (those are facts): unilang itself (version, and the size and mtime
+    of its modules and grammar), the command, its arguments and the working
+    directory (diagnostics name files relative to it).  The key is the text
+    itself, compared whole: making it needs no hash (and no OpenSSL)."""
     from . import __version__
 
     pkg, grammar, stdlib, _backends = _data_dirs()
-    import hashlib
-
-    h = hashlib.sha256()
-    h.update(json.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib,
-                         args]).encode())
-    h.update(f"grammar\0{_sha_file(os.path.join(grammar, 'unilang.lark'))}\n".encode())
-    for dirpath, _dirs, filenames in os.walk(pkg):
-        for name in sorted(filenames):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(dirpath, name))
-                h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    parts = [json.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib, args])]
+    files = [os.path.join(grammar, "unilang.lark")]
+    for dirpath, dirs, filenames in os.walk(pkg):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        files += [os.path.join(dirpath, n) for n in sorted(filenames) if n.endswith(".py")]
+    for f in files:
+        try:
+            st = os.stat(f)
+            parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{f}:-")
+    return "\n".join(parts)
 
 
 def work_dir(outdir: str) -> str:
@@ -291,7 +316,10 @@ def fresh_build(key: str, backend: str,
         if _leftovers(out):
             return None  # a crash left temporaries: the full build removes them
         manifest = Stamp.fresh_doc(doc, out)
-        return (image, manifest) if manifest is not None else None
+        if manifest is None:
+            return None
+        Stamp(work).refresh(doc, out)
+        return image, manifest
     return None
 
 

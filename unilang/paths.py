@@ -36,32 +36,46 @@ def backend_dir(backend: str) -> Path:
 
 
 def backend_names() -> tuple[str, ...]:
-    """Every backend, by folder name, sorted: each folder under backends/ is
-    one (``unilang.backend.load`` says whether it is complete)."""
-    import re
-
+    """Every backend, by folder name, sorted: each folder under backends/ named
+    in lower case letters, digits, `-` and `_` is one (``unilang.backend.load``
+    says whether it is complete)."""
     base = backends_dir()
     try:
         entries = sorted(os.listdir(base))
     except OSError:
         return ()
-    ok = re.compile(r"[a-z][a-z0-9_-]*\Z")
-    return tuple(n for n in entries if ok.match(n) and (base / n).is_dir())
+    ok = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+    return tuple(n for n in entries if n[:1].isalpha() and n[:1].islower() and set(n) <= ok
+                 and (base / n).is_dir())
 
 
 def default_backend() -> str:
-    """The backend whose backend.toml says ``default = true``, else the first."""
-    import tomllib
+    """The backend whose backend.toml says ``default = true``, else the first.
 
+    Read by a scan for that one top-level line, not a TOML parser, because the
+    early paths ask on every `build` and `run`; ``unilang.backend.load``
+    checks that the scan and the parser agree."""
     found = backend_names()
     for n in found:
-        try:
-            doc = tomllib.loads((backends_dir() / n / "backend.toml").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if doc.get("default") is True:
+        if declares_default(backends_dir() / n / "backend.toml"):
             return n
     return found[0] if found else ""
+
+
+def declares_default(descriptor: Path) -> bool:
+    """Whether a backend.toml has the line `default = true` before its first table."""
+    try:
+        text = descriptor.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return False
+    for line in text.splitlines():
+        code = line.split("#", 1)[0].strip()
+        if code.startswith("["):
+            return False
+        if code.replace(" ", "").replace("\t", "") == "default=true":
+            return True
+    return False
+
 
 
 def cache_dir() -> Path | None:
