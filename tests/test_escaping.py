@@ -18,6 +18,7 @@ import pytest
 
 from support import needs_tools, unilang
 from unilang.emit import escape as E
+from unilang.kvmprobe import with_accel
 
 
 HOSTILE = [
@@ -120,10 +121,14 @@ def test_hostile_string_round_trips(tmp_path: Path, value: str) -> None:
     (fake / "qemu-system-x86_64").write_text(
         "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\n")
     os.chmod(fake / "qemu-system-x86_64", 0o755)
-    env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}")
-    got = subprocess.run(["sh", str(kvm / "run-qemu.sh")], env=env, capture_output=True,
-                         check=True).stdout.decode("utf-8").split("\0")[:-1]
-    assert got == argv[1:]
+    # the KVM path (a usable "device"), then the TCG path (none), whatever this host has
+    device = tmp_path / "kvm-device"
+    device.write_bytes(b"")
+    for dev, expected in ((device, argv), (tmp_path / "none", with_accel(argv, "tcg"))):
+        env = dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}", UNILANG_KVM_DEVICE=str(dev))
+        got = subprocess.run(["sh", str(kvm / "run-qemu.sh")], env=env, capture_output=True,
+                             check=True).stdout.decode("utf-8").split("\0")[:-1]
+        assert got == expected[1:]
     # the C string in unilang_params.h, compiled and printed by the host compiler
     prog = tmp_path / "show.c"
     prog.write_text('#include <stdio.h>\nint main(void){fputs(UNILANG_PARAM_GREETER_GREETING,'
