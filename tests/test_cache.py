@@ -40,7 +40,7 @@ def project(tmp_path: Path, n_modules: int = 3) -> Path:
 
 
 def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    import unilang.parser as L
+    import unilang.front.lark as L
 
     parsed: list[str] = []
     real = L.parse_source
@@ -150,7 +150,7 @@ def test_concurrent_writers(tmp_path: Path, cache_home: Path) -> None:
 
 
 def test_summary_round_trips_through_json(tmp_path: Path) -> None:
-    from unilang.parser import parse_text
+    from unilang.front.lark import parse_text
 
     text = 'import core;\nimport "x/y.uni";\n' + (ROOT / "stdlib" / "net.uni").read_text()
     module, errors = parse_text(text, "m.uni")
@@ -172,7 +172,7 @@ def test_a_warm_check_reads_no_module_and_every_read_is_a_fact(
     """The check cache answers before loading anything (unilang.fresh), and a
     change to any file it read, wherever it lives, or a new module that would
     shadow an import, makes it a miss."""
-    import unilang.source as SRC
+    import unilang.front.source as SRC
 
     spec = project(tmp_path)
     hidden = spec.parent / ".hidden"

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unilang.fastparse import parse_fast
-from unilang.parser import _Builder, reference_parse
-from unilang.source import SourceFile
+from unilang.front.fast import parse_fast
+from unilang.front.lark import _Builder, reference_parse
+from unilang.front.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
 

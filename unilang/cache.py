@@ -33,7 +33,7 @@ from typing import Callable
 
 from . import __version__, paths
 from .fsutil import atomic_write
-from . import syntax as S
+from .front import syntax as S
 from .diagnostics import Diagnostic, Span
 
 FORMAT = 1
@@ -257,8 +257,8 @@ class PersistentCache(MemoryCache):
             return None  # a damaged entry is a miss
 
         def thunk() -> S.Module:
-            from .parser import parse_source
-            from .source import read_source
+            from .front.lark import parse_source
+            from .front.source import read_source
 
             src = read_source(path, name)
             if isinstance(src, Diagnostic) or src.digest != digest:

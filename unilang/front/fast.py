@@ -1,6 +1,6 @@
 """A fast path for parsing well-formed sources.
 
-lark's LALR parser (``unilang.parser``) is the reference: the grammar in
+lark's LALR parser (``unilang.front.lark``) is the reference: the grammar in
 ``grammar/unilang.lark`` defines the language and lark produces every syntax
 diagnostic.  For large inputs it is slow (tens of microseconds a token), so
 this module parses the same language with one regular expression for the
@@ -19,8 +19,8 @@ from bisect import bisect_right
 from typing import Any
 
 from . import syntax as S
-from .diagnostics import Span
-from .units import UNITS
+from ..diagnostics import Span
+from ..units import UNITS
 
 # The terminals of grammar/unilang.lark, in the order lark tries them; each
 # match also swallows the whitespace and comments before the token.

@@ -1,6 +1,6 @@
-"""Parsing: source text -> ``unilang.syntax`` tree, or syntax diagnostics.
+"""Parsing: source text -> ``unilang.front.syntax`` tree, or syntax diagnostics.
 
-Sources go through the hand-written fast path (``unilang.fastparse``) first;
+Sources go through the hand-written fast path (``unilang.front.fast``) first;
 what it does not accept goes to lark.  The lark LALR parser is built once per
 process; it builds a parse tree, which ``_Transform`` turns into syntax nodes
 (with ``_Builder``, which the fast path shares) bottom-up, without recursion.
@@ -17,12 +17,12 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import paths
-from .diagnostics import Diagnostic, Span, error
-from .fastparse import parse_int as _parse_int, size_text as _size_text
+from .. import paths
+from ..diagnostics import Diagnostic, Span, error
+from .fast import parse_int as _parse_int, size_text as _size_text
 from .source import SourceFile
 from . import syntax as S
-from .units import UNIT_LIST, UNITS
+from ..units import UNIT_LIST, UNITS
 
 #: Names of the grammar's named terminals as a user would say them.
 _TERMINAL_WORDS = {
@@ -344,7 +344,7 @@ def get_parser() -> Parser:
 
 def parse_source(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
     """Parse with the fast path; fall back to lark, which reports every syntax error."""
-    from .fastparse import parse_fast_or_offset
+    from .fast import parse_fast_or_offset
 
     errors: list[Diagnostic] = []
     result = parse_fast_or_offset(source.text, source.name, _Builder(source.name, errors))

@@ -12,7 +12,7 @@ from typing import Union
 
 import attrs
 
-from .diagnostics import Span
+from ..diagnostics import Span
 
 
 # ---------------------------------------------------------------- values

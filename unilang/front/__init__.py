@@ -1,0 +1,1 @@
+"""The front end: reading sources, tokens, the parsers and the syntax tree."""
