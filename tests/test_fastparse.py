@@ -4,13 +4,14 @@ an input the fast parser does too."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unilang.front.fast import parse_fast
-from unilang.front.lark import _Builder, reference_parse
+from unilang.front import reference_parse
 from unilang.front.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +79,7 @@ def agree(text: str) -> None:
     src = SourceFile("t.uni", Path("t.uni"), text, "")
     ref, ref_errors = reference_parse(src)
     errors: list = []
-    fast = parse_fast(text, "t.uni", _Builder("t.uni", errors))
+    fast = parse_fast(text, "t.uni", errors)
     if fast is None:
         return  # lark decides; nothing to compare
     assert ref is not None, f"fast parser accepted what the grammar rejects: {text!r}"
@@ -115,4 +116,32 @@ def test_every_shipped_file_takes_the_fast_path() -> None:
             continue
         agree(text)
         if "errors" not in path.parts:
-            assert parse_fast(text, "f", _Builder("f", [])) is not None, path
+            assert parse_fast(text, "f", []) is not None, path
+
+
+def test_one_token_table() -> None:
+    """The grammar's named terminals come from unilang.front.tokens, and the
+    literals its rules spell out are exactly the table's keywords, punctuation
+    and units: nothing about tokens is written in two places."""
+    from unilang.front import tokens
+    from unilang.front.lark import get_parser
+    from unilang.units import UNITS
+
+    terminals = get_parser().lark.terminals
+    literal = {t.pattern.value for t in terminals if type(t.pattern).__name__ == "PatternStr"}
+    words = {w for w in literal if w[0].isalpha()}
+    assert words == set(tokens.KEYWORDS)
+    assert literal - words == set(tokens.PUNCTUATION)
+    regexes = {t.name: t.pattern.value for t in terminals
+               if type(t.pattern).__name__ == "PatternRE"}
+    unit = re.compile(regexes.pop("UNIT"))
+    assert all(unit.fullmatch(u) for u in UNITS) and not unit.fullmatch("kib")
+    table = {"NAME": tokens.NAME, "INT": tokens.INT, "STRING": tokens.STRING,
+             "COMMENT": tokens.COMMENT, "WS": tokens.WS}
+    assert set(regexes) == set(table)
+    samples = ["a", "a-b_1", "1a", "-7", "0x1F", "0x", '"s"', '"a\\"b"', '"a\nb"', '"', "# c",
+               "// c", "/ c", "# a\nb", " \t\r\n", "\f", "é", ""]
+    for name, pattern in table.items():  # lark unescapes what it reads: same language
+        assert [bool(re.fullmatch(regexes[name], x)) for x in samples] == [
+            bool(re.fullmatch(pattern, x)) for x in samples], name
+    assert "NAME:" not in (ROOT / "grammar" / "unilang.lark").read_text()

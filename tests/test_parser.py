@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from unilang.front import syntax as S
 from unilang.cli import main
 from unilang.diagnostics import Span
-from unilang.front.lark import parse_text
+from unilang.front import parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -171,7 +171,7 @@ def test_huge_parameter_declaration(tmp_path: Path) -> None:
 
 
 def test_both_parsers_read_huge_literals_alike() -> None:
-    from unilang.front.lark import parse_text, reference_parse
+    from unilang.front import parse_text, reference_parse
     from unilang.front.source import SourceFile
 
     text = ("library x { a = " + "9" * 4400 + "; b = -0x" + "f" * 20 + "; c = "

@@ -257,13 +257,13 @@ class PersistentCache(MemoryCache):
             return None  # a damaged entry is a miss
 
         def thunk() -> S.Module:
-            from .front.lark import parse_source
+            from .front import parse
             from .front.source import read_source
 
             src = read_source(path, name)
             if isinstance(src, Diagnostic) or src.digest != digest:
                 raise CacheInconsistent(path)
-            module, errs = parse_source(src)
+            module, errs = parse(src)
             if module is None or errs:
                 raise CacheInconsistent(path)
             return module

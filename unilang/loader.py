@@ -212,9 +212,9 @@ class Loader:
         self.reads[str(real)] = src.digest
         parsed = self.cache.get(real, src.digest, name)
         if parsed is None:
-            from .front.lark import parse_source  # only on a cache miss
+            from .front import parse  # only on a cache miss
 
-            tree, errs = parse_source(src)
+            tree, errs = parse(src)
             self.sink.extend(errs)
             if tree is None:
                 return None
