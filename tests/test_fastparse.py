@@ -80,11 +80,28 @@ def agree(text: str) -> None:
     ref, ref_errors = reference_parse(src)
     errors: list = []
     fast = parse_fast(text, "t.uni", errors)
+    if ref is not None:
+        comments_in_place(text, ref)
     if fast is None:
         return  # lark decides; nothing to compare
     assert ref is not None, f"fast parser accepted what the grammar rejects: {text!r}"
-    assert tuple(fast) == ref.decls
+    assert fast == ref  # declarations, spans and comments
     assert errors == ref_errors
+
+
+def comments_in_place(text: str, module) -> None:  # type: ignore[no-untyped-def]
+    """Every comment lark's lexer sees is in the tree once, with its text and span."""
+    from unilang.front.comments import every_comment
+    from unilang.front.lark import get_parser
+
+    lexed = [(t.line, t.column, str(t)) for t in get_parser().lark.lex(text, dont_ignore=True)
+             if t.type == "COMMENT"]
+    found = every_comment(module)
+    assert [(c.span.line, c.span.column, c.text) for c in found] == lexed
+    lines = text.split("\n")
+    for c in found:
+        assert c.span.line == c.span.end_line
+        assert lines[c.span.line - 1][c.span.column - 1:c.span.end_column - 1] == c.text
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,6 +114,23 @@ def test_well_formed_specs_agree(text: str) -> None:
 @given(soup)
 def test_token_soup_agrees(text: str) -> None:
     agree(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs, st.data())
+def test_commented_specs_agree(text: str, data: st.DataObject) -> None:
+    """Comments anywhere a space may be: before, inside and after every kind of
+    declaration and member, on lines of their own or trailing."""
+    gaps = [i for i, ch in enumerate(text) if ch in " \n"]
+    chosen = data.draw(st.lists(st.sampled_from(gaps), unique=True, max_size=8)) if gaps else []
+    out = []
+    last = 0
+    for k, i in enumerate(sorted(chosen)):
+        comment = data.draw(st.sampled_from([" # c", "# ", "// d", "//", " #x # y", "# \"x\""]))
+        out += [text[last:i], f" {comment}{k}\n" if text[i] == " " else f"\n{comment}{k}\n"]
+        last = i + 1
+    out.append(text[last:])
+    agree("".join(out) + data.draw(st.sampled_from(["", "\n# end", "// end\n"])))
 
 
 @settings(max_examples=200, deadline=None)

@@ -6,7 +6,8 @@
 | ``tokens.py`` | the token table both parsers read; literal values |
 | ``lark.py`` | the reference parser (lark, LALR): every syntax diagnostic |
 | ``fast.py`` | the hand-written fast path, producing the same trees |
-| ``syntax.py`` | the syntax tree |
+| ``syntax.py`` | the syntax tree, with spans and comments |
+| ``comments.py`` | attaching comments to the tree (for both parsers) |
 
 ``parse`` tries the fast path; on anything it does not accept, lark parses
 (and reports the syntax errors).  The parsers are imported on first use, so
@@ -33,8 +34,8 @@ def parse(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
 
     errors: list[Diagnostic] = []
     result = parse_fast_or_offset(source.text, source.name, errors)
-    if isinstance(result, list):
-        return S.Module(source.name, tuple(result)), errors
+    if not isinstance(result, int):
+        return result, errors
     if result == 0:
         return get_parser().parse(source)
     # Let lark start at the declaration the fast path stopped in: blank what came

@@ -21,12 +21,14 @@ from bisect import bisect_right
 from . import syntax as S
 from ..diagnostics import Diagnostic, Span
 from ..units import UNITS
+from .comments import attach
 from .tokens import decode_string, fast_token_regex, parse_int, size_text
 
 # The terminals of unilang.front.tokens, as lark tries them; each match also
 # swallows the whitespace and comments before the token.
 _TOKEN = fast_token_regex()
 _NEWLINE = re.compile("\n")
+_COMMENT_START = re.compile("#|//")
 _tuple_new = tuple.__new__
 
 _BLOCK_KINDS = ("library", "app", "policy")
@@ -65,6 +67,7 @@ def _tokens(text: str) -> tuple[list[str], list[str], list[int]] | None:
 class FastParser:
     def __init__(self, text: str, file: str, errors: list[Diagnostic]) -> None:
         self.file = file
+        self.text = text
         self.errors = errors
         toks = _tokens(text)
         if toks is None:
@@ -118,13 +121,13 @@ class FastParser:
         line, col = self.where(self.starts[i])
         return decode_string(self.texts[i], self.file, line, col, self.errors)
 
-    def optional_str(self) -> str | None:
-        """A doc string, if one comes next."""
-        if self.kinds[self.i] != "str":
-            return None
-        doc = self.decode(self.i)
-        self.i += 1
-        return doc
+    def optional_str(self) -> tuple[str | None, Span | None]:
+        """A doc string and its span, if one comes next."""
+        i = self.i
+        if self.kinds[i] != "str":
+            return None, None
+        self.i = i + 1
+        return self.decode(i), self.span(i, i)
 
     # ------------------------------------------------------------ values
     def dotted(self) -> S.Name:
@@ -240,10 +243,10 @@ class FastParser:
         if self.is_word("divides"):
             self.i += 1
             divides = self.scalar()
-        doc = self.optional_str()
+        doc, doc_span = self.optional_str()
         last = self.expect(";")
         return S.Param(self.texts[name], self.span(name, name), type_, default, low, high, doc,
-                       self.span(first, last), divides)
+                       self.span(first, last), divides, doc_span=doc_span)
 
     def device(self) -> S.Device:
         first = self.keyword("device")
@@ -288,18 +291,20 @@ class FastParser:
         word = self.texts[first]
         if word == "import":
             if self.kinds[self.i] == "str":
-                target = self.decode(self.i)
+                at = self.i
+                target = self.decode(at)
                 self.i += 1
                 last = self.expect(";")
-                return S.Import(target, True, self.span(first, last))
+                return S.Import(target, True, self.span(first, last), self.span(at, at))
             name = self.dotted()
             last = self.expect(";")
-            return S.Import(name.value, False, self.span(first, last))
+            return S.Import(name.value, False, self.span(first, last), name.span)
         if word == "construct" or word == "capability":
             name = self.dotted()
-            doc = self.optional_str()
+            doc, doc_span = self.optional_str()
             last = self.expect(";")
-            return S.Symbol(word, name.value, name.span, doc, self.span(first, last))
+            return S.Symbol(word, name.value, name.span, doc, self.span(first, last),
+                            doc_span=doc_span)
         if word in _BLOCK_KINDS:
             at = self.expect("name")
             self.expect("{")
@@ -311,24 +316,49 @@ class FastParser:
                            self.span(first, last))
         raise _Bail
 
-    def module(self) -> list[S.Decl]:
+    def module(self) -> S.Module:
         decls = []
         while self.kinds[self.i] != "$END":
             self.decl_start = self.starts[self.i]
             decls.append(self.decl())
-        return decls
+        found = self.comments()
+        if not found:
+            return S.Module(self.file, tuple(decls))
+        placed, rest = attach(decls, found)
+        return S.Module(self.file, placed, rest)
+
+    def comments(self) -> list[S.Comment]:
+        """The comments of the text: each ``#`` or ``//`` that no token holds (a
+        string) and no comment before it on its line holds starts one."""
+        text = self.text
+        starts, texts = self.starts, self.texts
+        out: list[S.Comment] = []
+        skip = 0
+        for m in _COMMENT_START.finditer(text):
+            at = m.start()
+            if at < skip:
+                continue
+            k = bisect_right(starts, at) - 1
+            if k >= 0 and at < starts[k] + len(texts[k]):
+                continue  # in a string
+            end = text.find("\n", at)
+            skip = end = len(text) if end < 0 else end
+            line, col = self.where(at)
+            out.append(S.Comment(text[at:end], Span(self.file, line, col, line,
+                                                    col + end - at)))
+        return out
 
 
-def parse_fast(text: str, file: str, errors: list[Diagnostic]) -> list[S.Decl] | None:
-    """The module's declarations, or None when lark must parse it; invalid string
-    escapes are added to ``errors``."""
+def parse_fast(text: str, file: str, errors: list[Diagnostic]) -> S.Module | None:
+    """The module, or None when lark must parse it; invalid string escapes are
+    added to ``errors``."""
     result = parse_fast_or_offset(text, file, errors)
-    return result if isinstance(result, list) else None
+    return None if isinstance(result, int) else result
 
 
 def parse_fast_or_offset(text: str, file: str,
-                         errors: list[Diagnostic]) -> list[S.Decl] | int:
-    """The module's declarations, or the offset of the first declaration the fast
+                         errors: list[Diagnostic]) -> S.Module | int:
+    """The module, or the offset of the first declaration the fast
     path could not parse.  Declarations are independent in the grammar, so lark
     can start there: everything before it parsed, and lark accepts it too."""
     try:

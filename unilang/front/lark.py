@@ -22,6 +22,7 @@ from ..diagnostics import Diagnostic, Span, error
 from .source import SourceFile
 from . import syntax as S
 from ..units import UNIT_LIST, UNITS
+from .comments import attach
 from .tokens import decode_string, grammar_text, parse_int, size_text
 
 #: Names of the grammar's named terminals as a user would say them.
@@ -111,7 +112,7 @@ class _Builder:
     def param(self, meta: Any, children: Sequence[Any]) -> S.Param:
         name, type_ = children[0], children[1]
         default = low = high = divides = None
-        doc = None
+        doc = doc_span = None
         for c in children[2:]:
             if isinstance(c, _Divides):
                 divides = c.value
@@ -119,10 +120,11 @@ class _Builder:
                 low, high = c
             elif hasattr(c, "type") and getattr(c, "type") == "STRING":
                 doc = self.decode_string(c)
+                doc_span = self.tok_span(c)
             else:
                 default = c
         return S.Param(str(name), self.tok_span(name), type_, default, low, high, doc,
-                       self.span_of(meta), divides)
+                       self.span_of(meta), divides, doc_span=doc_span)
 
     def device(self, meta: Any, children: Sequence[Any]) -> S.Device:
         name = children[0]
@@ -139,13 +141,16 @@ class _Builder:
     def import_decl(self, meta: Any, children: Sequence[Any]) -> S.Import:
         target = children[0]
         if isinstance(target, S.Name):
-            return S.Import(target.value, False, self.span_of(meta))
-        return S.Import(self.decode_string(target), True, self.span_of(meta))
+            return S.Import(target.value, False, self.span_of(meta), target.span)
+        return S.Import(self.decode_string(target), True, self.span_of(meta),
+                        self.tok_span(target))
 
     def _symbol(self, kind: str, meta: Any, children: Sequence[Any]) -> S.Symbol:
         name = children[0]
-        doc = self.decode_string(children[1]) if len(children) > 1 else None
-        return S.Symbol(kind, name.value, name.span, doc, self.span_of(meta))
+        doc = doc_span = None
+        if len(children) > 1:
+            doc, doc_span = self.decode_string(children[1]), self.tok_span(children[1])
+        return S.Symbol(kind, name.value, name.span, doc, self.span_of(meta), doc_span=doc_span)
 
     def construct_decl(self, meta: Any, children: Sequence[Any]) -> S.Symbol:
         return self._symbol("construct", meta, children)
@@ -231,7 +236,18 @@ class Parser:
             col = len(source.text) - (source.text.rfind("\n") + 1) + 1
             return None, [error("U0010", "unexpected end of file",
                                 Span(source.name, line, col, line, col))]
-        return S.Module(source.name, tuple(decls)), errors
+        found = self.comments(source)
+        if not found:
+            return S.Module(source.name, tuple(decls)), errors
+        placed, rest = attach(decls, found)
+        return S.Module(source.name, placed, rest), errors
+
+    def comments(self, source: SourceFile) -> list[S.Comment]:
+        """The COMMENT tokens of a source the parser accepted, from lark's lexer."""
+        if "#" not in source.text and "//" not in source.text:
+            return []
+        return [S.Comment(str(t), Span(source.name, t.line, t.column, t.end_line, t.end_column))
+                for t in self.lark.lex(source.text, dont_ignore=True) if t.type == "COMMENT"]
 
     def _unexpected_token(self, source: SourceFile, e: Any) -> Diagnostic:
         tok = e.token
