@@ -40,16 +40,16 @@ def project(tmp_path: Path, n_modules: int = 3) -> Path:
 
 
 def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    import unilang.parser as L
+    import unilang.front as F
 
     parsed: list[str] = []
-    real = L.parse_source
+    real = F.parse
 
     def spy(src):  # type: ignore[no-untyped-def]
         parsed.append(src.name)
         return real(src)
 
-    monkeypatch.setattr(L, "parse_source", spy)
+    monkeypatch.setattr(F, "parse", spy)
     return parsed
 
 
@@ -150,7 +150,7 @@ def test_concurrent_writers(tmp_path: Path, cache_home: Path) -> None:
 
 
 def test_summary_round_trips_through_json(tmp_path: Path) -> None:
-    from unilang.parser import parse_text
+    from unilang.front import parse_text
 
     text = 'import core;\nimport "x/y.uni";\n' + (ROOT / "stdlib" / "net.uni").read_text()
     module, errors = parse_text(text, "m.uni")
@@ -172,7 +172,7 @@ def test_a_warm_check_reads_no_module_and_every_read_is_a_fact(
     """The check cache answers before loading anything (unilang.fresh), and a
     change to any file it read, wherever it lives, or a new module that would
     shadow an import, makes it a miss."""
-    import unilang.source as SRC
+    import unilang.front.source as SRC
 
     spec = project(tmp_path)
     hidden = spec.parent / ".hidden"

@@ -4,14 +4,15 @@ an input the fast parser does too."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unilang.fastparse import parse_fast
-from unilang.parser import _Builder, reference_parse
-from unilang.source import SourceFile
+from unilang.front.fast import parse_fast
+from unilang.front import reference_parse
+from unilang.front.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,12 +79,29 @@ def agree(text: str) -> None:
     src = SourceFile("t.uni", Path("t.uni"), text, "")
     ref, ref_errors = reference_parse(src)
     errors: list = []
-    fast = parse_fast(text, "t.uni", _Builder("t.uni", errors))
+    fast = parse_fast(text, "t.uni", errors)
+    if ref is not None:
+        comments_in_place(text, ref)
     if fast is None:
         return  # lark decides; nothing to compare
     assert ref is not None, f"fast parser accepted what the grammar rejects: {text!r}"
-    assert tuple(fast) == ref.decls
+    assert fast == ref  # declarations, spans and comments
     assert errors == ref_errors
+
+
+def comments_in_place(text: str, module) -> None:  # type: ignore[no-untyped-def]
+    """Every comment lark's lexer sees is in the tree once, with its text and span."""
+    from unilang.front.comments import every_comment
+    from unilang.front.lark import get_parser
+
+    lexed = [(t.line, t.column, str(t)) for t in get_parser().lark.lex(text, dont_ignore=True)
+             if t.type == "COMMENT"]
+    found = every_comment(module)
+    assert [(c.span.line, c.span.column, c.text) for c in found] == lexed
+    lines = text.split("\n")
+    for c in found:
+        assert c.span.line == c.span.end_line
+        assert lines[c.span.line - 1][c.span.column - 1:c.span.end_column - 1] == c.text
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -96,6 +114,23 @@ def test_well_formed_specs_agree(text: str) -> None:
 @given(soup)
 def test_token_soup_agrees(text: str) -> None:
     agree(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs, st.data())
+def test_commented_specs_agree(text: str, data: st.DataObject) -> None:
+    """Comments anywhere a space may be: before, inside and after every kind of
+    declaration and member, on lines of their own or trailing."""
+    gaps = [i for i, ch in enumerate(text) if ch in " \n"]
+    chosen = data.draw(st.lists(st.sampled_from(gaps), unique=True, max_size=8)) if gaps else []
+    out = []
+    last = 0
+    for k, i in enumerate(sorted(chosen)):
+        comment = data.draw(st.sampled_from([" # c", "# ", "// d", "//", " #x # y", "# \"x\""]))
+        out += [text[last:i], f" {comment}{k}\n" if text[i] == " " else f"\n{comment}{k}\n"]
+        last = i + 1
+    out.append(text[last:])
+    agree("".join(out) + data.draw(st.sampled_from(["", "\n# end", "// end\n"])))
 
 
 @settings(max_examples=200, deadline=None)
@@ -115,4 +150,32 @@ def test_every_shipped_file_takes_the_fast_path() -> None:
             continue
         agree(text)
         if "errors" not in path.parts:
-            assert parse_fast(text, "f", _Builder("f", [])) is not None, path
+            assert parse_fast(text, "f", []) is not None, path
+
+
+def test_one_token_table() -> None:
+    """The grammar's named terminals come from unilang.front.tokens, and the
+    literals its rules spell out are exactly the table's keywords, punctuation
+    and units: nothing about tokens is written in two places."""
+    from unilang.front import tokens
+    from unilang.front.lark import get_parser
+    from unilang.units import UNITS
+
+    terminals = get_parser().lark.terminals
+    literal = {t.pattern.value for t in terminals if type(t.pattern).__name__ == "PatternStr"}
+    words = {w for w in literal if w[0].isalpha()}
+    assert words == set(tokens.KEYWORDS)
+    assert literal - words == set(tokens.PUNCTUATION)
+    regexes = {t.name: t.pattern.value for t in terminals
+               if type(t.pattern).__name__ == "PatternRE"}
+    unit = re.compile(regexes.pop("UNIT"))
+    assert all(unit.fullmatch(u) for u in UNITS) and not unit.fullmatch("kib")
+    table = {"NAME": tokens.NAME, "INT": tokens.INT, "STRING": tokens.STRING,
+             "COMMENT": tokens.COMMENT, "WS": tokens.WS}
+    assert set(regexes) == set(table)
+    samples = ["a", "a-b_1", "1a", "-7", "0x1F", "0x", '"s"', '"a\\"b"', '"a\nb"', '"', "# c",
+               "// c", "/ c", "# a\nb", " \t\r\n", "\f", "é", ""]
+    for name, pattern in table.items():  # lark unescapes what it reads: same language
+        assert [bool(re.fullmatch(regexes[name], x)) for x in samples] == [
+            bool(re.fullmatch(pattern, x)) for x in samples], name
+    assert "NAME:" not in (ROOT / "grammar" / "unilang.lark").read_text()

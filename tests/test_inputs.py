@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from unilang.cli import main
-from unilang.source import read_source
+from unilang.front.source import read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 HELLO = (ROOT / "examples/hello/hello.uni").read_text(encoding="utf-8")

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unilang import syntax as S
+from unilang.front import syntax as S
 from unilang.cli import main
 from unilang.diagnostics import Span
-from unilang.parser import parse_text
+from unilang.front import parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 

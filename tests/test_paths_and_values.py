@@ -171,8 +171,8 @@ def test_huge_parameter_declaration(tmp_path: Path) -> None:
 
 
 def test_both_parsers_read_huge_literals_alike() -> None:
-    from unilang.parser import parse_text, reference_parse
-    from unilang.source import SourceFile
+    from unilang.front import parse_text, reference_parse
+    from unilang.front.source import SourceFile
 
     text = ("library x { a = " + "9" * 4400 + "; b = -0x" + "f" * 20 + "; c = "
             + "1" * 4500 + " KiB; d = 0x10 MiB; e = 00000000000000000000000000042; }\n")

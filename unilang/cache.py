@@ -32,10 +32,10 @@ from typing import Callable
 
 from . import __version__, paths
 from .fsutil import atomic_write
-from . import syntax as S
+from .front import syntax as S
 from .diagnostics import Diagnostic, Span
 
-FORMAT = 1
+FORMAT = 2
 _MAC_LEN = 64  # hex digits of an HMAC-SHA256
 
 
@@ -135,24 +135,31 @@ def namespace(kind: str) -> str:
 # ---------------------------------------------------------------- module summaries
 
 def encode_summary(module: S.Module) -> bytes:
-    """What loading needs of a module: its imports and the names it defines.
-    Spans lose their file name; the reader adds the module's current one."""
-    imports = [[d.target, d.is_path, d.span.line, d.span.column, d.span.end_line,
-                d.span.end_column] for d in module.decls if isinstance(d, S.Import)]
+    """What loading needs of a module: its imports (without their comments) and
+    the names it defines.  Spans lose their file name; the reader adds the
+    module's current one."""
+    imports = [[d.target, d.is_path, *_span_numbers(d.span), *_span_numbers(d.target_span)]
+               for d in module.decls if isinstance(d, S.Import)]
     defines = [f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)]
     return json.dumps({"imports": imports, "defines": defines}, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
+
+
+def _span_numbers(span: Span | None) -> tuple[int, int, int, int]:
+    assert span is not None  # both parsers give every import its target's span
+    return span.line, span.column, span.end_line, span.end_column
 
 
 def decode_summary(payload: bytes, name: str) -> tuple[tuple[S.Import, ...], tuple[str, ...]]:
     """The inverse of ``encode_summary``; raises ValueError on anything malformed."""
     doc = json.loads(payload)
     imports = []
-    for target, is_path, line, column, end_line, end_column in doc["imports"]:
-        if not isinstance(target, str) or not isinstance(is_path, bool) or not all(
-                isinstance(n, int) for n in (line, column, end_line, end_column)):
+    for target, is_path, *numbers in doc["imports"]:
+        if not isinstance(target, str) or not isinstance(is_path, bool) or len(numbers) != 8 \
+                or not all(isinstance(n, int) for n in numbers):
             raise ValueError("malformed import")
-        imports.append(S.Import(target, is_path, Span(name, line, column, end_line, end_column)))
+        imports.append(S.Import(target, is_path, Span(name, *numbers[:4]),
+                                Span(name, *numbers[4:])))
     defines = tuple(doc["defines"])
     if not all(isinstance(d, str) for d in defines):
         raise ValueError("malformed definitions")
@@ -234,13 +241,13 @@ class PersistentCache(MemoryCache):
             return None  # a damaged entry is a miss
 
         def thunk() -> S.Module:
-            from .parser import parse_source
-            from .source import read_source
+            from .front import parse
+            from .front.source import read_source
 
             src = read_source(path, name)
             if isinstance(src, Diagnostic) or src.digest != digest:
                 raise CacheInconsistent(path)
-            module, errs = parse_source(src)
+            module, errs = parse(src)
             if module is None or errs:
                 raise CacheInconsistent(path)
             return module

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import syntax as S
+from .front import syntax as S
 from .cache import CacheInconsistent, open_cache, parse_cache
 from .diagnostics import Sink, diagnostic_from_json, error
 from .loader import LoadedModule, ParseCache, load_modules

@@ -25,10 +25,10 @@ from typing import Protocol
 import attrs
 
 from . import libfolders, paths
-from . import syntax as S
+from .front import syntax as S
 from .diagnostics import Diagnostic, Label, Sink, Span, error
 from .cache import Parsed
-from .source import display_name, read_source
+from .front.source import display_name, read_source
 
 
 @attrs.frozen
@@ -212,9 +212,9 @@ class Loader:
         self.reads[str(real)] = src.digest
         parsed = self.cache.get(real, src.digest, name)
         if parsed is None:
-            from .parser import parse_source  # only on a cache miss
+            from .front import parse  # only on a cache miss
 
-            tree, errs = parse_source(src)
+            tree, errs = parse(src)
             self.sink.extend(errs)
             if tree is None:
                 return None

@@ -8,7 +8,7 @@ import re
 from typing import Callable, Iterable, Mapping, TextIO
 
 from .diagnostics import Diagnostic, Severity, Span
-from .source import split_lines
+from .front.source import split_lines
 
 SourceLookup = Callable[[str], "str | None"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .. import model as M
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label, Sink, Span, did_you_mean, error, one_of
 from ..loader import LoadedModule
 

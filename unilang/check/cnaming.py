@@ -7,7 +7,7 @@ import attrs
 
 from .. import cnames
 from .. import model as M
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label, Span
 from .base import Base
 

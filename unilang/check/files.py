@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 from .. import model as M
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label
 from ..loader import NAME_MAX, ModuleInfo
 from .base import Base

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import cnames
 from .. import model as M
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label, Span
 from ..loader import LoadedModule
 from .base import field_flag, field_names, field_text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from .. import model as M
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label, Span, one_of
 from ..units import fmt_size
 from .base import found, suggestion

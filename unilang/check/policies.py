@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import model as M
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label, one_of
 from ..loader import LoadedModule
 from .base import field_text

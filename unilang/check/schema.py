@@ -7,7 +7,7 @@ from typing import Iterable, Union
 
 import attrs
 
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label, one_of
 from ..units import fmt_size
 from .base import Base, found, is_huge, suggestion

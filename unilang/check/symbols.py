@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from .. import model as M
-from .. import syntax as S
+from ..front import syntax as S
 from ..diagnostics import Label, Span, one_of
 from .base import Base, suggestion
 

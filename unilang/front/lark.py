@@ -1,9 +1,11 @@
-"""Parsing: source text -> ``unilang.syntax`` tree, or syntax diagnostics.
+"""The reference parser: source text -> ``unilang.front.syntax`` tree, or syntax
+diagnostics, with lark.
 
-Sources go through the hand-written fast path (``unilang.fastparse``) first;
-what it does not accept goes to lark.  The lark LALR parser is built once per
-process; it builds a parse tree, which ``_Transform`` turns into syntax nodes
-(with ``_Builder``, which the fast path shares) bottom-up, without recursion.
+``unilang.front.parse`` tries the hand-written fast path (``unilang.front.fast``)
+first; what it does not accept comes here.  The lark LALR parser is built once
+per process (``get_parser``) from ``grammar/unilang.lark`` and the terminals of
+``unilang.front.tokens``; it builds a parse tree, which ``_Transform`` turns into
+syntax nodes (with ``_Builder``) bottom-up, without recursion.
 Syntax errors become diagnostics whose "expected" lists use the text of
 tokens (``";"``, ``"{"``), never lark's terminal names.
 """
@@ -13,16 +15,15 @@ from __future__ import annotations
 import functools
 
 import attrs
-import re
-from pathlib import Path
 from typing import Any, Sequence
 
-from . import paths
-from .diagnostics import Diagnostic, Span, error
-from .fastparse import parse_int as _parse_int, size_text as _size_text
+from .. import paths
+from ..diagnostics import Diagnostic, Span, error
 from .source import SourceFile
 from . import syntax as S
-from .units import UNIT_LIST, UNITS
+from ..units import UNIT_LIST, UNITS
+from .comments import attach
+from .tokens import decode_string, grammar_text, parse_int, size_text
 
 #: Names of the grammar's named terminals as a user would say them.
 _TERMINAL_WORDS = {
@@ -58,49 +59,16 @@ class _Builder:
         return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
 
     def decode_string(self, tok: Any) -> str:
-        raw = str(tok)[1:-1]
-        if "\\" not in raw:
-            return raw
-        out: list[str] = []
-        i = 0
-        while i < len(raw):
-            c = raw[i]
-            if c != "\\":
-                out.append(c)
-                i += 1
-                continue
-            nxt = raw[i + 1]
-            simple = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-            if nxt in simple:
-                out.append(simple[nxt])
-                i += 2
-                continue
-            width = 2
-            if nxt == "u":
-                m = re.match(r"u\{([0-9A-Fa-f]{1,6})\}", raw[i + 1:])
-                if m:
-                    cp = int(m.group(1), 16)
-                    if 0 < cp <= 0x10FFFF and not 0xD800 <= cp <= 0xDFFF:
-                        out.append(chr(cp))
-                        i += 1 + m.end()
-                        continue
-                    width = 1 + m.end()  # report (and skip) the whole `\u{...}`
-            col = tok.column + 1 + i
-            self.errors.append(error(
-                "U0011", f"invalid escape sequence `{raw[i:i + width]}` in string",
-                Span(self.file, tok.line, col, tok.line, col + width),
-                help='the escapes are \\\\ \\" \\n \\t \\r and \\u{HEX} (not \\u{0})'))
-            i += width
-        return "".join(out)
+        return decode_string(str(tok), self.file, tok.line, tok.column, self.errors)
 
     # -- scalars
     def int(self, meta: Any, children: Sequence[Any]) -> S.Int:
-        return S.Int(_parse_int(str(children[0])), self.span_of(meta))
+        return S.Int(parse_int(str(children[0])), self.span_of(meta))
 
     def size(self, meta: Any, children: Sequence[Any]) -> S.Size:
         num, unit = children
-        n = _parse_int(str(num))
-        return S.Size(n * UNITS[str(unit)], _size_text(str(num), str(unit)), self.span_of(meta))
+        n = parse_int(str(num))
+        return S.Size(n * UNITS[str(unit)], size_text(str(num), str(unit)), self.span_of(meta))
 
     def string(self, meta: Any, children: Sequence[Any]) -> S.Str:
         return S.Str(self.decode_string(children[0]), self.span_of(meta))
@@ -144,7 +112,7 @@ class _Builder:
     def param(self, meta: Any, children: Sequence[Any]) -> S.Param:
         name, type_ = children[0], children[1]
         default = low = high = divides = None
-        doc = None
+        doc = doc_span = None
         for c in children[2:]:
             if isinstance(c, _Divides):
                 divides = c.value
@@ -152,10 +120,11 @@ class _Builder:
                 low, high = c
             elif hasattr(c, "type") and getattr(c, "type") == "STRING":
                 doc = self.decode_string(c)
+                doc_span = self.tok_span(c)
             else:
                 default = c
         return S.Param(str(name), self.tok_span(name), type_, default, low, high, doc,
-                       self.span_of(meta), divides)
+                       self.span_of(meta), divides, doc_span=doc_span)
 
     def device(self, meta: Any, children: Sequence[Any]) -> S.Device:
         name = children[0]
@@ -172,13 +141,16 @@ class _Builder:
     def import_decl(self, meta: Any, children: Sequence[Any]) -> S.Import:
         target = children[0]
         if isinstance(target, S.Name):
-            return S.Import(target.value, False, self.span_of(meta))
-        return S.Import(self.decode_string(target), True, self.span_of(meta))
+            return S.Import(target.value, False, self.span_of(meta), target.span)
+        return S.Import(self.decode_string(target), True, self.span_of(meta),
+                        self.tok_span(target))
 
     def _symbol(self, kind: str, meta: Any, children: Sequence[Any]) -> S.Symbol:
         name = children[0]
-        doc = self.decode_string(children[1]) if len(children) > 1 else None
-        return S.Symbol(kind, name.value, name.span, doc, self.span_of(meta))
+        doc = doc_span = None
+        if len(children) > 1:
+            doc, doc_span = self.decode_string(children[1]), self.tok_span(children[1])
+        return S.Symbol(kind, name.value, name.span, doc, self.span_of(meta), doc_span=doc_span)
 
     def construct_decl(self, meta: Any, children: Sequence[Any]) -> S.Symbol:
         return self._symbol("construct", meta, children)
@@ -206,7 +178,7 @@ class _Builder:
 
 @functools.lru_cache(maxsize=1)
 def _grammar_text() -> str:
-    return (paths.grammar_dir() / "unilang.lark").read_text(encoding="utf-8")
+    return grammar_text((paths.grammar_dir() / "unilang.lark").read_text(encoding="utf-8"))
 
 
 class Parser:
@@ -264,7 +236,18 @@ class Parser:
             col = len(source.text) - (source.text.rfind("\n") + 1) + 1
             return None, [error("U0010", "unexpected end of file",
                                 Span(source.name, line, col, line, col))]
-        return S.Module(source.name, tuple(decls)), errors
+        found = self.comments(source)
+        if not found:
+            return S.Module(source.name, tuple(decls)), errors
+        placed, rest = attach(decls, found)
+        return S.Module(source.name, placed, rest), errors
+
+    def comments(self, source: SourceFile) -> list[S.Comment]:
+        """The COMMENT tokens of a source the parser accepted, from lark's lexer."""
+        if "#" not in source.text and "//" not in source.text:
+            return []
+        return [S.Comment(str(t), Span(source.name, t.line, t.column, t.end_line, t.end_column))
+                for t in self.lark.lex(source.text, dont_ignore=True) if t.type == "COMMENT"]
 
     def _unexpected_token(self, source: SourceFile, e: Any) -> Diagnostic:
         tok = e.token
@@ -340,39 +323,3 @@ class _Transform:
 @functools.lru_cache(maxsize=1)
 def get_parser() -> Parser:
     return Parser()
-
-
-def parse_source(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
-    """Parse with the fast path; fall back to lark, which reports every syntax error."""
-    from .fastparse import parse_fast_or_offset
-
-    errors: list[Diagnostic] = []
-    result = parse_fast_or_offset(source.text, source.name, _Builder(source.name, errors))
-    if isinstance(result, list):
-        return S.Module(source.name, tuple(result)), errors
-    if result == 0:
-        return get_parser().parse(source)
-    # Let lark start at the declaration the fast path stopped in: blank what came
-    # before (keeping every newline, so positions stay the same).
-    text = source.text
-    blanked = re.sub(r"[^\n]", " ", text[:result]) + text[result:]
-    module, diags = get_parser().parse(attrs.evolve(source, text=blanked))
-    if module is None:
-        return None, diags
-    return reference_parse(source)  # the tail parsed: the fast path was only cautious
-
-
-def reference_parse(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
-    """Parse with lark only: the grammar's own reading of the source (for tests)."""
-    return get_parser().parse(source)
-
-
-def parse_text(text: str, name: str = "<input>") -> tuple[S.Module | None, list[Diagnostic]]:
-    """Parse text directly (for tests and tools)."""
-    import hashlib
-
-    from .source import normalize_line_ends
-
-    src = SourceFile(name=name, path=Path(name), text=normalize_line_ends(text),
-                     digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
-    return parse_source(src)

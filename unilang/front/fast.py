@@ -1,7 +1,8 @@
 """A fast path for parsing well-formed sources.
 
-lark's LALR parser (``unilang.parser``) is the reference: the grammar in
-``grammar/unilang.lark`` defines the language and lark produces every syntax
+lark's LALR parser (``unilang.front.lark``) is the reference: the grammar in
+``grammar/unilang.lark`` (with the terminals of ``unilang.front.tokens``, which
+this module reads too) defines the language and lark produces every syntax
 diagnostic.  For large inputs it is slow (tens of microseconds a token), so
 this module parses the same language with one regular expression for the
 tokens and a small recursive-descent parser, building exactly the nodes and
@@ -16,25 +17,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from typing import Any
 
 from . import syntax as S
-from .diagnostics import Span
-from .units import UNITS
+from ..diagnostics import Diagnostic, Span
+from ..units import UNITS
+from .comments import attach
+from .tokens import decode_string, fast_token_regex, parse_int, size_text
 
-# The terminals of grammar/unilang.lark, in the order lark tries them; each
-# match also swallows the whitespace and comments before the token.
-_TOKEN = re.compile(r"""
-    (?:[ \t\f\r\n]+|(?:\#|//)[^\n]*)*
-    (?:
-        (?P<str>"(?:[^"\\\n]|\\[^\n])*")
-      | (?P<int>-?(?:0x[0-9A-Fa-f]+|[0-9]+))
-      | (?P<name>[A-Za-z_][A-Za-z0-9_\-]*)
-      | (?P<p>\.\.|[{}\[\]();:=,.])
-      | (?P<end>\Z)
-    )
-""", re.X)
+# The terminals of unilang.front.tokens, as lark tries them; each match also
+# swallows the whitespace and comments before the token.
+_TOKEN = fast_token_regex()
 _NEWLINE = re.compile("\n")
+_COMMENT_START = re.compile("#|//")
 _tuple_new = tuple.__new__
 
 _BLOCK_KINDS = ("library", "app", "policy")
@@ -43,20 +37,6 @@ _MEMBER_KEYWORDS = ("param", "device", "use", "set")
 
 class _Bail(Exception):
     """The input is not something the fast path handles; use lark."""
-
-
-class _Tok:
-    """Enough of a lark token for ``_Builder.decode_string``."""
-
-    __slots__ = ("text", "line", "column")
-
-    def __init__(self, text: str, line: int, column: int) -> None:
-        self.text = text
-        self.line = line
-        self.column = column
-
-    def __str__(self) -> str:
-        return self.text
 
 
 def _tokens(text: str) -> tuple[list[str], list[str], list[int]] | None:
@@ -85,9 +65,10 @@ def _tokens(text: str) -> tuple[list[str], list[str], list[int]] | None:
 
 
 class FastParser:
-    def __init__(self, text: str, file: str, builder: Any) -> None:
+    def __init__(self, text: str, file: str, errors: list[Diagnostic]) -> None:
         self.file = file
-        self.b = builder
+        self.text = text
+        self.errors = errors
         toks = _tokens(text)
         if toks is None:
             raise _Bail
@@ -138,15 +119,15 @@ class FastParser:
 
     def decode(self, i: int) -> str:
         line, col = self.where(self.starts[i])
-        return self.b.decode_string(_Tok(self.texts[i], line, col))
+        return decode_string(self.texts[i], self.file, line, col, self.errors)
 
-    def optional_str(self) -> str | None:
-        """A doc string, if one comes next."""
-        if self.kinds[self.i] != "str":
-            return None
-        doc = self.decode(self.i)
-        self.i += 1
-        return doc
+    def optional_str(self) -> tuple[str | None, Span | None]:
+        """A doc string and its span, if one comes next."""
+        i = self.i
+        if self.kinds[i] != "str":
+            return None, None
+        self.i = i + 1
+        return self.decode(i), self.span(i, i)
 
     # ------------------------------------------------------------ values
     def dotted(self) -> S.Name:
@@ -262,10 +243,10 @@ class FastParser:
         if self.is_word("divides"):
             self.i += 1
             divides = self.scalar()
-        doc = self.optional_str()
+        doc, doc_span = self.optional_str()
         last = self.expect(";")
         return S.Param(self.texts[name], self.span(name, name), type_, default, low, high, doc,
-                       self.span(first, last), divides)
+                       self.span(first, last), divides, doc_span=doc_span)
 
     def device(self) -> S.Device:
         first = self.keyword("device")
@@ -310,18 +291,20 @@ class FastParser:
         word = self.texts[first]
         if word == "import":
             if self.kinds[self.i] == "str":
-                target = self.decode(self.i)
+                at = self.i
+                target = self.decode(at)
                 self.i += 1
                 last = self.expect(";")
-                return S.Import(target, True, self.span(first, last))
+                return S.Import(target, True, self.span(first, last), self.span(at, at))
             name = self.dotted()
             last = self.expect(";")
-            return S.Import(name.value, False, self.span(first, last))
+            return S.Import(name.value, False, self.span(first, last), name.span)
         if word == "construct" or word == "capability":
             name = self.dotted()
-            doc = self.optional_str()
+            doc, doc_span = self.optional_str()
             last = self.expect(";")
-            return S.Symbol(word, name.value, name.span, doc, self.span(first, last))
+            return S.Symbol(word, name.value, name.span, doc, self.span(first, last),
+                            doc_span=doc_span)
         if word in _BLOCK_KINDS:
             at = self.expect("name")
             self.expect("{")
@@ -333,51 +316,53 @@ class FastParser:
                            self.span(first, last))
         raise _Bail
 
-    def module(self) -> list[S.Decl]:
+    def module(self) -> S.Module:
         decls = []
         while self.kinds[self.i] != "$END":
             self.decl_start = self.starts[self.i]
             decls.append(self.decl())
-        return decls
+        found = self.comments()
+        if not found:
+            return S.Module(self.file, tuple(decls))
+        placed, rest = attach(decls, found)
+        return S.Module(self.file, placed, rest)
+
+    def comments(self) -> list[S.Comment]:
+        """The comments of the text: each ``#`` or ``//`` that no token holds (a
+        string) and no comment before it on its line holds starts one."""
+        text = self.text
+        starts, texts = self.starts, self.texts
+        out: list[S.Comment] = []
+        skip = 0
+        for m in _COMMENT_START.finditer(text):
+            at = m.start()
+            if at < skip:
+                continue
+            k = bisect_right(starts, at) - 1
+            if k >= 0 and at < starts[k] + len(texts[k]):
+                continue  # in a string
+            end = text.find("\n", at)
+            skip = end = len(text) if end < 0 else end
+            line, col = self.where(at)
+            out.append(S.Comment(text[at:end], Span(self.file, line, col, line,
+                                                    col + end - at)))
+        return out
 
 
-def parse_int(text: str) -> int:
-    """An INT token's value: decimal or 0x hex, optionally negative.
-
-    A literal whose magnitude is ``S.INT_LIMIT`` (2**64) or more is out of
-    range wherever a number is allowed; it is kept as +-``S.INT_LIMIT`` so
-    that no literal, however long, is ever converted digit by digit (Python
-    refuses to convert more than 4,300 decimal digits)."""
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("-")
-    hexa = digits[:2] in ("0x", "0X")
-    digits = (digits[2:] if hexa else digits).lstrip("0") or "0"
-    if len(digits) > (16 if hexa else 20):
-        return sign * S.INT_LIMIT
-    value = int(digits, 16 if hexa else 10)
-    return sign * min(value, S.INT_LIMIT)
+def parse_fast(text: str, file: str, errors: list[Diagnostic]) -> S.Module | None:
+    """The module, or None when lark must parse it; invalid string escapes are
+    added to ``errors``."""
+    result = parse_fast_or_offset(text, file, errors)
+    return None if isinstance(result, int) else result
 
 
-def size_text(number: str, unit: str) -> str:
-    """How a size literal is shown (``Size.text``): as written, but a number
-    too long to be read in a message is cut to its first and last digits."""
-    if len(number) > 40:
-        number = f"{number[:12]}...{number[-4:]} ({len(number)} characters)"
-    return f"{number} {unit}"
-
-
-def parse_fast(text: str, file: str, builder: Any) -> list[S.Decl] | None:
-    """The module's declarations, or None when lark must parse it."""
-    result = parse_fast_or_offset(text, file, builder)
-    return result if isinstance(result, list) else None
-
-
-def parse_fast_or_offset(text: str, file: str, builder: Any) -> list[S.Decl] | int:
-    """The module's declarations, or the offset of the first declaration the fast
+def parse_fast_or_offset(text: str, file: str,
+                         errors: list[Diagnostic]) -> S.Module | int:
+    """The module, or the offset of the first declaration the fast
     path could not parse.  Declarations are independent in the grammar, so lark
     can start there: everything before it parsed, and lark accepts it too."""
     try:
-        parser = FastParser(text, file, builder)
+        parser = FastParser(text, file, errors)
     except _Bail:
         return 0
     parser.decl_start = 0

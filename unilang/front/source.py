@@ -9,7 +9,7 @@ from pathlib import Path
 
 import attrs
 
-from .diagnostics import Diagnostic, Span, error
+from ..diagnostics import Diagnostic, Span, error
 
 #: Larger files are refused before they are decoded or parsed.
 MAX_SOURCE_BYTES = 64 * 1024 * 1024

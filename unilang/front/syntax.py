@@ -1,9 +1,17 @@
 """The syntax tree: what the parser produces, before any checking.
 
-Every node carries the ``Span`` it came from.  Declaration bodies are kept
-generic (a list of fields, params, devices, uses and sets); the checker
-(``unilang.check``) validates them against each kind's schema and builds
-the typed model in ``unilang.model``.
+Every node carries the ``Span`` it came from, and its parts theirs (a field's
+key and value, an import's target, a doc string; the closing ``;`` or ``}`` is
+the last character of the node's span: ``end_span``).  Declaration bodies are
+kept generic (a list of fields, params, devices, uses and sets); the checker
+(``unilang.check``) validates them against each kind's schema and builds the
+typed model in ``unilang.model``.
+
+Comments are kept too, so that a formatter or a language server can work on the
+tree: every comment of the file is in exactly one place (``Comments``, attached
+by ``unilang.front.comments``): on the declaration or member it precedes
+(``leading``), follows on the same line (``trailing``) or sits inside
+(``inner``), or, when none is near, in ``Module.comments``.
 """
 
 from __future__ import annotations
@@ -12,7 +20,38 @@ from typing import Union
 
 import attrs
 
-from .diagnostics import Span
+from ..diagnostics import Span
+
+
+# ---------------------------------------------------------------- comments
+
+@attrs.frozen
+class Comment:
+    """A ``# ...`` or ``// ...`` comment: its text as written, marker included."""
+
+    text: str
+    span: Span
+
+
+@attrs.frozen
+class Comments:
+    """The comments that belong to one declaration or member."""
+
+    #: before it, from the end of the previous one (not on that one's last line)
+    leading: tuple[Comment, ...] = ()
+    #: after it, on its last line
+    trailing: tuple[Comment, ...] = ()
+    #: between its first and last token, and not in one of its members (or, for a
+    #: block or a device, after its last member)
+    inner: tuple[Comment, ...] = ()
+
+    def all(self) -> tuple[Comment, ...]:
+        return self.leading + self.inner + self.trailing
+
+
+def end_span(span: Span) -> Span:
+    """The last character of ``span``: the ``;`` or ``}`` that closes a node."""
+    return Span(span.file, span.end_line, span.end_column - 1, span.end_line, span.end_column)
 
 
 # ---------------------------------------------------------------- values
@@ -98,6 +137,7 @@ class Field:
     value: Value
     span: Span
     on: tuple[Name, ...] | None = None
+    comments: Comments | None = None
 
 
 @attrs.frozen
@@ -119,6 +159,8 @@ class Param:
     span: Span
     #: ``divides N``: every value must be a positive divisor of N.
     divides: Scalar | None = None
+    comments: Comments | None = None
+    doc_span: Span | None = None
 
 
 @attrs.frozen
@@ -127,6 +169,7 @@ class Device:
     name_span: Span
     fields: tuple[Field, ...]
     span: Span
+    comments: Comments | None = None
 
 
 @attrs.frozen
@@ -135,6 +178,7 @@ class Use:
     library_span: Span
     construct: Name
     span: Span
+    comments: Comments | None = None
 
 
 @attrs.frozen
@@ -142,6 +186,7 @@ class Set:
     target: Name
     value: Scalar
     span: Span
+    comments: Comments | None = None
 
 
 Member = Union[Field, Param, Device, Use, Set]
@@ -154,6 +199,9 @@ class Import:
     target: str
     is_path: bool
     span: Span
+    #: the dotted name, or the string with its quotes
+    target_span: Span | None = None
+    comments: Comments | None = None
 
 
 @attrs.frozen
@@ -165,6 +213,7 @@ class Block:
     name_span: Span
     members: tuple[Member, ...]
     span: Span
+    comments: Comments | None = None
 
 
 @attrs.frozen
@@ -176,6 +225,8 @@ class Symbol:
     name_span: Span
     doc: str | None
     span: Span
+    comments: Comments | None = None
+    doc_span: Span | None = None
 
 
 Decl = Union[Import, Block, Symbol]
@@ -185,3 +236,5 @@ Decl = Union[Import, Block, Symbol]
 class Module:
     name: str
     decls: tuple[Decl, ...]
+    #: comments near no declaration (at the end of the file, or in a file of comments)
+    comments: tuple[Comment, ...] = ()
