@@ -52,6 +52,7 @@ static inline void wr(uintptr_t base, unsigned off, uint32_t v)
 
 static int usable(uintptr_t base, uint32_t device_id)
 {
+    unilang_map_mmio(base, base + QEMU_STRIDE);
     return rd(base, R_MAGIC) == MAGIC && rd(base, R_VERSION) == 2 &&
            rd(base, R_DEVICE_ID) == device_id;
 }
