@@ -71,7 +71,7 @@ def _devices(app: M.App, backend: Backend) -> tuple[list[dict[str, Any]], list[d
         bridge = d.get("bridge") or backend.bridge
         spec = ",".join(x for x in (f"mac={mac}" if mac else "", f"bridge={bridge}") if x)
         nets.append({"name": d.name, "mac": mac, "bridge": bridge, "spec": spec,
-                     "iface": f"eth{i}", "tap": f"tap-{d.name}"})
+                     "iface": f"eth{i}", "tap": d.get("tap") or f"tap-{d.name}"[:15]})
     for i, d in enumerate(dev for dev in app.devices if dev.kind == "block"):
         fmt = d.get("format") or "raw"
         access = "ro" if d.get("readonly") else "rw"

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <unilang/arp.h>
 #include <unilang/ethernet.h>
-#include <unilang_params.h>
+#include <unilang/runtime.h> /* UNILANG_PARAM_* */
 
 #define N UNILANG_PARAM_ARP_CACHE_SIZE
 #define PKT 28u

@@ -4,7 +4,7 @@
 #include <unilang/conio.h>
 #include <unilang/ethernet.h>
 #include <unilang/ipv4.h>
-#include <unilang_params.h>
+#include <unilang/runtime.h> /* UNILANG_PARAM_* */
 
 #define MAX_PROTOCOLS 4
 

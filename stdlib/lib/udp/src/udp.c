@@ -1,7 +1,7 @@
 /* UDP (RFC 768) over ipv4. */
 #include <stdint.h>
 #include <unilang/net.h>
-#include <unilang_params.h>
+#include <unilang/runtime.h> /* UNILANG_PARAM_* */
 
 #define N UNILANG_PARAM_UDP_MAX_SOCKETS
 #define HLEN 8u

@@ -7,7 +7,7 @@
 #include <unilang/core.h>
 #include <unilang/netlink.h>
 #include <unilang/virtio-mmio.h>
-#include <unilang_params.h>
+#include <unilang/runtime.h> /* UNILANG_PARAM_* */
 
 #define QN UNILANG_PARAM_VIRTIO_NET_QUEUE_SIZE
 _Static_assert(QN >= 2 && QN <= 256 && (QN & (QN - 1)) == 0, "queue_size: a power of two");
