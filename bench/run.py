@@ -638,7 +638,7 @@ def _bench_net(reps: int, work: Path, log: Callable[[str], None] = print) -> dic
 
     return bench_net(reps, work, log, build_image=build_image, qemu_argv=qemu_argv, root=ROOT,
                      env=base_env(CacheDirs(work).warm()),
-                     accel="kvm" if kvm_usable() else "tcg")
+                     accels=["tcg", "kvm"] if kvm_usable() else ["tcg"])
 
 
 # --------------------------------------------------------------------------- report

@@ -43,6 +43,7 @@ static uint8_t rxbuf[QN][BUF] __attribute__((aligned(64)));
 static uint8_t txbuf[QN][BUF] __attribute__((aligned(64)));
 static uint16_t tx_free[QN], tx_nfree;
 static uintptr_t dev;
+static unsigned rx_unannounced;
 
 uint8_t unilang_link_mac[6];
 struct unilang_link_stats unilang_link_stats;
@@ -132,7 +133,13 @@ unsigned unilang_link_poll(unilang_link_rx_fn fn, unsigned max)
             n++;
         }
         rx_post((uint16_t)e.id);
-        if (!(rxq.used.flags & 1)) virtio_mmio_notify(dev, RXQ);
+        /* A notify is a VM exit (costly under nested KVM): the device needs one
+         * only when it ran out of buffers, which cannot happen before half of
+         * them are back in its hands unannounced. */
+        if (++rx_unannounced >= QN / 2) {
+            rx_unannounced = 0;
+            if (!(rxq.used.flags & 1)) virtio_mmio_notify(dev, RXQ);
+        }
     }
     return n;
 }
