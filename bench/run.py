@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import gen  # noqa: E402
 
-SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot")
+SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot", "net")
 UNIKRAFT_HELLO_BYTES = 197_280  # platform-facts: Unikraft helloworld, with DCE
 UNIKRAFT_HELLO_NO_DCE_BYTES = 262_816
 
@@ -612,6 +612,19 @@ def bench_boot(reps: int, work: Path, log: Callable[[str], None] = print) -> dic
     return out
 
 
+def _bench_net(reps: int, work: Path, log: Callable[[str], None] = print) -> dict:
+    """bench/netbench.py: udp-echo's first echo beside hello's boot, round trips, size."""
+    if qemu_binary() is None:
+        return {"skipped": "qemu-system-x86_64 not found"}
+    if not have_cc():
+        return {"skipped": "gcc/ld not found"}
+    from netbench import bench_net
+
+    return bench_net(reps, work, log, build_image=build_image, qemu_argv=qemu_argv, root=ROOT,
+                     env=base_env(CacheDirs(work).warm()),
+                     accels=["tcg", "kvm"] if kvm_usable() else ["tcg"])
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -835,6 +848,7 @@ def main(argv: list[str] | None = None) -> int:
         "build": lambda: bench_build(args.reps, work, log=log),
         "image": lambda: bench_image(work, log=log),
         "boot": lambda: bench_boot(max(args.reps, 5) if not args.quick else args.reps, work, log),
+        "net": lambda: _bench_net(max(args.reps, 5) if not args.quick else args.reps, work, log),
     }
     for name in SECTIONS:
         if name in args.only:

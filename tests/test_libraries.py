@@ -30,6 +30,11 @@ BACKENDS = ["kvm", "xen"]
 C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
+#: Example apps that need a construct a backend has no provider for (U0100 there).
+#: (No xen netfront yet: the network apps build on kvm only.)
+NOT_ON: dict[str, tuple[str, ...]] = {"udp-echo": ("xen",), "netfuzz": ("xen",)}
+
+
 def example_apps() -> list[Path]:
     """Every app that builds: examples/<x>/<x>.uni and tests/apps/<x>/<x>.uni."""
     out = []
@@ -45,7 +50,8 @@ def example_apps() -> list[Path]:
 def test_every_library_folder_is_complete() -> None:
     folders = library_folders()
     assert {"pvh", "conio", "heap", "printf", "libc-string", "tsc-clock", "rdrand",
-            "uart16550", "qemu-exit", "debugcon", "xen-shutdown"} <= set(folders)
+            "uart16550", "qemu-exit", "debugcon", "xen-shutdown", "virtio-mmio", "virtio-net",
+            "ethernet", "arp", "ipv4", "icmp", "udp"} <= set(folders)
     sources = library_sources()
     for name, folder in folders.items():
         text = (folder / f"{name}.uni").read_text()
@@ -110,6 +116,9 @@ def test_exports_are_in_the_image_exactly_when_selected(tmp_path: Path, spec: Pa
 
     out = tmp_path / "out"
     r = unilang("build", str(spec), "--backend", backend, "-o", str(out))
+    if backend in NOT_ON.get(spec.stem, ()):
+        assert r.returncode == 1 and "error[U0100]" in r.stderr, r.stderr
+        return
     assert r.returncode == 0, r.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     work = tmp_path / ".out.work"

@@ -350,13 +350,17 @@ def test_run_finds_the_image_when_the_app_is_not_named_after_its_file(tmp_path: 
 
 
 def test_parse_run_args() -> None:
-    assert parse_run_args(["a.uni"]) == ("a.uni", "kvm", None, 30.0, None)  # kvm: the default
+    assert parse_run_args(["a.uni"]) == ("a.uni", "kvm", None, 30.0, None, ())  # kvm: default
     assert parse_run_args(["a.uni", "-b", "XEN", "--output=o", "--timeout", "5",
-                           "--accel=tcg"]) == ("a.uni", "xen", "o", 5.0, "tcg")
+                           "--accel=tcg"]) == ("a.uni", "xen", "o", 5.0, "tcg", ())
+    assert parse_run_args(["a.uni", "--forward", "udp:5555:7", "--forward=tcp:8080:80"]) == \
+        ("a.uni", "kvm", None, 30.0, None, (("udp", 5555, 7), ("tcp", 8080, 80)))
     for args in (["a.uni", "--help"], ["a.uni", "-x"], [], ["a.uni", "b.uni"],
                  ["a.uni", "--timeout", "0"], ["a.uni", "--timeout", "nan"],
                  ["a.uni", "--accel", "hvf"], ["a.uni", "-b", "qemu"], ["a.uni", "-o", ""],
-                 ["a.uni", "--timeout"]):
+                 ["a.uni", "--timeout"], ["a.uni", "--forward", "icmp:1:2"],
+                 ["a.uni", "--forward", "udp:0:7"], ["a.uni", "--forward", "udp:65536:7"],
+                 ["a.uni", "--forward", "udp:5555"], ["a.uni", "--forward", "udp:+5:7"]):
         assert parse_run_args(args) is None, args
 
 

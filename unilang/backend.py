@@ -45,6 +45,11 @@ class Qemu:
     cpu: str
     console: tuple[str, ...]   # QEMU arguments that connect the guest console to stdio
     devices: tuple[str, ...]   # one `-device` each: the exit device, a debug console ...
+    #: QEMU arguments once for an app with a `kind = net` device (a -global ...), and
+    #: per net device with ``{id}`` (its netdev id) and ``{mac}`` (``,mac=...`` or nothing).
+    #: Empty: QEMU gives this backend's guests no NIC.
+    net_once: tuple[str, ...] = ()
+    net: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -84,6 +89,20 @@ def _get(doc: dict[str, Any], key: str, kind: type, where: str) -> Any:
     if kind is list and not all(isinstance(v, str) for v in value):
         raise BackendError(f"`{key}` in {where} must be a list of strings")
     return value
+
+
+def _net_args(qemu: dict[str, Any], where: str) -> tuple[str, ...]:
+    """``[qemu] net``: only ``{id}`` and ``{mac}`` may be substituted."""
+    if "net" not in qemu:
+        return ()
+    args = tuple(_get(qemu, "net", list, f"[qemu] of {where}"))
+    for a in args:
+        try:
+            a.format(id="x", mac="")
+        except (KeyError, IndexError, ValueError):
+            raise BackendError(f"`net` in [qemu] of {where}: `{a}` may use only {{id}} and "
+                               "{mac} (write {{ and }} for braces)") from None
+    return args
 
 
 def load(name: str) -> Backend:
@@ -130,7 +149,10 @@ def load(name: str) -> Backend:
         qemu=Qemu(machine=_get(qemu, "machine", str, f"[qemu] of {where}"),
                   cpu=_get(qemu, "cpu", str, f"[qemu] of {where}"),
                   console=tuple(_get(qemu, "console", list, f"[qemu] of {where}")),
-                  devices=tuple(_get(qemu, "devices", list, f"[qemu] of {where}"))),
+                  devices=tuple(_get(qemu, "devices", list, f"[qemu] of {where}")),
+                  net_once=tuple(_get(qemu, "net_once", list, f"[qemu] of {where}")
+                                 if "net_once" in qemu else ()),
+                  net=_net_args(qemu, where)),
         disk_prefix=_get(configs, "disk_prefix", str, f"[configs] of {where}"),
         bridge=_get(configs, "bridge", str, f"[configs] of {where}"),
         emits=emits,

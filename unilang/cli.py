@@ -260,6 +260,24 @@ def why(spec: Path, library: str, backend: str) -> None:
     sys.exit(EXIT_ERRORS)
 
 
+class _Forward(click.ParamType):
+    name = "forward"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from .cliargs import parse_forward
+
+        if isinstance(value, tuple):
+            return value
+        parsed = parse_forward(str(value))
+        if parsed is None:
+            self.fail(f"`{value}` is not PROTO:HOSTPORT:GUESTPORT (udp or tcp, ports "
+                      "1-65535), e.g. udp:5555:7", param, ctx)
+        return parsed
+
+
+FORWARD = _Forward()
+
+
 def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """click options made from ``unilang.cliargs``, the grammar the early paths parse."""
     from .cliargs import MIN_TIMEOUT, OPTIONS
@@ -274,6 +292,8 @@ def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[
             elif o.kind == "seconds":
                 kw = {"type": click.FloatRange(min=MIN_TIMEOUT), "default": o.default,
                       "show_default": True}
+            elif o.kind == "forward":
+                kw = {"type": FORWARD, "multiple": True, "metavar": "PROTO:HOSTPORT:GUESTPORT"}
             else:
                 kw = {"type": click.Choice(o.choices), "default": o.default,
                       "show_default": True}
@@ -321,7 +341,8 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @early_path_options("run")
 @guarded
-def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: str) -> None:
+def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: str,
+        forwards: tuple[tuple[str, int, int], ...]) -> None:
     """Build SPEC if stale and boot it under QEMU microvm.
 
     The guest's console is streamed to stdout and unilang exits with the
@@ -332,7 +353,8 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
 
     session, result = _build_or_exit(spec, backend, outdir)
     sys.stdout.flush()
-    outcome = boot(result.outdir, result.manifest, timeout, None if accel == "auto" else accel)
+    outcome = boot(result.outdir, result.manifest, timeout, None if accel == "auto" else accel,
+                   forwards=forwards)
     if outcome.problem is not None:
         p = outcome.problem
         emit_diagnostics(session, [error(p.code, p.message, notes=p.notes, help=p.help)], "text")

@@ -21,7 +21,7 @@ ACCELS = ("auto", "kvm", "tcg")  # QEMU accelerators, not backends
 class Option(NamedTuple):
     dest: str
     flags: tuple[str, ...]
-    kind: str                      # "backend", "dir", "seconds" or "choice"
+    kind: str                      # "backend", "dir", "seconds", "choice" or "forward"
     help: str
     default: Any = None
     choices: tuple[str, ...] = ()
@@ -39,8 +39,28 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
                    "Kill the guest after this many seconds (exit status 124).", 30.0),
             Option("accel", ("--accel",), "choice",
                    "auto uses KVM when /dev/kvm opens and QEMU can run a guest with it "
-                   "(probed once, cached), TCG otherwise.", "auto", ACCELS)),
+                   "(probed once, cached), TCG otherwise.", "auto", ACCELS),
+            Option("forwards", ("--forward",), "forward",
+                   "Forward PROTO:HOSTPORT:GUESTPORT (udp or tcp) from 127.0.0.1 on the host "
+                   "to the guest's first net device, through QEMU user networking (no root). "
+                   "Repeatable.", ())),
 }
+#: Options that may be given more than once; their value is a tuple of every value.
+REPEATABLE = ("forward",)
+FORWARD_PROTOCOLS = ("udp", "tcp")
+
+
+def parse_forward(raw: str) -> tuple[str, int, int] | None:
+    """``udp:5555:7`` -> ("udp", 5555, 7); None unless PROTO:HOSTPORT:GUESTPORT, ports 1-65535."""
+    parts = raw.split(":")
+    if len(parts) != 3 or parts[0] not in FORWARD_PROTOCOLS:
+        return None
+    ports = []
+    for p in parts[1:]:
+        if not (p.isascii() and p.isdigit()) or len(p) > 5 or not 1 <= int(p) <= 65535:
+            return None
+        ports.append(int(p))
+    return parts[0], ports[0], ports[1]
 MIN_TIMEOUT = 0.1
 
 
@@ -57,6 +77,8 @@ def _value(opt: Option, raw: str) -> Any:
         except ValueError:
             return None
         return v if MIN_TIMEOUT <= v and math.isfinite(v) else None
+    if opt.kind == "forward":
+        return parse_forward(raw)
     return raw if raw in opt.choices else None
 
 
@@ -82,7 +104,10 @@ def parse(command: str, args: list[str]) -> dict[str, Any] | None:
         value = _value(opt, raw)
         if value is None:
             return None
-        found[opt.dest] = value
+        if opt.kind in REPEATABLE:
+            found[opt.dest] = found.get(opt.dest, ()) + (value,)
+        else:
+            found[opt.dest] = value
     if spec is None:
         return None
     out: dict[str, Any] = {"spec": spec}

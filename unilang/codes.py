@@ -239,6 +239,12 @@ ignored, so it is an error."""),
     _c("U0113", "error", "chosen library does not provide the construct", """
 `use LIBRARY for CONSTRUCT;` names a library whose `provides` does not
 include the construct."""),
+    _c("U0114", "error", "network constructs without a network device", """
+The image contains a network driver (a library providing `net.link`, reached
+through `net.udp`, `net.ip` ...) but the app declares no `device NAME {
+kind = net; }`, so no hypervisor configuration would give it a NIC. Add the
+device. (The reverse, a net device nothing drives, is the warning U0154.)""", """
+app echo { sources = ["echo.c"]; requires = [net.udp]; }"""),
     _c("U0150", "warning", "unused import", """
 A project module (not stdlib or backend) is imported but none of its
 definitions is used by the resolved image. Remove the import."""),
@@ -254,6 +260,12 @@ requires on this backend, so the choice changes nothing. `use` and `set`
 that name a library only another backend declares are skipped silently on
 this backend: they apply where the library exists.""", """
 app hello { sources = ["hello.c"]; requires = [console]; use heap for mem.alloc; }"""),
+    _c("U0154", "warning", "network device without network constructs", """
+The app declares a `kind = net` device, but nothing it requires reaches a
+network driver (a library providing `net.link`): the hypervisor would give
+the guest a NIC it never uses. Require a network construct (`net.udp` ...)
+or remove the device. (The reverse is the error U0114.)""", """
+app echo { sources = ["echo.c"]; requires = [console]; device net0 { kind = net; } }"""),
     # ------------------------------------------------------------ build
     _c("U0200", "error", "build tool missing", """
 A tool the build needs (gcc, ld, ninja, qemu-system-x86_64) was not found.
@@ -312,6 +324,11 @@ new process before it starts QEMU: `MemAvailable` in /proc/meminfo, and the
 address-space limit (`RLIMIT_AS`, `ulimit -v`) when one is set. When the
 guest needs more, nothing is started; the message gives both sizes. Lower
 `memory` in the spec, or free memory on the host."""),
+    _c("U0210", "error", "port forward without a network device", """
+`unilang run --forward PROTO:HOSTPORT:GUESTPORT` forwards a host port on
+127.0.0.1 to the guest through QEMU user networking, which needs a NIC: the
+app must declare `device NAME { kind = net; }` (and require the network, or
+the device is U0154) on a backend whose `[qemu] net` gives QEMU one."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

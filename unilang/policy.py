@@ -117,6 +117,7 @@ def _verdicts(p: M.Program, selected: dict[str, Selected],
                     labels=(Label(limit[1].span, "limit set here"),)))
         verdicts.append(Verdict(ref.name, not findings, tuple(findings)))
     _resources(app, selected, report)
+    _network_devices(app, selected, report)
     return tuple(verdicts)
 
 
@@ -152,6 +153,31 @@ def _resources(app: M.App, selected: dict[str, Selected],
                 app.vcpus_span or app.span,
                 labels=(Label(s.library.span, f"`{n}` is declared here"),),
                 notes=(f"`{n}` is selected by: {' -> '.join(s.chain)}",)))
+
+
+#: The construct of a network driver: a library that provides it needs a `kind = net` device.
+NET_LINK = "net.link"
+
+
+def _network_devices(app: M.App, selected: dict[str, Selected],
+                     report: Callable[[Diagnostic], None]) -> None:
+    """U0114: a network driver in the image with no net device to drive; U0154 (a
+    warning, the device is harmless): a net device that nothing in the image drives."""
+    drivers = [(n, s) for n, s in sorted(selected.items())
+               if any(r.name == NET_LINK for r in s.library.provides)]
+    nets = [d for d in app.devices if d.kind == "net"]
+    if drivers and not nets:
+        name, s = drivers[0]
+        report(error(
+            "U0114", f"the app needs the network (`{name}` drives a NIC), but declares no "
+            "`kind = net` device", app.span,
+            notes=(f"`{name}` is selected by: {' -> '.join(s.chain)}",),
+            help="add `device net0 { kind = net; }` to the app"))
+    elif nets and not drivers:
+        report(warning(
+            "U0154", f"device `{nets[0].name}` is a network device, but nothing the app "
+            f"requires uses the network (no library provides `{NET_LINK}`)", nets[0].span,
+            help="require a network construct (`net.udp`, ...), or remove the device"))
 
 
 def _round_mib(n: int) -> int:

@@ -11,12 +11,15 @@ import os
 import sys
 from typing import Any
 
-from .run import (INTERNAL_EXIT, Prepared, Problem, RunResult, StopSignals, Stopped, boot,
+from .run import (INTERNAL_EXIT, Forward, Prepared, Problem, RunResult, StopSignals, Stopped, boot,
                   discard, prepare, render_problem, resume, runtime_argv, spawn, stop, wait)
 
 
-def parse_run_args(args: list[str]) -> tuple[str, str, str | None, float, str | None] | None:
-    """(spec, backend, outdir, timeout, accel) of a plain `run` command line,
+RunArgs = tuple[str, str, str | None, float, str | None, tuple[Forward, ...]]
+
+
+def parse_run_args(args: list[str]) -> RunArgs | None:
+    """(spec, backend, outdir, timeout, accel, forwards) of a plain `run` command line,
     or None for anything else (click then decides: help, errors, other options).
     The grammar is ``unilang.cliargs``', which click's options are made from."""
     from .cliargs import parse
@@ -25,7 +28,7 @@ def parse_run_args(args: list[str]) -> tuple[str, str, str | None, float, str | 
     if o is None:
         return None
     return (o["spec"], o["backend"], o["outdir"], o["timeout"],
-            None if o["accel"] == "auto" else o["accel"])
+            None if o["accel"] == "auto" else o["accel"], o["forwards"])
 
 
 def _read_json(path: str) -> Any:
@@ -64,7 +67,7 @@ def _same_dir(a: str, b: str) -> bool:
 
 
 def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
-                accel: str | None) -> int | None:
+                accel: str | None, forwards: tuple[Forward, ...] = ()) -> int | None:
     """The early path.  QEMU's own start-up (tens of milliseconds) overlaps the
     up-to-date check: QEMU is started *paused* (`-S`: no guest instruction
     runs) on the image where it most likely is, the check runs meanwhile, and
@@ -77,7 +80,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
     ready = None
     if isinstance(manifest, dict) and os.path.isfile(os.path.join(guess, "qemu.json")):
         try:
-            ready = prepare(guess, manifest, accel, notes.append)
+            ready = prepare(guess, manifest, accel, notes.append, forwards)
         except (OSError, ValueError, TypeError, AttributeError):
             ready = None  # an odd qemu.json or manifest: no head start
     if not isinstance(ready, Prepared):
@@ -86,7 +89,8 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
             return None
         image, fresh_manifest = found
         sys.stdout.flush()
-        return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel))
+        return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel,
+                            forwards=forwards))
     proc = monitor = None
     with StopSignals():
         try:
@@ -94,7 +98,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
             found = _fresh(spec, backend, outdir)
             confirmed = (found is not None and _same_dir(os.path.dirname(found[0]) or ".", guess)
                          and found[1] == manifest
-                         and prepare_argv_unchanged(guess, ready))
+                         and prepare_argv_unchanged(guess, ready, forwards))
             if not confirmed:
                 discard(proc)
                 proc = None
@@ -115,13 +119,15 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
                 monitor.close()
     image, fresh_manifest = found
     sys.stdout.flush()
-    return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel))
+    return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel,
+                        forwards=forwards))
 
 
-def prepare_argv_unchanged(outdir: str, ready: Prepared) -> bool:
+def prepare_argv_unchanged(outdir: str, ready: Prepared,
+                           forwards: tuple[Forward, ...] = ()) -> bool:
     """Whether qemu.json still gives the command line QEMU was started with."""
     try:
-        argv = runtime_argv(outdir, ready.accel)
+        argv = runtime_argv(outdir, ready.accel, forwards)
     except (OSError, ValueError):
         return False
     return argv[1:] == ready.argv[1:]

@@ -100,12 +100,42 @@ def choose_accel(qemu: str, requested: str | None,
     return "tcg", None
 
 
-def runtime_argv(outdir: str | os.PathLike[str], accel: str) -> list[str]:
-    """The argv from qemu.json, with one accelerator."""
+Forward = tuple[str, int, int]  # (udp|tcp, host port, guest port)
+#: How QEMU user networking (slirp) forwards a host port: bound to 127.0.0.1 only.
+HOSTFWD = ",hostfwd={0}:127.0.0.1:{1}-:{2}"
+
+
+def argv_with_forwards(argv: list[str], forwards: tuple[Forward, ...]) -> list[str] | None:
+    """``argv`` with ``forwards`` added to its first user-networking `-netdev`,
+    or None when it has none (the app declares no net device)."""
+    if not forwards:
+        return argv
+    for i in range(len(argv) - 1):
+        if argv[i] == "-netdev" and argv[i + 1].startswith("user,"):
+            extra = "".join(HOSTFWD.format(*f) for f in forwards)
+            return argv[:i + 1] + [argv[i + 1] + extra] + argv[i + 2:]
+    return None
+
+
+def runtime_argv(outdir: str | os.PathLike[str], accel: str,
+                 forwards: tuple[Forward, ...] = ()) -> list[str]:
+    """The argv from qemu.json, with one accelerator and the port forwards;
+    ValueError when there are forwards but no user-networking NIC."""
     import json
 
     with open(os.path.join(outdir, "qemu.json"), encoding="utf-8") as f:
-        return with_accel(json.load(f), accel)
+        argv = with_accel(json.load(f), accel)
+    out = argv_with_forwards(argv, forwards)
+    if out is None:
+        raise ValueError("no user-networking -netdev to forward to")
+    return out
+
+
+def _no_nic(forwards: tuple[Forward, ...]) -> Problem:
+    return Problem("U0210", f"`--forward {':'.join(map(str, forwards[0]))}`: the app has no "
+                   "network device to forward to",
+                   help="declare `device net0 { kind = net; }` in the app (and require a "
+                   "network construct such as `net.udp`), or drop `--forward`")
 
 
 def decode(status: int) -> int | None:
@@ -235,7 +265,7 @@ class Prepared(NamedTuple):
 
 
 def prepare(outdir: str | os.PathLike[str], manifest: dict[str, Any], accel: str | None,
-            say: Callable[[str], Any]) -> Prepared | RunResult:
+            say: Callable[[str], Any], forwards: tuple[Forward, ...] = ()) -> Prepared | RunResult:
     """Everything decided before QEMU starts: the binary, the host's memory, the
     accelerator and the command line; a RunResult when the boot cannot happen."""
     import shutil
@@ -252,7 +282,13 @@ def prepare(outdir: str | os.PathLike[str], manifest: dict[str, Any], accel: str
     chosen, problem = choose_accel(qemu, accel, say)
     if problem is not None:
         return RunResult(ERRORS_EXIT, problem)
-    argv = runtime_argv(outdir, chosen)
+    import json
+
+    with open(os.path.join(outdir, "qemu.json"), encoding="utf-8") as f:
+        with_fwd = argv_with_forwards(with_accel(json.load(f), chosen), forwards)
+    if with_fwd is None:
+        return RunResult(ERRORS_EXIT, _no_nic(forwards))
+    argv = with_fwd
     argv[0] = qemu
     return Prepared(argv, chosen)
 
@@ -346,12 +382,13 @@ def wait(proc: Any, accel: str, timeout: float) -> RunResult:
 
 def boot(outdir: str | os.PathLike[str], manifest: dict[str, Any], timeout: float,
          accel: str | None = None, stdout: int | IO[Any] | None = None,
-         say: Callable[[str], Any] = sys.stderr.write) -> RunResult:
+         say: Callable[[str], Any] = sys.stderr.write,
+         forwards: tuple[Forward, ...] = ()) -> RunResult:
     """Boot the image in ``outdir`` and return the guest's exit code.
 
     While QEMU runs, SIGTERM, SIGINT and SIGHUP stop it and the result is
     128 + the signal's number; QEMU also dies if this process is killed."""
-    ready = prepare(outdir, manifest, accel, say)
+    ready = prepare(outdir, manifest, accel, say, forwards)
     if isinstance(ready, RunResult):
         return ready
     proc = None

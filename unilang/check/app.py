@@ -57,6 +57,12 @@ class Apps(Params, Files, CNames):
                              notes=("bridge names use letters, digits, `_`, `-` and `.`",))
                     ok = False
                     continue
+                if key == "tap" and not (SAFE_WORD.match(s) and len(s) <= 15):
+                    self.err("U0045", f"tap device name `{s}` is not allowed", val.span,
+                             notes=("Linux interface names: at most 15 letters, digits, `_`, "
+                                    "`-` and `.`",))
+                    ok = False
+                    continue
                 if key == "path" and not SOURCE_PATH.match(s):
                     self.err("U0045", f"disk path `{s}` is not allowed", val.span,
                              notes=("disk paths are relative and use letters, digits, `_`, "

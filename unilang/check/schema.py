@@ -79,7 +79,7 @@ POLICY_KEYS: dict[str, KeyType] = {
     "max_vcpus": INT.within(1, MAX_VCPUS), "max_image_size": SIZE.within(0, MAX_MEMORY),
 }
 DEVICE_KEYS: dict[str, dict[str, KeyType]] = {
-    "net": {"kind": DEVICE_KIND, "mac": STR, "bridge": STR},
+    "net": {"kind": DEVICE_KIND, "mac": STR, "bridge": STR, "tap": STR},
     "block": {"kind": DEVICE_KIND, "path": STR, "format": Enum(("raw", "qcow2")),
               "readonly": BOOL},
 }

@@ -36,10 +36,23 @@ def qemu_argv(backend: Backend, app: M.App, kernel: str) -> list[str]:
             "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", *q.console]
     for device in q.devices:
         argv += ["-device", device]
+    nets = [d for d in app.devices if d.kind == "net"]
+    if nets and q.net:
+        argv += list(q.net_once)
+        for d in nets:
+            # names are [A-Za-z_][A-Za-z0-9_-]* and MACs hex pairs: no `,` to double
+            mac = d.get("mac")
+            argv += [a.format(id=netdev_id(d.name), mac=f",mac={mac}" if mac else "")
+                     for a in q.net]
     argv += ["-kernel", kernel]
     if app.cmdline:
         argv += ["-append", app.cmdline]
     return argv
+
+
+def netdev_id(device: str) -> str:
+    """QEMU's id of a net device's backend: ids must start with a letter."""
+    return f"net-{device}"
 
 
 def _devices(app: M.App, backend: Backend) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -49,7 +62,7 @@ def _devices(app: M.App, backend: Backend) -> tuple[list[dict[str, Any]], list[d
         bridge = d.get("bridge") or backend.bridge
         spec = ",".join(x for x in (f"mac={mac}" if mac else "", f"bridge={bridge}") if x)
         nets.append({"name": d.name, "mac": mac, "bridge": bridge, "spec": spec,
-                     "iface": f"eth{i}", "tap": f"tap-{d.name}"})
+                     "iface": f"eth{i}", "tap": d.get("tap") or f"tap-{d.name}"[:15]})
     for i, d in enumerate(dev for dev in app.devices if dev.kind == "block"):
         fmt = d.get("format") or "raw"
         access = "ro" if d.get("readonly") else "rw"

@@ -25,6 +25,10 @@ extern unsigned long long unilang_tsc_entry; /* TSC at the first instruction */
 extern unsigned long long unilang_tsc_main;  /* TSC just before main() */
 extern unsigned long long unilang_start_info; /* phys addr of hvm_start_info */
 
+/* Identity map the device registers in [lo, hi) (below 4 GiB), uncached, where
+ * boot left them unmapped (a CPU without 1 GiB pages maps only RAM). */
+void unilang_map_mmio(uint64_t lo, uint64_t hi);
+
 /* Init table entries (see the linker script): one pointer per library,
  * placed by generated code in section ".unilang_init.<lib>". */
 typedef void (*unilang_init_fn)(void);

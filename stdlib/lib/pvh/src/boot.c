@@ -38,6 +38,20 @@ static void map_range(uint64_t lo, uint64_t hi)
     __asm__ volatile("" : : : "memory"); /* mapped before anything reads through it */
 }
 
+void unilang_map_mmio(uint64_t lo, uint64_t hi)
+{
+    if (unilang_boot_gib_pages || lo >= hi || lo >= 4 * GIB)
+        return; /* 1 GiB pages already map all of 0..4 GiB */
+    if (hi > 4 * GIB)
+        hi = 4 * GIB;
+    /* Only entries that are not present yet: never remap RAM.  A not-present
+     * translation is never cached, so no TLB flush is needed. */
+    for (uint64_t i = lo >> 21; (i << 21) < hi; i++)
+        if (!(unilang_boot_pd[i] & 1))
+            unilang_boot_pd[i] = (i << 21) | 0xfb; /* P W PWT PCD A D PS: uncached */
+    __asm__ volatile("" : : : "memory");
+}
+
 static void map_memory(void)
 {
     if (unilang_boot_gib_pages)

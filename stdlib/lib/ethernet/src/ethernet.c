@@ -1,0 +1,84 @@
+/* Ethernet II: receive, dispatch, send. */
+#include <stdint.h>
+#include <unilang/ethernet.h>
+#include <unilang/netlink.h>
+
+#define MAX_TYPES 4
+#define MIN_FRAME 60u
+
+struct unilang_net_stats unilang_net_stats;
+
+static struct {
+    uint16_t type;
+    unilang_eth_handler fn;
+} handlers[MAX_TYPES];
+static unsigned nhandlers;
+static uint8_t frame[UNILANG_LINK_MTU_FRAME];
+
+int unilang_eth_register(uint16_t ethertype, unilang_eth_handler fn)
+{
+    if (nhandlers >= MAX_TYPES || fn == 0) return -1;
+    handlers[nhandlers].type = ethertype;
+    handlers[nhandlers].fn = fn;
+    nhandlers++;
+    return 0;
+}
+
+static int is_broadcast(const uint8_t *m)
+{
+    return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5]) == 0xff;
+}
+
+static int is_mine(const uint8_t *m)
+{
+    for (unsigned i = 0; i < 6; i++)
+        if (m[i] != unilang_link_mac[i]) return 0;
+    return 1;
+}
+
+static void input(const uint8_t *f, unsigned len)
+{
+    struct unilang_net_stats *s = &unilang_net_stats;
+    s->eth_rx++;
+    if (len < UNILANG_ETH_HLEN) {
+        s->eth_drop_short++;
+        return;
+    }
+    if (len > UNILANG_LINK_MTU_FRAME) {
+        s->eth_drop_oversized++;
+        return;
+    }
+    if (!is_mine(f) && !is_broadcast(f)) {
+        s->eth_drop_not_for_us++;
+        return;
+    }
+    uint16_t type = unilang_get16(f + 12);
+    for (unsigned i = 0; i < nhandlers; i++)
+        if (handlers[i].type == type) {
+            handlers[i].fn(f + 6, f + UNILANG_ETH_HLEN, len - UNILANG_ETH_HLEN);
+            return;
+        }
+    s->eth_drop_ethertype++;
+}
+
+unsigned unilang_net_poll(void)
+{
+    return unilang_link_poll(input, 64);
+}
+
+int unilang_eth_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, unsigned len)
+{
+    if (len > UNILANG_LINK_MTU_FRAME - UNILANG_ETH_HLEN) return -1;
+    for (unsigned i = 0; i < 6; i++) {
+        frame[i] = dst[i];
+        frame[6 + i] = unilang_link_mac[i];
+    }
+    unilang_put16(frame + 12, ethertype);
+    const uint8_t *p = payload;
+    for (unsigned i = 0; i < len; i++) frame[UNILANG_ETH_HLEN + i] = p[i];
+    unsigned n = UNILANG_ETH_HLEN + len;
+    for (; n < MIN_FRAME; n++) frame[n] = 0;
+    if (unilang_link_send(frame, n) < 0) return -1;
+    unilang_net_stats.eth_tx++;
+    return 0;
+}

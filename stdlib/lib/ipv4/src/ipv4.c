@@ -1,0 +1,141 @@
+/* IPv4 (RFC 791): receive checks, dispatch, send. */
+#include <stdint.h>
+#include <unilang/arp.h>
+#include <unilang/conio.h>
+#include <unilang/ethernet.h>
+#include <unilang/ipv4.h>
+#include <unilang/runtime.h> /* UNILANG_PARAM_* */
+
+#define MAX_PROTOCOLS 4
+
+static uint32_t my_ip, netmask, gateway;
+static uint16_t next_id;
+static struct {
+    uint8_t protocol;
+    unilang_ipv4_handler fn;
+} handlers[MAX_PROTOCOLS];
+static unsigned nhandlers;
+static uint8_t packet[UNILANG_IPV4_HLEN + UNILANG_IPV4_MAX_PAYLOAD];
+
+uint32_t unilang_csum_add(uint32_t sum, const uint8_t *p, unsigned len)
+{
+    /* 32-bit accumulator, folded as we go: no overflow for any length */
+    for (unsigned i = 0; i + 1 < len; i += 2) {
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    if (len & 1) {
+        sum += (uint32_t)p[len - 1] << 8;
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return sum;
+}
+
+uint16_t unilang_csum_fold(uint32_t sum)
+{
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+int unilang_ipv4_parse(const char *s, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (unsigned part = 0; part < 4; part++) {
+        unsigned n = 0, digits = 0;
+        while (*s >= '0' && *s <= '9' && digits < 3) {
+            n = n * 10 + (unsigned)(*s++ - '0');
+            digits++;
+        }
+        if (digits == 0 || n > 255) return -1;
+        v = v << 8 | n;
+        if (part < 3 && *s++ != '.') return -1;
+    }
+    if (*s != 0) return -1;
+    *out = v;
+    return 0;
+}
+
+uint32_t unilang_ipv4_address(void) { return my_ip; }
+
+int unilang_ipv4_register(uint8_t protocol, unilang_ipv4_handler fn)
+{
+    if (nhandlers >= MAX_PROTOCOLS || fn == 0) return -1;
+    handlers[nhandlers].protocol = protocol;
+    handlers[nhandlers].fn = fn;
+    nhandlers++;
+    return 0;
+}
+
+static void input(const uint8_t *src_mac, const uint8_t *p, unsigned len)
+{
+    (void)src_mac;
+    struct unilang_net_stats *s = &unilang_net_stats;
+    s->ip_rx++;
+    if (len < UNILANG_IPV4_HLEN) { s->ip_drop_short++; return; }
+    if (p[0] >> 4 != 4) { s->ip_drop_version++; return; }
+    unsigned hlen = (p[0] & 15u) * 4u;
+    if (hlen < UNILANG_IPV4_HLEN || hlen > len) { s->ip_drop_header_length++; return; }
+    unsigned total = unilang_get16(p + 2);
+    if (total < hlen || total > len) { s->ip_drop_total_length++; return; }
+    if (unilang_csum_fold(unilang_csum_add(0, p, hlen)) != 0) { s->ip_drop_checksum++; return; }
+    if (hlen != UNILANG_IPV4_HLEN) { s->ip_drop_options++; return; }
+    if ((unilang_get16(p + 6) & 0x3fff) != 0) { s->ip_drop_fragment++; return; } /* MF or offset */
+    if (p[8] == 0) { s->ip_drop_ttl++; return; }
+    uint32_t src = unilang_get32(p + 12), dst = unilang_get32(p + 16);
+    uint32_t bcast = (my_ip & netmask) | ~netmask;
+    if (src == 0xffffffffu || (src >> 28) == 0xe || src == my_ip || src == bcast ||
+        (src >> 24) == 127) {
+        s->ip_drop_bad_source++;
+        return;
+    }
+    if (dst != my_ip && dst != 0xffffffffu && dst != bcast) { s->ip_drop_not_for_us++; return; }
+    for (unsigned i = 0; i < nhandlers; i++)
+        if (handlers[i].protocol == p[9]) {
+            handlers[i].fn(src, dst, p + hlen, total - hlen);
+            return;
+        }
+    s->ip_drop_protocol++;
+}
+
+int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsigned len)
+{
+    if (len > UNILANG_IPV4_MAX_PAYLOAD) {
+        unilang_net_stats.ip_drop_tx_too_long++;
+        return -1;
+    }
+    uint32_t hop = (dst & netmask) == (my_ip & netmask) || dst == 0xffffffffu ? dst : gateway;
+    uint8_t mac[6];
+    if (unilang_arp_resolve(hop, mac) < 0) return -1;
+    uint8_t *h = packet;
+    h[0] = 0x45;
+    h[1] = 0;
+    unilang_put16(h + 2, (uint16_t)(UNILANG_IPV4_HLEN + len));
+    unilang_put16(h + 4, next_id++);
+    unilang_put16(h + 6, 0x4000); /* DF */
+    h[8] = UNILANG_PARAM_IPV4_TTL;
+    h[9] = protocol;
+    unilang_put16(h + 10, 0);
+    unilang_put32(h + 12, my_ip);
+    unilang_put32(h + 16, dst);
+    unilang_put16(h + 10, unilang_csum_fold(unilang_csum_add(0, h, UNILANG_IPV4_HLEN)));
+    const uint8_t *q = payload;
+    for (unsigned i = 0; i < len; i++) h[UNILANG_IPV4_HLEN + i] = q[i];
+    if (unilang_eth_send(mac, UNILANG_ETHERTYPE_IPV4, packet, UNILANG_IPV4_HLEN + len) < 0)
+        return -1;
+    unilang_net_stats.ip_tx++;
+    return 0;
+}
+
+void ipv4_init(void);
+void ipv4_init(void)
+{
+    if (unilang_ipv4_parse(UNILANG_PARAM_IPV4_ADDRESS, &my_ip) < 0 ||
+        unilang_ipv4_parse(UNILANG_PARAM_IPV4_NETMASK, &netmask) < 0 ||
+        unilang_ipv4_parse(UNILANG_PARAM_IPV4_GATEWAY, &gateway) < 0) {
+        unilang_puts("ipv4: address, netmask or gateway is not a dotted quad; the interface stays down");
+        my_ip = 0;
+        return;
+    }
+    unilang_eth_register(UNILANG_ETHERTYPE_IPV4, input);
+    unilang_arp_set_address(my_ip);
+}

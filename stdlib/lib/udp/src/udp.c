@@ -1,0 +1,95 @@
+/* UDP (RFC 768) over ipv4. */
+#include <stdint.h>
+#include <unilang/net.h>
+#include <unilang/runtime.h> /* UNILANG_PARAM_* */
+
+#define N UNILANG_PARAM_UDP_MAX_SOCKETS
+#define HLEN 8u
+
+static struct {
+    uint16_t port;
+    unilang_udp_recv_fn fn;
+    void *ctx;
+} socks[N];
+static uint8_t out[HLEN + UNILANG_UDP_MAX_PAYLOAD];
+
+static uint32_t pseudo(uint32_t src, uint32_t dst, unsigned len)
+{
+    uint8_t ph[12];
+    unilang_put32(ph, src);
+    unilang_put32(ph + 4, dst);
+    ph[8] = 0;
+    ph[9] = UNILANG_IP_UDP;
+    unilang_put16(ph + 10, (uint16_t)len);
+    return unilang_csum_add(0, ph, 12);
+}
+
+static void input(uint32_t src, uint32_t dst, const uint8_t *p, unsigned len)
+{
+    struct unilang_net_stats *s = &unilang_net_stats;
+    s->udp_rx++;
+    if (len < HLEN) { s->udp_drop_short++; return; }
+    unsigned ulen = unilang_get16(p + 4);
+    if (ulen < HLEN || ulen > len) { s->udp_drop_length++; return; }
+    if (unilang_get16(p + 6) != 0 &&
+        unilang_csum_fold(unilang_csum_add(pseudo(src, dst, ulen), p, ulen)) != 0) {
+        s->udp_drop_checksum++;
+        return;
+    }
+    uint16_t sport = unilang_get16(p), dport = unilang_get16(p + 2);
+    for (int i = 0; i < N; i++)
+        if (socks[i].fn != 0 && socks[i].port == dport) {
+            socks[i].fn(i, src, sport, p + HLEN, ulen - HLEN, socks[i].ctx);
+            return;
+        }
+    s->udp_drop_no_socket++;
+}
+
+int unilang_udp_bind(uint16_t port, unilang_udp_recv_fn fn, void *ctx)
+{
+    int free = -1;
+    if (port == 0 || fn == 0) return -1;
+    for (int i = 0; i < N; i++) {
+        if (socks[i].fn != 0 && socks[i].port == port) return -1;
+        if (socks[i].fn == 0 && free < 0) free = i;
+    }
+    if (free >= 0) {
+        socks[free].port = port;
+        socks[free].fn = fn;
+        socks[free].ctx = ctx;
+    }
+    return free;
+}
+
+void unilang_udp_close(int sock)
+{
+    if (sock >= 0 && sock < N) socks[sock].fn = 0;
+}
+
+int unilang_udp_send(int sock, uint32_t dst, uint16_t dst_port, const void *data, unsigned len)
+{
+    if (sock < 0 || sock >= N || socks[sock].fn == 0) return -1;
+    if (len > UNILANG_UDP_MAX_PAYLOAD) {
+        unilang_net_stats.udp_drop_tx_too_long++;
+        return -1;
+    }
+    unsigned ulen = HLEN + len;
+    unilang_put16(out, socks[sock].port);
+    unilang_put16(out + 2, dst_port);
+    unilang_put16(out + 4, (uint16_t)ulen);
+    unilang_put16(out + 6, 0);
+    const uint8_t *d = data;
+    for (unsigned i = 0; i < len; i++) out[HLEN + i] = d[i];
+    uint16_t c = unilang_csum_fold(unilang_csum_add(pseudo(unilang_ipv4_address(), dst, ulen),
+                                                    out, ulen));
+    unilang_put16(out + 6, c == 0 ? 0xffff : c);
+    if (unilang_ipv4_send(dst, UNILANG_IP_UDP, out, ulen) < 0) return -1;
+    unilang_net_stats.udp_tx++;
+    return 0;
+}
+
+void udp_init(void);
+void udp_init(void)
+{
+    unilang_ipv4_register(UNILANG_IP_UDP, input);
+}

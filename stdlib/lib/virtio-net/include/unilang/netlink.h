@@ -1,0 +1,29 @@
+/* The net.link construct: send and receive Ethernet frames (provided by
+ * virtio-net on kvm).  Polled: nothing happens between calls. */
+#ifndef UNILANG_NETLINK_H
+#define UNILANG_NETLINK_H
+
+#include <stdint.h>
+
+#define UNILANG_LINK_MTU_FRAME 1514u /* largest frame without FCS: 14 + 1500 */
+
+struct unilang_link_stats {
+    uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+    uint64_t rx_bad_length;   /* used.len shorter than the header or longer than the buffer */
+    uint64_t rx_bad_id;       /* a used entry naming a descriptor the driver never posted */
+    uint64_t tx_too_long;     /* a frame longer than UNILANG_LINK_MTU_FRAME, not sent */
+    uint64_t tx_queue_full;   /* no free TX descriptor, frame dropped */
+};
+
+extern uint8_t unilang_link_mac[6];
+extern struct unilang_link_stats unilang_link_stats;
+
+/* 1 once a device is running, 0 when none was found (then nothing is sent or received). */
+int unilang_link_up(void);
+/* Queue one frame; 0, or -1 when it was dropped (counted). */
+int unilang_link_send(const void *frame, unsigned len);
+/* Hand at most `max` received frames to fn, one by one; the number handed. */
+typedef void (*unilang_link_rx_fn)(const uint8_t *frame, unsigned len);
+unsigned unilang_link_poll(unilang_link_rx_fn fn, unsigned max);
+
+#endif /* UNILANG_NETLINK_H */
