@@ -142,7 +142,8 @@ reported; the label shows the first.""", """
 library net-stack { param mtu: int = 1500; }
 library net { param stack_mtu: int = 1500; }   # both UNILANG_PARAM_NET_STACK_MTU"""),
     _c("U0039", "error", "missing or misplaced app", """
-The spec given on the command line must declare exactly one `app`. An
+The spec given on the command line must declare exactly one `app`: a
+second app in the same spec is this error, not a duplicate definition. An
 imported module may not declare an app."""),
     _c("U0040", "error", "missing required key", """
 A block lacks a key it cannot do without: an app needs `sources`, a device

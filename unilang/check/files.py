@@ -34,9 +34,11 @@ class Files(Base):
             assert isinstance(item, S.Str)
             p = item.value
             if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
-                self.err("U0041", f"source path `{p}` is not allowed", item.span,
+                why, fix = path_slip(p)
+                self.err("U0041", f"source path `{p}` is not allowed: {why}", item.span,
                          notes=("source paths are relative to the declaring file, use only "
-                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",))
+                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",),
+                         help=fix)
                 continue
             file = directory / p
             if not p.endswith((".c", ".S", ".s")):
@@ -69,6 +71,37 @@ class Files(Base):
                          help="the build copies every `*.h` beside a source; move or "
                               "remove this one")
         return tuple(out)
+
+
+def path_slip(p: str) -> tuple[str, str | None]:
+    """What is wrong with ``p``, a path that ``SOURCE_PATH`` refused, and a fix if
+    there is a clear one."""
+    parts = p.split("/")
+    if p == "":
+        return "it is empty", None
+    if p.startswith("/"):
+        return "it is absolute", "write it relative to the declaring file"
+    if ".." in parts:
+        return "it contains `..`", "keep the files inside the spec's folder"
+    if p.startswith("./"):
+        rest = p
+        while rest.startswith("./"):
+            rest = rest[2:]
+        fixed = rest if SOURCE_PATH.match(rest) else None
+        return ("it starts with `./`",
+                f"write `{fixed}`" if fixed else None)
+    if "" in parts:
+        return "it has an empty part (`//` or a trailing `/`)", None
+    if "." in parts:
+        return "it contains a `.` folder", None
+    bad = next((c for c in p if not (c.isascii() and (c.isalnum() or c in "_-./"))), None)
+    if bad is not None:
+        shown = bad if bad.isprintable() and bad != " " else f"U+{ord(bad):04X}"
+        return f"it contains `{shown}`", None
+    start = next((part for part in parts if not (part[0].isalnum() or part[0] == "_")), None)
+    if start is None:
+        return "it does not follow the path rules", None
+    return f"`{start}` starts with `{start[0]}`", None
 
 
 #: The longest suffix the build appends to a source's file name: its object is
