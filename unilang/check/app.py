@@ -143,6 +143,7 @@ class Apps(Params, Files, CNames):
             name=block.name, span=block.name_span, module=mod.info.name,
             doc=field_text(v.get("doc")),
             sources=self.sources(v.get("sources"), mod.info),
+            includes=self.includes(v.get("includes"), mod.info),
             entry=entry,
             requires=tuple(M.Requirement(r) for r in self.refs(v.get("requires"), self.construct_ref)),
             memory=memory if memory is not None else DEFAULT_MEMORY,

@@ -64,13 +64,13 @@ STRS = ListOf(S.Str, "a list of strings", "strings")
 DEVICE_KIND = Enum(("net", "block"))
 
 LIBRARY_KEYS: dict[str, KeyType] = {
-    "doc": STR, "provides": NAMES, "requires": NAMES, "sources": STRS,
+    "doc": STR, "provides": NAMES, "requires": NAMES, "sources": STRS, "includes": STRS,
     "backends": NAMES, "exercises": NAMES, "conflicts": NAMES, "init": NAME,
     "min_memory": SIZE.within(0, MAX_MEMORY), "max_vcpus": INT.within(1, MAX_VCPUS),
     "default": BOOL, "rank": INT.within(0, 1000),
 }
 APP_KEYS: dict[str, KeyType] = {
-    "doc": STR, "sources": STRS, "entry": NAME, "requires": NAMES,
+    "doc": STR, "sources": STRS, "includes": STRS, "entry": NAME, "requires": NAMES,
     "memory": SIZE.within(1 << 20, MAX_MEMORY), "vcpus": INT.within(1, MAX_VCPUS),
     "cmdline": STR, "policies": NAMES,
 }
