@@ -236,7 +236,10 @@ The app's `vcpus` exceeds an applied policy's `max_vcpus`."""),
     _c("U0112", "error", "override for a library not in the image", """
 `set LIBRARY.PARAM = ...;` names a library that resolution pruned (nothing
 the app requires reaches it) on this backend. The value would be silently
-ignored, so it is an error."""),
+ignored, so it is an error. A library that does not support this backend
+(`backends = [kvm]` while checking xen), shipped or the user's, is not an
+error: its `set` applies on the backends where it exists. A `set` limited
+with `on` (`set lib.param = 1 on xen;`) applies only on those backends."""),
     _c("U0113", "error", "chosen library does not provide the construct", """
 `use LIBRARY for CONSTRUCT;` names a library whose `provides` does not
 include the construct."""),

@@ -317,6 +317,10 @@ class Resolver:
                                           "default", p.span))
         for o in self.app.overrides:
             if o.library.name not in selected:
+                if not self.p.libraries[o.library.name].supports(self.backend):
+                    # a library of other backends, as the shipped backend libraries are:
+                    # the value applies where the library exists
+                    continue
                 reason = self.prune_reason(o.library.name)
                 self.report(error(
                     "U0112", f"`{o.library.name}.{o.param.name}` is set, but `{o.library.name}` "

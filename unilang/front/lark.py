@@ -136,7 +136,8 @@ class _Builder:
         return S.Use(str(lib), self.tok_span(lib), construct, self.span_of(meta))
 
     def set(self, meta: Any, children: Sequence[Any]) -> S.Set:
-        return S.Set(children[0], children[1], self.span_of(meta))
+        on = children[2] if len(children) == 3 else None
+        return S.Set(children[0], children[1], self.span_of(meta), on=on)
 
     # -- declarations
     def import_decl(self, meta: Any, children: Sequence[Any]) -> S.Import:
