@@ -61,7 +61,8 @@ searched.""", """
 import netwrok;   # typo: no netwrok.uni anywhere"""),
     _c("U0021", "error", "import outside the search roots", """
 An import may only resolve to a file inside the root it was found in (the
-spec's directory, `stdlib/` or the backend folder). Absolute paths, `..`
+project root: the spec's directory, or the nearest folder above it holding a
+`unilang.toml`; `stdlib/` or the backend folder). Absolute paths, `..`
 that climbs out of the root, and symbolic links pointing outside are all
 refused, so a spec can never pull in an arbitrary file.""", """
 import "../../etc/secrets.uni";"""),
@@ -156,7 +157,7 @@ and shell scripts.
 
 The file must be a regular file (not a directory, FIFO, socket or device)
 whose real path, links resolved, lies inside the declaring module's root
-(the spec's directory, `stdlib/` or the backend folder), as an import's
+(the project root, `stdlib/` or the backend folder), as an import's
 must. Its file name may have at most 251 bytes (the build names the object
 `<name>.o` and its dependency file `<name>.o.d`, and file names are limited
 to 255 bytes), each folder name at most 255. The headers (`*.h`) beside a

@@ -156,6 +156,9 @@ _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a
 
 
 def _root_desc(info: ModuleInfo) -> str:
+    if info.root == "project" and info.root_path is not None and \
+            (info.root_path / "unilang.toml").is_file():
+        return f"the project root {info.root_path}"
     return {"project": "the spec's directory", "stdlib": "stdlib"}.get(
         info.root, f"the {info.root} folder")
 
