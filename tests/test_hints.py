@@ -185,3 +185,24 @@ def test_set_on_is_checked(tmp_path: Path) -> None:
                  "    set heap.max_size = 2 MiB on kvm;\n    set heap.max_size = 3 MiB;\n"),
              "-b", "kvm")
     assert (d["code"], d["message"]) == ("U0033", "`heap.max_size` is set more than once")
+
+
+def test_import_of_a_near_miss_suggests_the_module(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "sensors.uni").write_text('construct s.r "r";\n')
+    p = app(tmp_path, OK)
+    p.write_text("import lib.sensor;\n" + p.read_text())
+    d = diag(p, "-b", "kvm")
+    assert (d["code"], d["message"], d["help"]) == (
+        "U0020", "cannot find module `lib.sensor`", "did you mean `lib.sensors`?")
+
+
+def test_set_of_the_provider_that_lost_suggests_use(tmp_path: Path) -> None:
+    p = app(tmp_path, OK.replace("[console.lines]", "[console.lines, kv]")
+            + "    set kv-fast.slots = 8;\n")
+    p.write_text('construct kv "kv";\nlibrary kv-small { provides = [kv]; default = true; }\n'
+                 'library kv-fast { provides = [kv]; param slots: int = 4; }\n' + p.read_text())
+    d = diag(p, "-b", "kvm")
+    assert (d["code"], d["notes"], d["help"]) == (
+        "U0112", ["`kv-fast` is not chosen: `kv-small` provides `kv` instead"],
+        "to use it, choose it: `use kv-fast for kv;`")

@@ -214,9 +214,30 @@ class Loader:
                 self._found[key] = (real, root)
                 return real, root
             self.reads.setdefault(str(candidate), None)
+        guess = self._near_module(imp.target, rel_path, importer_root)
         return error("U0020", f"cannot find module `{imp.target}`", imp.span,
                      notes=("looked in: " + ", ".join(looked),),
-                     help=f"create {rel_path.as_posix()} next to the spec, or check the spelling")
+                     help=(f"did you mean `{guess}`?" if guess else
+                           f"create {rel_path.as_posix()} next to the spec, or check the spelling"))
+
+    def _near_module(self, target: str, rel_path: Path, importer_root: Root) -> str | None:
+        """The dotted name of an existing module close to ``target`` (``lib.sensor`` for
+        ``lib.sensors``), looked for in the folders the import searched."""
+        from .diagnostics import did_you_mean
+        from .fresh import dir_fact
+
+        prefix = target.rsplit(".", 1)[0] + "." if "." in target else ""
+        names: list[str] = []
+        for kind in self.order[importer_root.kind]:
+            root = self.roots[kind]
+            folder = (root.search or root.path) / rel_path.parent
+            try:
+                found = sorted(n[:-4] for n in os.listdir(folder) if n.endswith(".uni"))
+            except OSError:
+                continue
+            self.reads[str(folder)] = dir_fact(str(folder))  # type: ignore[assignment]
+            names += [prefix + n for n in found]
+        return did_you_mean(target, names)
 
     def _root_desc(self, root: Root, search: bool = False) -> str:
         if root.kind == "project":
