@@ -56,7 +56,8 @@ def member() -> st.SearchStrategy[str]:
         st.sampled_from(["", ' "doc"'])).map(
             lambda t: f"param {t[0]}: {t[1]}{t[2]}{t[3]}{t[4]}{t[5]};")
     device = st.lists(field(), max_size=3).map(lambda fs: "device d { " + " ".join(fs) + " }")
-    other = st.sampled_from(["use lib for mem.alloc;", "set lib.p = 3;", 'set a.b = "x";'])
+    other = st.sampled_from(["use lib for mem.alloc;", "set lib.p = 3;", 'set a.b = "x";',
+                                 "set lib.p = 3 on xen;", "set a.b = x on [kvm, xen,];"])
     return st.one_of(field(), param, device, other)
 
 

@@ -33,7 +33,7 @@ from .driver import Session, check_spec
 from .emit.escape import Unrepresentable
 from .fsutil import atomic_write, read_regular
 from .outdir import OutputDir, OutputRefused
-from .fresh import Stamp, build_key, fresh_build
+from .fresh import Stamp, build_key, dir_fact, fresh_build
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -161,8 +161,9 @@ class Builder:
         self.debug_name = f"{res.app.name}.debug.elf"
         self.stamp_key: str | None = None
         self.lock_fd: int | None = None
-        # path -> sha256 of the bytes this build read (None: must stay absent)
-        self.inputs: dict[str, str | None] = {}
+        # path -> fact about what this build read: sha256 of the bytes, None (must stay
+        # absent) or a folder listing (see unilang.fresh)
+        self.inputs: dict[str, object] = {}
         # work-tree path -> sha256, for the manifest: what the image was built from
         self.sources: dict[str, str] = {}
 
@@ -213,6 +214,17 @@ class Builder:
             for s in lib.sources:
                 objects.append((f"obj/lib/{lib.c_name}/{s.path}.o", f"src/lib/{lib.c_name}/{s.path}"))
         add_tree("src/app", res.app.directory, [s.path for s in res.app.sources])
+        # include folders (`includes`): their headers are copied, each folder is a -I;
+        # the folder's listing is an input, so a header added to it is seen
+        include_flags: list[str] = []
+        owners = [(f"src/lib/{res.selected[n].library.c_name}", res.selected[n].library)
+                  for n in res.order] + [("src/app", res.app)]
+        for prefix, owner in owners:
+            for inc in owner.includes:
+                for h in sorted(inc.file.glob("*.h")):
+                    copies[f"{prefix}/{h.relative_to(owner.directory).as_posix()}"] = h
+                include_flags += ["-I", f"{prefix}/{inc.path}"]
+                self.inputs[str(inc.file)] = dir_fact(str(inc.file))
         for s in res.app.sources:
             objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}"))
         objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c"))
@@ -240,7 +252,7 @@ class Builder:
                       if res.selected[n].library.init is not None]
         search = self.platform.template_search()
         cflags = CFLAGS + ["-isystem", self.toolchain.include, "-I", "include", "-I", "gen",
-                           "-include", "unilang_params.h"]
+                           *include_flags, "-include", "unilang_params.h"]
         generated = {
             "gen/unilang_params.h": cgen.params_header(res).encode(),
             "gen/unilang_init.c": cgen.init_source(res).encode(),

@@ -150,7 +150,8 @@ def _resolve_one(spec: Path, backend: str, fmt: str) -> tuple[Any, Any]:
     diags = session.sink.sorted()
     res = results[0].resolution
     if any(d.is_error for d in diags) or res is None:
-        emit_diagnostics(session, diags, "json" if fmt == "json" else "text")
+        emit_diagnostics(session, diags, "json" if fmt == "json" else "text",
+                         {"spec": str(spec), "backends": [backend], "ok": False})
         sys.exit(EXIT_ERRORS)
     if diags:
         emit_diagnostics(session, diags, "text")
@@ -231,6 +232,21 @@ def graph(spec: Path, backend: str, fmt: str, output: Path | None) -> None:
         sys.stdout.flush()
 
 
+def _backends_declaring(spec: Path, library: str, backend: str) -> list[str]:
+    """The other backends on which SPEC's program declares ``library``."""
+    from .driver import Session, check_spec
+
+    out = []
+    for other in BACKENDS:
+        if other == backend:
+            continue
+        _session, results = check_spec(spec, [other], Session())
+        program = results[0].program
+        if program is not None and library in program.libraries:
+            out.append(other)
+    return out
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.argument("library")
@@ -256,6 +272,12 @@ def why(spec: Path, library: str, backend: str) -> None:
         return
     guess = did_you_mean(library, list(res.selected) + list(pruned))
     hint = f"\n  = help: did you mean `{guess}`?" if guess else ""
+    elsewhere = _backends_declaring(spec, library, backend)
+    if elsewhere:
+        on = ", ".join(elsewhere)
+        click.echo(f"`{library}` is not in the image for backend {backend}: the library exists "
+                   f"only on backend {on}\n  = help: try `-b {elsewhere[0]}`")
+        return
     click.echo(f"error[U0031]: unknown library `{library}`{hint}", err=True)
     sys.exit(EXIT_ERRORS)
 

@@ -61,7 +61,8 @@ searched.""", """
 import netwrok;   # typo: no netwrok.uni anywhere"""),
     _c("U0021", "error", "import outside the search roots", """
 An import may only resolve to a file inside the root it was found in (the
-spec's directory, `stdlib/` or the backend folder). Absolute paths, `..`
+project root: the spec's directory, or the nearest folder above it holding a
+`unilang.toml`; `stdlib/` or the backend folder). Absolute paths, `..`
 that climbs out of the root, and symbolic links pointing outside are all
 refused, so a spec can never pull in an arbitrary file.""", """
 import "../../etc/secrets.uni";"""),
@@ -142,7 +143,8 @@ reported; the label shows the first.""", """
 library net-stack { param mtu: int = 1500; }
 library net { param stack_mtu: int = 1500; }   # both UNILANG_PARAM_NET_STACK_MTU"""),
     _c("U0039", "error", "missing or misplaced app", """
-The spec given on the command line must declare exactly one `app`. An
+The spec given on the command line must declare exactly one `app`: a
+second app in the same spec is this error, not a duplicate definition. An
 imported module may not declare an app."""),
     _c("U0040", "error", "missing required key", """
 A block lacks a key it cannot do without: an app needs `sources`, a device
@@ -155,7 +157,7 @@ and shell scripts.
 
 The file must be a regular file (not a directory, FIFO, socket or device)
 whose real path, links resolved, lies inside the declaring module's root
-(the spec's directory, `stdlib/` or the backend folder), as an import's
+(the project root, `stdlib/` or the backend folder), as an import's
 must. Its file name may have at most 251 bytes (the build names the object
 `<name>.o` and its dependency file `<name>.o.d`, and file names are limited
 to 255 bytes), each folder name at most 255. The headers (`*.h`) beside a
@@ -235,7 +237,10 @@ The app's `vcpus` exceeds an applied policy's `max_vcpus`."""),
     _c("U0112", "error", "override for a library not in the image", """
 `set LIBRARY.PARAM = ...;` names a library that resolution pruned (nothing
 the app requires reaches it) on this backend. The value would be silently
-ignored, so it is an error."""),
+ignored, so it is an error. A library that does not support this backend
+(`backends = [kvm]` while checking xen), shipped or the user's, is not an
+error: its `set` applies on the backends where it exists. A `set` limited
+with `on` (`set lib.param = 1 on xen;`) applies only on those backends."""),
     _c("U0113", "error", "chosen library does not provide the construct", """
 `use LIBRARY for CONSTRUCT;` names a library whose `provides` does not
 include the construct."""),

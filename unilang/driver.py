@@ -8,6 +8,7 @@ the renderer can show their lines).  There is no global mutable state.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -199,6 +200,13 @@ class ResultCache:
                             for item in member.value.items:
                                 if isinstance(item, S.Str):
                                     p = str(m.info.path.parent / item.value)
+                                    facts[p] = dependency_state(p)
+                        if isinstance(member, S.Field) and member.key == "includes" and \
+                                isinstance(member.value, S.List):
+                            # the folder itself and its headers (kind, real path)
+                            for item in member.value.items:
+                                if isinstance(item, S.Str):
+                                    p = os.path.join(str(m.info.path.parent / item.value), ".")
                                     facts[p] = dependency_state(p)
         app = next((r.app_name for r in results if r.app_name), None)
         doc = {"app": app, "backends": [r.backend for r in results],

@@ -70,6 +70,13 @@ class Root:
     kind: str  # "project", "stdlib", "backend"
     path: Path  # real path
     label: str  # prefix for display names of modules below it
+    #: where dotted imports look (None: ``path``): the spec's folder, below a project root
+    search: Path | None = None
+
+
+#: The marker file of a project root: imports and sources may reach any file below
+#: the nearest folder above the spec that holds one (its contents are not read yet).
+PROJECT_MARKER = "unilang.toml"
 
 
 #: The longest file name (one path component) Linux file systems accept, in bytes.
@@ -111,9 +118,10 @@ class Loader:
         self.backend = backend
         self.sink = sink
         self.cache = cache
-        project = Path(os.path.realpath(spec.parent if spec.parent != Path("") else Path(".")))
+        spec_dir = Path(os.path.realpath(spec.parent if spec.parent != Path("") else Path(".")))
+        project = self._project_root(spec_dir)
         self.roots = {
-            "project": Root("project", project, ""),
+            "project": Root("project", project, "", spec_dir if project != spec_dir else None),
             "stdlib": Root("stdlib", Path(os.path.realpath(paths.stdlib_dir())), "stdlib/"),
             "backend": Root("backend", Path(os.path.realpath(paths.backend_dir(backend))),
                             f"backends/{backend}/"),
@@ -129,6 +137,19 @@ class Loader:
         self._spec_real = Path(os.path.realpath(spec))
         self._names: dict[tuple[Path, str], str] = {}
         self._found: dict[tuple[str, str], tuple[Path, Root]] = {}
+
+    def _project_root(self, spec_dir: Path) -> Path:
+        """The folder of the nearest ``unilang.toml`` at or above ``spec_dir``, or
+        ``spec_dir``; each place looked at is recorded, so adding a marker is seen."""
+        from .fresh import sha_fact
+
+        for d in (spec_dir, *spec_dir.parents):
+            marker = d / PROJECT_MARKER
+            if os.path.isfile(marker):
+                self.reads[str(marker)] = sha_fact(str(marker))  # type: ignore[assignment]
+                return d
+            self.reads.setdefault(str(marker), None)
+        return spec_dir
 
     def module_name(self, real: Path, root: Root) -> str:
         key = (real, root.kind)
@@ -182,8 +203,8 @@ class Loader:
         looked: list[str] = []
         for kind in self.order[importer_root.kind]:
             root = self.roots[kind]
-            candidate = root.path / rel_path
-            looked.append(self._root_desc(root) + "/" + rel_path.as_posix())
+            candidate = (root.search or root.path) / rel_path
+            looked.append(self._root_desc(root, search=True) + "/" + rel_path.as_posix())
             if candidate.exists() and not candidate.is_dir():  # a FIFO: U0001 from read()
                 real = Path(os.path.realpath(candidate))
                 if not _inside(real, root.path):
@@ -193,12 +214,35 @@ class Loader:
                 self._found[key] = (real, root)
                 return real, root
             self.reads.setdefault(str(candidate), None)
+        guess = self._near_module(imp.target, rel_path, importer_root)
         return error("U0020", f"cannot find module `{imp.target}`", imp.span,
                      notes=("looked in: " + ", ".join(looked),),
-                     help=f"create {rel_path.as_posix()} next to the spec, or check the spelling")
+                     help=(f"did you mean `{guess}`?" if guess else
+                           f"create {rel_path.as_posix()} next to the spec, or check the spelling"))
 
-    def _root_desc(self, root: Root) -> str:
+    def _near_module(self, target: str, rel_path: Path, importer_root: Root) -> str | None:
+        """The dotted name of an existing module close to ``target`` (``lib.sensor`` for
+        ``lib.sensors``), looked for in the folders the import searched."""
+        from .diagnostics import did_you_mean
+        from .fresh import dir_fact
+
+        prefix = target.rsplit(".", 1)[0] + "." if "." in target else ""
+        names: list[str] = []
+        for kind in self.order[importer_root.kind]:
+            root = self.roots[kind]
+            folder = (root.search or root.path) / rel_path.parent
+            try:
+                found = sorted(n[:-4] for n in os.listdir(folder) if n.endswith(".uni"))
+            except OSError:
+                continue
+            self.reads[str(folder)] = dir_fact(str(folder))  # type: ignore[assignment]
+            names += [prefix + n for n in found]
+        return did_you_mean(target, names)
+
+    def _root_desc(self, root: Root, search: bool = False) -> str:
         if root.kind == "project":
+            if root.search is not None and not search:
+                return f"the project root {display_name(root.path)} (where {PROJECT_MARKER} is)"
             return "the spec's directory"
         return root.label.rstrip("/")
 

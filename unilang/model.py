@@ -109,6 +109,8 @@ class Library:
     rank: int
     #: The directory of the declaring module (sources are relative to it).
     directory: Path
+    #: Include folders (``includes``): their ``*.h`` are copied and added with ``-I``.
+    includes: tuple[SourceRef, ...] = ()
 
     def supports(self, backend: str) -> bool:
         return not self.backends or backend in self.backends
@@ -173,6 +175,8 @@ class App:
     choices: tuple[Choice, ...]
     policies: tuple[Ref, ...]
     directory: Path
+    #: Include folders (``includes``): their ``*.h`` are copied and added with ``-I``.
+    includes: tuple[SourceRef, ...] = ()
 
 
 @attrs.frozen

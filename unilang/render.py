@@ -91,7 +91,8 @@ class TextRenderer:
     def c(self, name: str, text: str) -> str:
         return f"{_COLORS[name]}{text}{_COLORS['reset']}" if self.color else text
 
-    def snippet(self, span: Span, marker: str, label: str, sev: str) -> list[str]:
+    def snippet(self, span: Span, marker: str, label: str, sev: str,
+                margin: int = 0) -> list[str]:
         raw = self.lines.line(span.file, span.line)
         if raw is None:
             return []
@@ -103,9 +104,10 @@ class TextRenderer:
         width = max(1, end - col)
         if len(line) > 200:  # keep huge lines readable: show a window around the span
             start = max(0, col - 60)
-            line = ("..." if start else "") + line[start:start + 160]
+            line = (("..." if start else "") + line[start:start + 160]
+                    + ("..." if start + 160 < len(line) else ""))
             col = col - start + (3 if start else 0)
-        num = str(span.line)
+        num = str(span.line).rjust(margin)  # one margin for the whole diagnostic
         pad = " " * len(num)
         carets = " " * (col - 1) + marker * min(width, 200)
         tail = f" {visible(label)}" if label else ""
@@ -122,15 +124,17 @@ class TextRenderer:
         if d.backend:
             head += f" [backend {d.backend}]"
         out: list[str] = []
+        spans = ([d.span] if d.span is not None else []) + [lab.span for lab in d.labels]
+        margin = max((len(str(s.line)) for s in spans), default=1)
         if d.span is not None:
             out.append(f"{visible(d.span.location)}: {head}")
-            out.extend(self.snippet(d.span, "^", "", sev))
+            out.extend(self.snippet(d.span, "^", "", sev, margin))
         else:
             out.append(head)
         for label in d.labels:
             s = label.span
-            out.append(self.c("blue", "  --> ") + visible(s.location))
-            snip = self.snippet(s, "-", label.message, sev)
+            out.append(self.c("blue", " " * max(2, margin) + "--> ") + visible(s.location))
+            snip = self.snippet(s, "-", label.message, sev, margin)
             out.extend(snip if snip else [f"  {visible(label.message)}"])
         for note in d.notes:
             out.append(self.c("blue", "  = ") + self.c("bold", "note") + f": {visible(note)}")

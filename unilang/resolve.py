@@ -317,12 +317,19 @@ class Resolver:
                                           "default", p.span))
         for o in self.app.overrides:
             if o.library.name not in selected:
+                if not self.p.libraries[o.library.name].supports(self.backend):
+                    # a library of other backends, as the shipped backend libraries are:
+                    # the value applies where the library exists
+                    continue
                 reason = self.prune_reason(o.library.name)
+                help_ = "remove the override, or require a construct that selects the library"
+                if o.library.name in self.lost:  # it lost a provider choice: say how to win it
+                    c, _winner = self.lost[o.library.name]
+                    help_ = f"to use it, choose it: `use {o.library.name} for {c};`"
                 self.report(error(
                     "U0112", f"`{o.library.name}.{o.param.name}` is set, but `{o.library.name}` "
                     f"is not in the image for backend `{self.backend}`", o.library.span,
-                    notes=(f"`{o.library.name}` is {reason}",),
-                    help="remove the override, or require a construct that selects the library"))
+                    notes=(f"`{o.library.name}` is {reason}",), help=help_))
         return tuple(out)
 
     def prune_reason(self, name: str) -> str:

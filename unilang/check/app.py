@@ -47,11 +47,13 @@ class Apps(Params, Files, CNames):
                 if s is None:
                     ok = False
                     continue
-                if key == "mac" and not MAC.match(s):
-                    self.err("U0045", f"`{s}` is not a MAC address", val.span,
-                             help="write six lower-case hex pairs: `52:54:00:12:34:56`")
-                    ok = False
-                    continue
+                if key == "mac":
+                    if not MAC.match(s.lower()):
+                        self.err("U0045", f"`{s}` is not a MAC address", val.span,
+                                 help="write six hex pairs: `52:54:00:12:34:56`")
+                        ok = False
+                        continue
+                    s = s.lower()  # any case is accepted; the configs get lower case
                 if key == "bridge" and not SAFE_WORD.match(s):
                     self.err("U0045", f"bridge name `{s}` is not allowed", val.span,
                              notes=("bridge names use letters, digits, `_`, `-` and `.`",))
@@ -147,6 +149,7 @@ class Apps(Params, Files, CNames):
             name=block.name, span=block.name_span, module=mod.info.name,
             doc=field_text(v.get("doc")),
             sources=self.sources(v.get("sources"), mod.info),
+            includes=self.includes(v.get("includes"), mod.info),
             entry=entry,
             requires=tuple(M.Requirement(r) for r in self.refs(v.get("requires"), self.construct_ref)),
             memory=memory if memory is not None else DEFAULT_MEMORY,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import model as M
 from ..front import syntax as S
-from ..diagnostics import Label
+from ..diagnostics import Label, Span
 from ..loader import NAME_MAX, ModuleInfo
 from .base import Base
 
@@ -34,9 +34,11 @@ class Files(Base):
             assert isinstance(item, S.Str)
             p = item.value
             if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
-                self.err("U0041", f"source path `{p}` is not allowed", item.span,
+                why, fix = path_slip(p)
+                self.err("U0041", f"source path `{p}` is not allowed: {why}", item.span,
                          notes=("source paths are relative to the declaring file, use only "
-                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",))
+                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",),
+                         help=fix)
                 continue
             file = directory / p
             if not p.endswith((".c", ".S", ".s")):
@@ -70,6 +72,81 @@ class Files(Base):
                               "remove this one")
         return tuple(out)
 
+    def includes(self, f: S.Field | None, info: ModuleInfo) -> tuple[M.SourceRef, ...]:
+        """The `includes` folders of a library or the app: each is a folder inside the
+        module's root, named like a source path; the build copies its `*.h`."""
+        directory = info.path.parent
+        if f is None:
+            return ()
+        assert isinstance(f.value, S.List)
+        out: list[M.SourceRef] = []
+        seen: dict[str, Span] = {}
+        for item in f.value.items:
+            assert isinstance(item, S.Str)
+            p = item.value.rstrip("/") if item.value != "/" else item.value
+            if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
+                why, fix = path_slip(p)
+                self.err("U0041", f"include folder `{item.value}` is not allowed: {why}",
+                         item.span,
+                         notes=("include folders are relative to the declaring file, use only "
+                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",),
+                         help=fix)
+                continue
+            if p in seen:
+                self.err("U0033", f"include folder `{p}` is listed more than once in `includes`",
+                         item.span, labels=(Label(seen[p], "first listed here"),))
+                continue
+            seen[p] = item.span
+            folder = directory / p
+            real = Path(os.path.realpath(folder))
+            if not folder.is_dir():
+                self.err("U0041", f"include folder `{p}` does not exist or is not a folder",
+                         item.span, notes=(f"looked for {folder}",))
+                continue
+            if info.root_path is not None and not real.is_relative_to(info.root_path):
+                self.err("U0041", f"include folder `{p}` resolves outside {_root_desc(info)}: "
+                         f"its real path is {real}", item.span)
+                continue
+            problems = header_problems(folder, p, info, what="in include folder")
+            for message in problems:
+                self.err("U0041", message, item.span,
+                         help="the build copies every `*.h` of an include folder; move or "
+                              "remove this one")
+            if not problems:
+                out.append(M.SourceRef(p, folder, item.span))
+        return tuple(out)
+
+
+def path_slip(p: str) -> tuple[str, str | None]:
+    """What is wrong with ``p``, a path that ``SOURCE_PATH`` refused, and a fix if
+    there is a clear one."""
+    parts = p.split("/")
+    if p == "":
+        return "it is empty", None
+    if p.startswith("/"):
+        return "it is absolute", "write it relative to the declaring file"
+    if ".." in parts:
+        return "it contains `..`", "keep the files inside the spec's folder"
+    if p.startswith("./"):
+        rest = p
+        while rest.startswith("./"):
+            rest = rest[2:]
+        fixed = rest if SOURCE_PATH.match(rest) else None
+        return ("it starts with `./`",
+                f"write `{fixed}`" if fixed else None)
+    if "" in parts:
+        return "it has an empty part (`//` or a trailing `/`)", None
+    if "." in parts:
+        return "it contains a `.` folder", None
+    bad = next((c for c in p if not (c.isascii() and (c.isalnum() or c in "_-./"))), None)
+    if bad is not None:
+        shown = bad if bad.isprintable() and bad != " " else f"U+{ord(bad):04X}"
+        return f"it contains `{shown}`", None
+    start = next((part for part in parts if not (part[0].isalnum() or part[0] == "_")), None)
+    if start is None:
+        return "it does not follow the path rules", None
+    return f"`{start}` starts with `{start[0]}`", None
+
 
 #: The longest suffix the build appends to a source's file name: its object is
 #: `<name>.o` and gcc's dependency file `<name>.o.d` (build.ninja.j2).
@@ -79,6 +156,9 @@ _KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a
 
 
 def _root_desc(info: ModuleInfo) -> str:
+    if info.root == "project" and info.root_path is not None and \
+            (info.root_path / "unilang.toml").is_file():
+        return f"the project root {info.root_path}"
     return {"project": "the spec's directory", "stdlib": "stdlib"}.get(
         info.root, f"the {info.root} folder")
 
@@ -124,16 +204,17 @@ def source_problem(file: Path, rel: str, info: ModuleInfo) -> tuple[str, tuple[s
     return (problem, ()) if problem is not None else None
 
 
-def header_problems(directory: Path, source: str, info: ModuleInfo) -> list[str]:
+def header_problems(directory: Path, source: str, info: ModuleInfo,
+                    what: str = "beside source") -> list[str]:
     """What is wrong with the headers (``*.h``) the build would copy from ``directory``,
-    the folder of the source ``source``."""
+    the folder of the source ``source`` (or the include folder, with ``what``)."""
     try:
         headers = sorted(directory.glob("*.h"))
     except OSError as exc:
-        return [f"cannot list the headers beside source `{source}`: {exc.strerror or exc}"]
+        return [f"cannot list the headers {what} `{source}`: {exc.strerror or exc}"]
     out = []
     for h in headers:
-        problem = _file_problem(h, f"header `{h.name}` beside source `{source}`", info)
+        problem = _file_problem(h, f"header `{h.name}` {what} `{source}`", info)
         if problem is not None:
             out.append(problem)
     return out

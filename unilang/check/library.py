@@ -75,6 +75,7 @@ class Libraries(Params, Files, CNames):
             provides=self.refs(v.get("provides"), self.construct_ref),
             requires=self.requirements(f.requires),
             sources=self.sources(v.get("sources"), mod.info),
+            includes=self.includes(v.get("includes"), mod.info),
             backends=tuple(backends),
             exercises=self.refs(v.get("exercises"), self.capability_ref),
             params=tuple(params),

@@ -156,6 +156,12 @@ class Params(Schema, Symbols):
                      help="for example `set heap.max_size = 4 MiB;`")
             return None
         lib_name, param_name = parts
+        if m.on is not None:
+            backends = [self.backend_ref(n) for n in m.on]
+            if None in backends:
+                return None
+            if self.backend not in backends:
+                return None  # `set ... on xen;` while checking kvm: applies there only
         if lib_name in self.foreign and lib_name not in self.library_blocks:
             return None  # a library of another backend: the override applies there
         lib_span = Span(m.target.span.file, m.target.span.line, m.target.span.column,

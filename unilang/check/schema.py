@@ -3,6 +3,7 @@ dispatch (``Schema.type_ok``), and the checks of plain values (ranges, strings).
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Union
 
 import attrs
@@ -63,13 +64,13 @@ STRS = ListOf(S.Str, "a list of strings", "strings")
 DEVICE_KIND = Enum(("net", "block"))
 
 LIBRARY_KEYS: dict[str, KeyType] = {
-    "doc": STR, "provides": NAMES, "requires": NAMES, "sources": STRS,
+    "doc": STR, "provides": NAMES, "requires": NAMES, "sources": STRS, "includes": STRS,
     "backends": NAMES, "exercises": NAMES, "conflicts": NAMES, "init": NAME,
     "min_memory": SIZE.within(0, MAX_MEMORY), "max_vcpus": INT.within(1, MAX_VCPUS),
     "default": BOOL, "rank": INT.within(0, 1000),
 }
 APP_KEYS: dict[str, KeyType] = {
-    "doc": STR, "sources": STRS, "entry": NAME, "requires": NAMES,
+    "doc": STR, "sources": STRS, "includes": STRS, "entry": NAME, "requires": NAMES,
     "memory": SIZE.within(1 << 20, MAX_MEMORY), "vcpus": INT.within(1, MAX_VCPUS),
     "cmdline": STR, "policies": NAMES,
 }
@@ -183,11 +184,22 @@ class Schema(Base):
         return s.value
 
 
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 def _hint(v: S.Value, typ: KeyType) -> str | None:
     """How to write ``v`` as a ``typ``, when it looks like a common slip."""
     if isinstance(typ, ListOf):
+        if typ.item is S.Name and isinstance(v, S.Str):
+            if _NAME_RE.fullmatch(v.value):  # `requires = "console.lines"`
+                return f"write a list of names, without quotes: `[{v.value}]`"
+            return None  # quoting it in a list would still be an error
+        if typ.item is S.Str and isinstance(v, S.Name):
+            return f'write a list of quoted strings: `["{v.value}"]`'
         return f"write a list: `[{S.render_value(v)}]`"
     if isinstance(typ, Enum):
+        if isinstance(v, S.Str) and v.value in typ.members:
+            return f"write the name without quotes: `{v.value}`"
         return None
     if typ.node is S.Size and isinstance(v, S.Int) and not is_huge(v):
         return f"sizes need a unit: `{v.value} MiB`, `{v.value} KiB` or `{v.value} B`"

@@ -39,15 +39,29 @@ class Symbols(Base):
                                      help="only the spec given on the command line declares the app")
                             continue
                         if self.app_blocks:
-                            self.duplicate("app", decl.name, decl.name_span,
-                                           self.app_blocks[0][0].name_span)
+                            first = self.app_blocks[0][0]
+                            self.err("U0039", f"a spec declares one app, but `{decl.name}` is "
+                                     "a second one", decl.name_span,
+                                     labels=(Label(first.name_span,
+                                                   f"app `{first.name}` is declared here"),),
+                                     help="put each app in a spec of its own; they can share "
+                                          "modules by importing them")
                             continue
                         self.app_blocks.append((decl, mod))
                         continue
                     blocks = self.library_blocks if decl.kind == "library" else self.policy_blocks
                     if decl.name in blocks:
-                        self.duplicate(decl.kind, decl.name, decl.name_span,
-                                       blocks[decl.name][0].name_span)
+                        prev, prev_mod = blocks[decl.name]
+                        if mod.info.root == "stdlib" and prev_mod.info.root != "stdlib":
+                            # the user's declaration is the one to rename: report it there
+                            self.err("U0030", f"{decl.kind} `{decl.name}` is defined more than "
+                                     "once: the standard library defines it too",
+                                     prev.name_span,
+                                     labels=(Label(decl.name_span,
+                                                   "the standard library defines it here"),),
+                                     help=f"rename this {decl.kind}")
+                        else:
+                            self.duplicate(decl.kind, decl.name, decl.name_span, prev.name_span)
                         continue
                     blocks[decl.name] = (decl, mod)
         if root is not None and not self.app_blocks:

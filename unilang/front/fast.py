@@ -199,18 +199,22 @@ class FastParser:
             if self.kinds[self.i] == close:
                 return tuple(out)
 
+    def on_clause(self) -> tuple[S.Name, ...] | None:
+        """``on NAME`` or ``on [NAME, ...]``, if it comes next."""
+        if not self.is_word("on"):
+            return None
+        self.i += 1
+        if self.kinds[self.i] == "[":
+            self.i += 1
+            on = self.names("]")
+            self.expect("]")
+            return on
+        n = self.expect("name")
+        return (S.Name(self.texts[n], self.span(n, n)),)
+
     def field(self) -> S.Field:
         key = self.expect("name")
-        on: tuple[S.Name, ...] | None = None
-        if self.is_word("on"):
-            self.i += 1
-            if self.kinds[self.i] == "[":
-                self.i += 1
-                on = self.names("]")
-                self.expect("]")
-            else:
-                n = self.expect("name")
-                on = (S.Name(self.texts[n], self.span(n, n)),)
+        on = self.on_clause()
         self.expect("=")
         value = self.value()
         last = self.expect(";")
@@ -281,8 +285,9 @@ class FastParser:
                 target = self.dotted()
                 self.expect("=")
                 value = self.scalar()
+                on = self.on_clause()
                 last = self.expect(";")
-                return S.Set(target, value, self.span(first, last))
+                return S.Set(target, value, self.span(first, last), on=on)
         return self.field()
 
     # ------------------------------------------------------------ declarations

@@ -13,6 +13,7 @@ tokens (``";"``, ``"{"``), never lark's terminal names.
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import attrs
 from typing import Any, Sequence
@@ -135,7 +136,8 @@ class _Builder:
         return S.Use(str(lib), self.tok_span(lib), construct, self.span_of(meta))
 
     def set(self, meta: Any, children: Sequence[Any]) -> S.Set:
-        return S.Set(children[0], children[1], self.span_of(meta))
+        on = children[2] if len(children) == 3 else None
+        return S.Set(children[0], children[1], self.span_of(meta), on=on)
 
     # -- declarations
     def import_decl(self, meta: Any, children: Sequence[Any]) -> S.Import:
@@ -179,6 +181,35 @@ class _Builder:
 @functools.lru_cache(maxsize=1)
 def _grammar_text() -> str:
     return grammar_text((paths.grammar_dir() / "unilang.lark").read_text(encoding="utf-8"))
+
+
+#: The first letter of a decimal unit and the binary unit it is likely meant as.
+_SI_UNITS = {"K": "KiB", "M": "MiB", "G": "GiB", "T": "TiB"}
+
+
+def _after_zero(text: str, tok: Any) -> bool:
+    """Whether ``tok`` follows a lone ``0`` with nothing between (``0X2``)."""
+    pos = tok.start_pos
+    return pos is not None and pos >= 1 and text[pos - 1] == "0" and (
+        pos < 2 or not (text[pos - 2].isalnum() or text[pos - 2] in "_-"))
+
+
+def _character_help(text: str, pos: int) -> str | None:
+    """How to write what starts at ``pos``, for the slips that have a clear fix."""
+    ch = text[pos] if pos < len(text) else ""
+    if ch == "'":
+        end = text.find("'", pos + 1)
+        eol = text.find("\n", pos + 1)
+        if end != -1 and (eol == -1 or end < eol) and '"' not in text[pos + 1:end]:
+            return f'strings are written in double quotes: `"{text[pos + 1:end]}"`'
+        return 'strings are written in double quotes: `"..."`'
+    if ch and not ch.isascii() and unicodedata.decimal(ch, None) is not None:
+        end = pos
+        while end < len(text) and unicodedata.decimal(text[end], None) is not None:
+            end += 1
+        ascii_ = "".join(str(unicodedata.decimal(c)) for c in text[pos:end])
+        return f"numbers are written with ASCII digits: `{ascii_}`"
+    return None
 
 
 class Parser:
@@ -230,7 +261,8 @@ class Parser:
                                          'quote inside it as `\\"` and a newline as `\\n`')]
             expected = self.describe(set(e.allowed or ()))
             return None, [error("U0010", f"unexpected character `{shown}`", span,
-                                notes=(f"expected {expected}",) if e.allowed else ())]
+                                notes=(f"expected {expected}",) if e.allowed else (),
+                                help=_character_help(source.text, pos))]
         except UnexpectedInput:  # UnexpectedEOF and friends
             line = source.text.count("\n") + 1
             col = len(source.text) - (source.text.rfind("\n") + 1) + 1
@@ -281,6 +313,15 @@ class Parser:
         if tok.type == "NAME" and "UNIT" in accepted and len(str(tok)) > 1 and str(tok).lower() in {
                 u.lower() for u in UNITS}:
             help_ = f"units are case-sensitive: {UNIT_LIST}"
+        elif tok.type == "NAME" and "UNIT" in accepted and str(tok)[:1].upper() in _SI_UNITS \
+                and str(tok)[1:].lower() in ("b", ""):
+            # `64 MB`: the decimal spelling of a binary unit
+            unit = _SI_UNITS[str(tok)[:1].upper()]
+            help_ = f"`{tok}` is not a unit: did you mean `{unit}`? units: {UNIT_LIST}"
+        elif tok.type == "NAME" and str(tok)[:1] in "xX" and _after_zero(source.text, tok):
+            digits = str(tok)[1:]
+            if digits and all(c in "0123456789abcdefABCDEF" for c in digits):
+                help_ = f"a hexadecimal number starts with a lower-case `0x`: `0x{digits}`"
         if tok.type == "LSQB" and "LSQB" not in accepted:
             if "RSQB" in accepted:  # inside a list
                 help_ = "lists hold names, numbers, sizes, strings and booleans; they do not nest"

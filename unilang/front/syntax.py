@@ -187,6 +187,8 @@ class Set:
     value: Scalar
     span: Span
     comments: Comments | None = None
+    #: ``set LIB.PARAM = VALUE on BACKENDS;``: the backends it applies to (None: all)
+    on: tuple[Name, ...] | None = None
 
 
 Member = Union[Field, Param, Device, Use, Set]
