@@ -94,7 +94,11 @@ static void input(const uint8_t *src_mac, const uint8_t *p, unsigned len)
         s->ip_drop_bad_source++;
         return;
     }
-    if (dst != my_ip && dst != 0xffffffffu && dst != bcast) { s->ip_drop_not_for_us++; return; }
+    /* dst 0.0.0.0 is never ours, not even while unconfigured (my_ip == 0) */
+    if (dst == 0 || (dst != my_ip && dst != 0xffffffffu && dst != bcast)) {
+        s->ip_drop_not_for_us++;
+        return;
+    }
     for (unsigned i = 0; i < nhandlers; i++)
         if (handlers[i].protocol == p[9]) {
             handlers[i].fn(src, dst, p + hlen, total - hlen);
