@@ -8,7 +8,7 @@
 #include <unilang/ethernet.h>
 #include <unilang/ipv4.h>
 #include <unilang/netlink.h>
-#include <unilang/runtime.h> /* UNILANG_PARAM_* */
+#include <unilang/runtime.h> /* UNILANG_PARAM_DHCP_* */
 #include <unilang/tsc-clock.h>
 
 #define CLIENT_PORT 68u
@@ -224,18 +224,14 @@ static char *put_uint(char *p, uint32_t v)
 
 static void fall_back(const char *why)
 {
-    uint32_t a, mk, gw;
     char line[160], *p = line;
     p = put_str(p, "dhcp: ");
     p = put_str(p, why);
-    if (unilang_ipv4_parse(UNILANG_PARAM_IPV4_ADDRESS, &a) < 0 ||
-        unilang_ipv4_parse(UNILANG_PARAM_IPV4_NETMASK, &mk) < 0 ||
-        unilang_ipv4_parse(UNILANG_PARAM_IPV4_GATEWAY, &gw) < 0 ||
-        unilang_ipv4_configure(a, mk, gw) < 0) {
+    if (unilang_ipv4_configure_static() < 0) {
         p = put_str(p, "; ipv4's static parameters are not usable: the interface stays down");
     } else {
         p = put_str(p, "; falling back to the static address ");
-        p = put_ip(p, a);
+        p = put_ip(p, unilang_ipv4_address());
     }
     *p = 0;
     unilang_puts(line);
@@ -268,9 +264,8 @@ void dhcp_init(void)
         fall_back("no lease from any server");
         return;
     }
-    if (mask == 0) { /* no option 1: the network's class-less guess from ipv4's netmask */
-        if (unilang_ipv4_parse(UNILANG_PARAM_IPV4_NETMASK, &mask) < 0) mask = 0xffffff00u;
-    }
+    if (mask == 0) /* no option 1: the address class's mask (RFC 2131 3.3 leaves it to us) */
+        mask = offered >> 31 == 0 ? 0xff000000u : offered >> 30 == 2 ? 0xffff0000u : 0xffffff00u;
     if (unilang_ipv4_configure(offered, mask, router) < 0) {
         fall_back("the lease does not fit its netmask");
         return;

@@ -151,6 +151,19 @@ int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw)
     return 0;
 }
 
+int unilang_ipv4_configure_static(void)
+{
+    if (unilang_ipv4_parse(UNILANG_PARAM_IPV4_ADDRESS, &my_ip) < 0 ||
+        unilang_ipv4_parse(UNILANG_PARAM_IPV4_NETMASK, &netmask) < 0 ||
+        unilang_ipv4_parse(UNILANG_PARAM_IPV4_GATEWAY, &gateway) < 0) {
+        unilang_puts("ipv4: address, netmask or gateway is not a dotted quad; the interface stays down");
+        my_ip = 0;
+        return -1;
+    }
+    unilang_arp_set_address(my_ip);
+    return 0;
+}
+
 void ipv4_init(void);
 void ipv4_init(void)
 {
@@ -159,14 +172,6 @@ void ipv4_init(void)
      * only) until it calls unilang_ipv4_configure() from its init */
     unilang_eth_register(UNILANG_ETHERTYPE_IPV4, input);
 #else
-    if (unilang_ipv4_parse(UNILANG_PARAM_IPV4_ADDRESS, &my_ip) < 0 ||
-        unilang_ipv4_parse(UNILANG_PARAM_IPV4_NETMASK, &netmask) < 0 ||
-        unilang_ipv4_parse(UNILANG_PARAM_IPV4_GATEWAY, &gateway) < 0) {
-        unilang_puts("ipv4: address, netmask or gateway is not a dotted quad; the interface stays down");
-        my_ip = 0;
-        return;
-    }
-    unilang_eth_register(UNILANG_ETHERTYPE_IPV4, input);
-    unilang_arp_set_address(my_ip);
+    if (unilang_ipv4_configure_static() == 0) unilang_eth_register(UNILANG_ETHERTYPE_IPV4, input);
 #endif
 }

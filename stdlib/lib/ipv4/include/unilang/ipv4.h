@@ -17,6 +17,10 @@ uint32_t unilang_ipv4_address(void);
  * address on that network) leaving the old values.  Until an address is set
  * the interface is 0.0.0.0 and sends only to 255.255.255.255. */
 int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw);
+/* Apply the static `address`, `netmask` and `gateway` parameters (what
+ * ipv4_init does unless dhcp is selected; dhcp's fallback); 0, or -1 with a
+ * console message when one is not a dotted quad (the interface stays down). */
+int unilang_ipv4_configure_static(void);
 /* A protocol's receive function: the packet's addresses and its payload. */
 typedef void (*unilang_ipv4_handler)(uint32_t src, uint32_t dst, const uint8_t *payload,
                                      unsigned len);
