@@ -59,7 +59,13 @@ uint32_t unilang_ipv4_address(void) { return my_ip; }
 
 int unilang_ipv4_register(uint8_t protocol, unilang_ipv4_handler fn)
 {
-    if (nhandlers >= MAX_PROTOCOLS || fn == 0) return -1;
+    if (fn == 0) return -1;
+    for (unsigned i = 0; i < nhandlers; i++)
+        if (handlers[i].protocol == protocol) { /* dhcp's UDP during init, then udp's */
+            handlers[i].fn = fn;
+            return 0;
+        }
+    if (nhandlers >= MAX_PROTOCOLS) return -1;
     handlers[nhandlers].protocol = protocol;
     handlers[nhandlers].fn = fn;
     nhandlers++;
@@ -88,7 +94,11 @@ static void input(const uint8_t *src_mac, const uint8_t *p, unsigned len)
         s->ip_drop_bad_source++;
         return;
     }
-    if (dst != my_ip && dst != 0xffffffffu && dst != bcast) { s->ip_drop_not_for_us++; return; }
+    /* dst 0.0.0.0 is never ours, not even while unconfigured (my_ip == 0) */
+    if (dst == 0 || (dst != my_ip && dst != 0xffffffffu && dst != bcast)) {
+        s->ip_drop_not_for_us++;
+        return;
+    }
     for (unsigned i = 0; i < nhandlers; i++)
         if (handlers[i].protocol == p[9]) {
             handlers[i].fn(src, dst, p + hlen, total - hlen);
@@ -103,6 +113,7 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
         unilang_net_stats.ip_drop_tx_too_long++;
         return -1;
     }
+    if (my_ip == 0 && dst != 0xffffffffu) return -1; /* unconfigured: broadcasts only */
     uint32_t hop = (dst & netmask) == (my_ip & netmask) || dst == 0xffffffffu ? dst : gateway;
     uint8_t mac[6];
     if (unilang_arp_resolve(hop, mac) < 0) return -1;
@@ -126,16 +137,41 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
     return 0;
 }
 
-void ipv4_init(void);
-void ipv4_init(void)
+int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw)
+{
+    /* a netmask is contiguous ones then zeros; the address is a unicast one */
+    if (mask == 0 || (~mask & (~mask + 1u)) != 0) return -1;
+    if (addr == 0 || addr == 0xffffffffu || (addr >> 28) >= 0xe || (addr >> 24) == 127 ||
+        (addr & ~mask) == 0 || (addr & ~mask) == ~mask)
+        return -1;
+    my_ip = addr;
+    netmask = mask;
+    gateway = gw;
+    unilang_arp_set_address(my_ip);
+    return 0;
+}
+
+int unilang_ipv4_configure_static(void)
 {
     if (unilang_ipv4_parse(UNILANG_PARAM_IPV4_ADDRESS, &my_ip) < 0 ||
         unilang_ipv4_parse(UNILANG_PARAM_IPV4_NETMASK, &netmask) < 0 ||
         unilang_ipv4_parse(UNILANG_PARAM_IPV4_GATEWAY, &gateway) < 0) {
         unilang_puts("ipv4: address, netmask or gateway is not a dotted quad; the interface stays down");
         my_ip = 0;
-        return;
+        return -1;
     }
-    unilang_eth_register(UNILANG_ETHERTYPE_IPV4, input);
     unilang_arp_set_address(my_ip);
+    return 0;
+}
+
+void ipv4_init(void);
+void ipv4_init(void)
+{
+#ifdef UNILANG_HAVE_DHCP
+    /* net.addr is provided by dhcp: stay unconfigured (0.0.0.0, broadcasts
+     * only) until it calls unilang_ipv4_configure() from its init */
+    unilang_eth_register(UNILANG_ETHERTYPE_IPV4, input);
+#else
+    if (unilang_ipv4_configure_static() == 0) unilang_eth_register(UNILANG_ETHERTYPE_IPV4, input);
+#endif
 }

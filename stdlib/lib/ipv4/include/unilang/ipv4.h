@@ -11,10 +11,21 @@
 
 /* This interface's address. */
 uint32_t unilang_ipv4_address(void);
+/* Set the address, netmask and gateway (the net.addr provider does: ipv4's
+ * static parameters by default, or dhcp) and announce the address with a
+ * gratuitous ARP; 0, or -1 (non-contiguous mask, or not a unicast host
+ * address on that network) leaving the old values.  Until an address is set
+ * the interface is 0.0.0.0 and sends only to 255.255.255.255. */
+int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw);
+/* Apply the static `address`, `netmask` and `gateway` parameters (what
+ * ipv4_init does unless dhcp is selected; dhcp's fallback); 0, or -1 with a
+ * console message when one is not a dotted quad (the interface stays down). */
+int unilang_ipv4_configure_static(void);
 /* A protocol's receive function: the packet's addresses and its payload. */
 typedef void (*unilang_ipv4_handler)(uint32_t src, uint32_t dst, const uint8_t *payload,
                                      unsigned len);
-/* 0, or -1 when the table (4 protocols) is full. */
+/* 0, or -1 when the table (4 protocols) is full; registering a protocol
+ * again replaces its function. */
 int unilang_ipv4_register(uint8_t protocol, unilang_ipv4_handler fn);
 /* Send one packet (DF set); 0, or -1 when it was dropped (counted: too long,
  * or the next hop's MAC is not known yet, in which case it was asked for). */
