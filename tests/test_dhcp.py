@@ -20,11 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
 from support import ROOT, needs_qemu, needs_tools, unilang
 from test_net import (ECHO, GUEST_IP, HELLO, PEER_IP, PEER_MAC, Peer, _echo_round, _recv_exact,
-                      _symbols, _wait, eth, free_udp_port, ipv4, udp)
+                      _symbols, _wait, close_guest, eth, free_udp_port, ipv4, quit_guest, udp)
 
 APP = ROOT / "tests" / "apps" / "udp-echo-dhcp"
 SPEC = APP / "udp-echo-dhcp.uni"
@@ -211,22 +209,9 @@ def test_no_server_falls_back_to_the_static_address(tmp_path: Path) -> None:
                     mac = f[6:12]
         assert mac is not None, "no gratuitous ARP after the fallback"
         echoed = _echo_round(peer, mac, [b"static %d" % n for n in range(3)])
-        peer.send(eth(mac, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 17,
-                                                  udp(PEER_IP, GUEST_IP, 40000, 7, b"quit"))))
-        try:
-            out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            pytest.fail(f"the guest hung:\n{out}")
+        out, err = quit_guest(proc, peer, mac, ":")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        peer.close()
-        for p in sockdir.iterdir():
-            p.unlink()
-        sockdir.rmdir()
+        close_guest(proc, peer, sockdir)
     assert proc.returncode == 1, (out, err)
     assert ("dhcp: no lease from any server; falling back to the static address 10.0.2.15"
             in out.splitlines()), out
@@ -286,22 +271,9 @@ def test_hostile_dhcp_replies_are_dropped_and_counted(tmp_path: Path) -> None:
                             for f in peer.frames(time.monotonic() + 0.5))
         assert announced, "no gratuitous ARP after the ACK"
         echoed = _echo_round(peer, mac, [b"after the lease %d" % n for n in range(5)])
-        peer.send(eth(mac, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 17,
-                                                  udp(PEER_IP, GUEST_IP, 40000, 7, b"quit"))))
-        try:
-            out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            pytest.fail(f"the guest hung:\n{out}")
+        out, err = quit_guest(proc, peer, mac, ":")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        peer.close()
-        for p in sockdir.iterdir():
-            p.unlink()
-        sockdir.rmdir()
+        close_guest(proc, peer, sockdir)
     assert proc.returncode == 1, (out, err)  # isa-debug-exit: guest exit 0
     assert ("dhcp: leased 10.0.2.15 netmask 255.255.255.0 gateway 10.0.2.2 from 10.0.2.2 "
             "for 3600 s") in out.splitlines(), out

@@ -363,6 +363,30 @@ class Peer:
         self.sock.close()
 
 
+def quit_guest(proc: subprocess.Popen[str], peer: Peer, mac: bytes,
+               what: str = "") -> tuple[str, str]:
+    """Send `quit` to the guest's echo port; its output once it exits (bounded)."""
+    peer.send(eth(mac, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 17,
+                                              udp(PEER_IP, GUEST_IP, 40000, 7, b"quit"))))
+    try:
+        return proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _err = proc.communicate()
+        pytest.fail(f"the guest hung{what}:\n{out}")
+
+
+def close_guest(proc: subprocess.Popen[str], peer: Peer, sockdir: Path) -> None:
+    """No QEMU and no socket left behind, whatever happened."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+    peer.close()
+    for p in sockdir.iterdir():
+        p.unlink()
+    sockdir.rmdir()
+
+
 def _udp_payloads(frames: list[bytes]) -> list[bytes]:
     out = []
     for f in frames:
@@ -428,22 +452,9 @@ def test_hostile_frames_are_dropped_and_counted(tmp_path: Path) -> None:
         valid = [b"after %d " % n + bytes(rng.getrandbits(8) for _ in range(n * 37 % 1400))
                  for n in range(30)]
         echoed = _echo_round(peer, mac, valid)
-        peer.send(eth(mac, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 17,
-                                                  udp(PEER_IP, GUEST_IP, 40000, 7, b"quit"))))
-        try:
-            out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            pytest.fail(f"the guest hung after the hostile frames:\n{out}")
+        out, err = quit_guest(proc, peer, mac, " after the hostile frames:")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        peer.close()
-        for p in sockdir.iterdir():
-            p.unlink()
-        sockdir.rmdir()
+        close_guest(proc, peer, sockdir)
     assert proc.returncode == 1, (out, err)  # guest exit 0: not 42 (guard), not a crash
     assert echoed == len(valid), out
     assert "netfuzz: heap ok" in out, out
