@@ -16,13 +16,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from support import ROOT, needs_qemu, needs_tools, unilang
-from test_net import (ECHO, GUEST_IP, HELLO, PEER_IP, PEER_MAC, Peer, _echo_round, _recv_exact,
-                      _symbols, _wait, close_guest, eth, free_udp_port, ipv4, quit_guest, udp)
+from test_net import (ECHO, GUEST_IP, HELLO, PEER_IP, PEER_MAC, _echo_round, _recv_exact,
+                      _symbols, _wait, close_guest, eth, free_udp_port, ipv4, quit_guest,
+                      start_dgram_guest, udp)
 
 APP = ROOT / "tests" / "apps" / "udp-echo-dhcp"
 SPEC = APP / "udp-echo-dhcp.uni"
@@ -190,15 +190,7 @@ def test_no_server_falls_back_to_the_static_address(tmp_path: Path) -> None:
     """Nobody answers on `-netdev dgram`: one attempt times out on the
     monotonic clock, the console says so, and the static 10.0.2.15 serves."""
     out_dir = _build_with(tmp_path, "    set dhcp.attempts = 2;\n    set dhcp.timeout_ms = 300;")
-    sockdir = Path(tempfile.mkdtemp(prefix="udhcp", dir="/tmp"))
-    peer = Peer(sockdir)
-    argv = json.loads((out_dir / "qemu.json").read_text())
-    i = argv.index("-netdev")
-    netdev_id = argv[i + 1].split("id=", 1)[1].split(",", 1)[0]
-    argv[i + 1] = (f"dgram,id={netdev_id},local.type=unix,local.path={peer.theirs},"
-                   f"remote.type=unix,remote.path={peer.mine}")
-    proc = subprocess.Popen(argv, cwd=out_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc, peer, sockdir = start_dgram_guest(out_dir, "udhcp")
     try:
         discovers, mac = 0, None
         deadline = time.monotonic() + 60
@@ -224,15 +216,7 @@ def test_no_server_falls_back_to_the_static_address(tmp_path: Path) -> None:
 @needs_qemu
 def test_hostile_dhcp_replies_are_dropped_and_counted(tmp_path: Path) -> None:
     out_dir = _build_with(tmp_path, "    set dhcp.timeout_ms = 20000;")
-    sockdir = Path(tempfile.mkdtemp(prefix="udhcp", dir="/tmp"))  # unix paths: <= 107 bytes
-    peer = Peer(sockdir)
-    argv = json.loads((out_dir / "qemu.json").read_text())
-    i = argv.index("-netdev")
-    netdev_id = argv[i + 1].split("id=", 1)[1].split(",", 1)[0]
-    argv[i + 1] = (f"dgram,id={netdev_id},local.type=unix,local.path={peer.theirs},"
-                   f"remote.type=unix,remote.path={peer.mine}")
-    proc = subprocess.Popen(argv, cwd=out_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc, peer, sockdir = start_dgram_guest(out_dir, "udhcp")
 
     def wait_for(kind: int) -> bytes:
         deadline = time.monotonic() + 60

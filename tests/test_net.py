@@ -363,6 +363,24 @@ class Peer:
         self.sock.close()
 
 
+def start_dgram_guest(out_dir: Path,
+                      prefix: str) -> tuple[subprocess.Popen[str], Peer, Path]:
+    """Boot a built image with its NIC on `-netdev dgram` unix sockets, the
+    other end held by a Python ``Peer``; ``close_guest`` undoes it all."""
+    import tempfile
+
+    sockdir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))  # unix paths: <= 107 bytes
+    peer = Peer(sockdir)
+    argv = json.loads((out_dir / "qemu.json").read_text())
+    i = argv.index("-netdev")
+    netdev_id = argv[i + 1].split("id=", 1)[1].split(",", 1)[0]
+    argv[i + 1] = (f"dgram,id={netdev_id},local.type=unix,local.path={peer.theirs},"
+                   f"remote.type=unix,remote.path={peer.mine}")
+    proc = subprocess.Popen(argv, cwd=out_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    return proc, peer, sockdir
+
+
 def quit_guest(proc: subprocess.Popen[str], peer: Peer, mac: bytes,
                what: str = "") -> tuple[str, str]:
     """Send `quit` to the guest's echo port; its output once it exits (bounded)."""
@@ -419,20 +437,10 @@ def _echo_round(peer: Peer, mac: bytes, datagrams: list[bytes]) -> int:
 def test_hostile_frames_are_dropped_and_counted(tmp_path: Path) -> None:
     """Thousands of seeded hostile frames; the guest never crashes or hangs, its
     heap guard (canary) finds nothing, it counts its drops, and it still echoes."""
-    import tempfile
-
     out_dir = tmp_path / "out"
     r = unilang("build", str(FUZZ), "-o", str(out_dir))
     assert r.returncode == 0, r.stderr
-    sockdir = Path(tempfile.mkdtemp(prefix="unet", dir="/tmp"))  # unix paths: <= 107 bytes
-    peer = Peer(sockdir)
-    argv = json.loads((out_dir / "qemu.json").read_text())
-    i = argv.index("-netdev")
-    netdev_id = argv[i + 1].split("id=", 1)[1].split(",", 1)[0]
-    argv[i + 1] = (f"dgram,id={netdev_id},local.type=unix,local.path={peer.theirs},"
-                   f"remote.type=unix,remote.path={peer.mine}")
-    proc = subprocess.Popen(argv, cwd=out_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc, peer, sockdir = start_dgram_guest(out_dir, "unet")
     try:
         # the gratuitous ARP at start tells us the guest's MAC
         mac = None
