@@ -94,13 +94,8 @@ static void input(uint32_t src, uint32_t dst, const uint8_t *p, unsigned len)
     unsigned ulen = unilang_get16(p + 4);
     if (ulen < UDP_HLEN || ulen > len) { s->drop_udp++; return; }
     if (unilang_get16(p + 6) != 0) {
-        uint8_t ph[12];
-        unilang_put32(ph, src);
-        unilang_put32(ph + 4, dst);
-        ph[8] = 0;
-        ph[9] = UNILANG_IP_UDP;
-        unilang_put16(ph + 10, (uint16_t)ulen);
-        if (unilang_csum_fold(unilang_csum_add(unilang_csum_add(0, ph, 12), p, ulen)) != 0) {
+        uint32_t ph = unilang_ipv4_pseudo_sum(src, dst, UNILANG_IP_UDP, ulen);
+        if (unilang_csum_fold(unilang_csum_add(ph, p, ulen)) != 0) {
             s->drop_udp++;
             return;
         }
@@ -176,13 +171,8 @@ static void send(unsigned type)
     unilang_put16(out, CLIENT_PORT);
     unilang_put16(out + 2, SERVER_PORT);
     unilang_put16(out + 4, (uint16_t)ulen);
-    uint8_t ph[12];
-    unilang_put32(ph, 0);
-    unilang_put32(ph + 4, BROADCAST);
-    ph[8] = 0;
-    ph[9] = UNILANG_IP_UDP;
-    unilang_put16(ph + 10, (uint16_t)ulen);
-    uint16_t c = unilang_csum_fold(unilang_csum_add(unilang_csum_add(0, ph, 12), out, ulen));
+    uint32_t ph = unilang_ipv4_pseudo_sum(0, BROADCAST, UNILANG_IP_UDP, ulen);
+    uint16_t c = unilang_csum_fold(unilang_csum_add(ph, out, ulen));
     unilang_put16(out + 6, c == 0 ? 0xffff : c);
     if (unilang_ipv4_send(BROADCAST, UNILANG_IP_UDP, out, ulen) == 0) unilang_dhcp_stats.tx++;
 }

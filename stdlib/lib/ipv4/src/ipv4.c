@@ -37,6 +37,17 @@ uint16_t unilang_csum_fold(uint32_t sum)
     return (uint16_t)~sum;
 }
 
+uint32_t unilang_ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t protocol, unsigned len)
+{
+    uint8_t ph[12];
+    unilang_put32(ph, src);
+    unilang_put32(ph + 4, dst);
+    ph[8] = 0;
+    ph[9] = protocol;
+    unilang_put16(ph + 10, (uint16_t)len);
+    return unilang_csum_add(0, ph, 12);
+}
+
 int unilang_ipv4_parse(const char *s, uint32_t *out)
 {
     uint32_t v = 0;

@@ -13,17 +13,6 @@ static struct {
 } socks[N];
 static uint8_t out[HLEN + UNILANG_UDP_MAX_PAYLOAD];
 
-static uint32_t pseudo(uint32_t src, uint32_t dst, unsigned len)
-{
-    uint8_t ph[12];
-    unilang_put32(ph, src);
-    unilang_put32(ph + 4, dst);
-    ph[8] = 0;
-    ph[9] = UNILANG_IP_UDP;
-    unilang_put16(ph + 10, (uint16_t)len);
-    return unilang_csum_add(0, ph, 12);
-}
-
 static void input(uint32_t src, uint32_t dst, const uint8_t *p, unsigned len)
 {
     struct unilang_net_stats *s = &unilang_net_stats;
@@ -31,8 +20,8 @@ static void input(uint32_t src, uint32_t dst, const uint8_t *p, unsigned len)
     if (len < HLEN) { s->udp_drop_short++; return; }
     unsigned ulen = unilang_get16(p + 4);
     if (ulen < HLEN || ulen > len) { s->udp_drop_length++; return; }
-    if (unilang_get16(p + 6) != 0 &&
-        unilang_csum_fold(unilang_csum_add(pseudo(src, dst, ulen), p, ulen)) != 0) {
+    uint32_t ph = unilang_ipv4_pseudo_sum(src, dst, UNILANG_IP_UDP, ulen);
+    if (unilang_get16(p + 6) != 0 && unilang_csum_fold(unilang_csum_add(ph, p, ulen)) != 0) {
         s->udp_drop_checksum++;
         return;
     }
@@ -80,8 +69,8 @@ int unilang_udp_send(int sock, uint32_t dst, uint16_t dst_port, const void *data
     unilang_put16(out + 6, 0);
     const uint8_t *d = data;
     for (unsigned i = 0; i < len; i++) out[HLEN + i] = d[i];
-    uint16_t c = unilang_csum_fold(unilang_csum_add(pseudo(unilang_ipv4_address(), dst, ulen),
-                                                    out, ulen));
+    uint32_t ph = unilang_ipv4_pseudo_sum(unilang_ipv4_address(), dst, UNILANG_IP_UDP, ulen);
+    uint16_t c = unilang_csum_fold(unilang_csum_add(ph, out, ulen));
     unilang_put16(out + 6, c == 0 ? 0xffff : c);
     if (unilang_ipv4_send(dst, UNILANG_IP_UDP, out, ulen) < 0) return -1;
     unilang_net_stats.udp_tx++;

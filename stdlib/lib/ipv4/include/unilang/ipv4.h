@@ -35,5 +35,7 @@ int unilang_ipv4_parse(const char *s, uint32_t *out);
 /* The Internet checksum (RFC 1071): add bytes to a running sum, then fold and invert. */
 uint32_t unilang_csum_add(uint32_t sum, const uint8_t *p, unsigned len);
 uint16_t unilang_csum_fold(uint32_t sum);
+/* The running sum of the pseudo-header a UDP or TCP checksum covers. */
+uint32_t unilang_ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t protocol, unsigned len);
 
 #endif /* UNILANG_IPV4_H */
