@@ -401,5 +401,22 @@ def explain(code: str) -> None:
     click.echo(text, nl=False)
 
 
+@main.command()
+def lsp() -> None:
+    """Serve the Language Server Protocol on stdin/stdout, for editors.
+
+    Diagnostics as you type (every backend, with the chains as related
+    locations and a link to each code's explanation), hover, go to definition,
+    document symbols and completion. Started by the editor, not by hand; see
+    docs/editors.md for VS Code, Neovim and Emacs.
+    """
+    import gc
+
+    gc.enable()  # a long-lived process: the one-shot commands' shortcut does not apply
+    from .lsp.server import serve  # pygls is imported by this command only
+
+    serve()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

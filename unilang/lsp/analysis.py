@@ -24,7 +24,7 @@ import attrs
 from ..backend import default_name, names
 from ..cache import MemoryCache, Parsed
 from ..diagnostics import Diagnostic, Span, error
-from ..driver import Session, check_spec
+from ..driver import BackendResult, Session, check_spec
 from ..front import syntax as S
 from ..front.recover import Broken, parse_recovering
 from ..front.source import SourceFile, normalize_line_ends
@@ -122,11 +122,16 @@ class Analysis:
     #: diagnostics by the real path of the file they are in (None: no file)
     diagnostics: dict[Path | None, tuple[Located, ...]]
     programs: dict[str, Program]  # by backend, the default backend first
-    resolution: Resolution | None  # for the default backend
+    resolutions: dict[str, Resolution]  # by backend, where the spec resolved
     default_backend: str
     files: dict[str, Path]  # module name -> real path
     texts: dict[Path, str]  # the open documents
     import_targets: dict[Span, Path]  # the document's imports -> the module each names
+
+    @property
+    def resolution(self) -> Resolution | None:
+        """The default backend's resolution (what hover reports)."""
+        return self.resolutions.get(self.default_backend)
 
     def path_of(self, span_file: str) -> Path | None:
         return self.files.get(span_file)
@@ -159,6 +164,24 @@ def _what(kind: str | None) -> str:
             "capability": "capability"}.get(kind or "", "?")
 
 
+#: Syntax errors: the recovering parse left the statements they are in out.
+SYNTAX_CODES = frozenset({"U0010", "U0011"})
+
+
+def _resolve_despite_syntax(result: BackendResult, session: Session, mark: int) -> None:
+    """Resolve when the only errors are syntax errors the parse recovered from:
+    the rest of the program is whole, and hover wants its parameters' values."""
+    from ..policy import check_policies
+    from ..resolve import resolve
+
+    program = result.program
+    errors = [d for d in session.sink.items[mark:] if d.is_error]
+    if result.resolution is not None or program is None or program.app is None or not errors \
+            or any(d.code not in SYNTAX_CODES for d in errors):
+        return
+    result.resolution = check_policies(program, resolve(program, session.sink), session.sink)
+
+
 def analyze(path: Path, overlay: dict[Path, str], cache: MemoryCache | None = None) -> Analysis:
     """Check the document at ``path`` (its text in ``overlay``) for every backend."""
     real = Path(os.path.realpath(path))
@@ -169,7 +192,9 @@ def analyze(path: Path, overlay: dict[Path, str], cache: MemoryCache | None = No
     tagged: list[tuple[Diagnostic, str]] = []
     for backend in backends:  # one at a time, to know which backend reported what
         mark = len(session.sink.items)
-        results += check_spec(real, [backend], session)[1]
+        result = check_spec(real, [backend], session)[1][0]
+        _resolve_despite_syntax(result, session, mark)
+        results.append(result)
         tagged += [(d, backend) for d in session.sink.items[mark:]]
     tree = session.trees.get(real, S.Module(str(real), ()))
     name = next((n for n, p in session.files.items() if p == real), str(real))
@@ -192,8 +217,8 @@ def analyze(path: Path, overlay: dict[Path, str], cache: MemoryCache | None = No
     diagnostics = {p: tuple(sorted(ds, key=lambda l: l.diagnostic.sort_key()))
                    for p, ds in by_file.items()}
     programs = {r.backend: r.program for r in results if r.program is not None}
-    resolution = results[0].resolution if results else None
+    resolutions = {r.backend: r.resolution for r in results if r.resolution is not None}
     imports = {span: target for (importer, span), target in session.import_targets.items()
                if importer == real}
-    return Analysis(real, name, tree, diagnostics, programs, resolution, default,
+    return Analysis(real, name, tree, diagnostics, programs, resolutions, default,
                     dict(session.files), dict(overlay), imports)

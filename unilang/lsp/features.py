@@ -122,6 +122,10 @@ def diagnostic(conv: Converter, located: Located) -> T.Diagnostic:
         loc = conv.location(label.span)
         if loc is not None:
             related.append(T.DiagnosticRelatedInformation(loc, label.message))
+    for span, text in chain_locations(conv.a, located):
+        loc = conv.location(span)
+        if loc is not None:
+            related.append(T.DiagnosticRelatedInformation(loc, text))
     url = explanation_url(d.code)
     rng = conv.range(d.span) if d.span is not None else T.Range(T.Position(0, 0),
                                                                   T.Position(0, 0))
@@ -129,6 +133,43 @@ def diagnostic(conv: Converter, located: Located) -> T.Diagnostic:
         range=rng, message=message, severity=_SEVERITY[d.severity], code=d.code,
         code_description=T.CodeDescription(url) if url else None, source="unilang",
         related_information=related or None)
+
+
+_SELECTED_BY = re.compile(r"`([^`]+)` is selected by: (.+)")
+_REQUIRED_BY = re.compile(r"required by: (.+)")
+
+
+def chain_locations(analysis: Analysis, located: Located) -> list[tuple[Span, str]]:
+    """The places of the chains a diagnostic's notes name (``X is selected by:
+    app a -> c -> X``, ``required by: app a -> c -> lib -> c2``): where each
+    step's requirement is written, from the app outwards."""
+    backends = located.backends or tuple(analysis.resolutions)
+    out: list[tuple[Span, str]] = []
+    for note in located.diagnostic.notes:
+        m = _SELECTED_BY.fullmatch(note)
+        lib = m.group(1) if m else None
+        if m is None:
+            r = _REQUIRED_BY.fullmatch(note)
+            steps = r.group(1).split(" -> ") if r else []
+            lib = steps[-2] if len(steps) >= 3 else None
+        if lib is None:
+            continue
+        res = next((analysis.resolutions[b] for b in backends
+                    if b in analysis.resolutions and lib in analysis.resolutions[b].selected),
+                   None)
+        if res is None:
+            continue
+        hops = []
+        s = res.selected[lib]
+        while s is not None:
+            hops.append(s)
+            s = s.parent
+        for h in reversed(hops):
+            by = h.parent.library.name if h.parent is not None else h.origin
+            step = f"{by} requires `{h.construct}`, which selects `{h.library.name}`"
+            if (h.required_at, step) not in out:
+                out.append((h.required_at, step))
+    return out
 
 
 def diagnostics_by_uri(analysis: Analysis) -> dict[str, list[T.Diagnostic]]:

@@ -1,0 +1,336 @@
+"""`unilang lsp`: the language server driven over stdio as an editor drives it.
+
+The test is its own client: JSON-RPC messages with Content-Length framing,
+written and read here, every wait bounded.  The document has an emoji (two
+UTF-16 code units, one code point) before the spans on its third line, so the
+columns asserted are the protocol's, not unilang's.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from support import ROOT
+
+TIMEOUT = 120  # seconds for any one answer (a loaded machine)
+
+TEXT = ('# \U0001F600 greets\n'
+        'app demo {\n'
+        '    doc = "\U0001F600"; requires = [console.lines, fmt.printff];\n'
+        '    sources = ["demo.c"];\n'
+        '    memory = 16 MiB\n'
+        '    vcpus = 1;\n'
+        '    set uart16550.baud = 9600;\n'
+        '}\n')
+
+
+class Client:
+    """A minimal LSP client over the server's stdin and stdout."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "unilang", "lsp"], cwd=cwd,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            headers: dict[str, str] = {}
+            while True:
+                line = out.readline()
+                if not line:
+                    self.messages.put(None)
+                    return
+                if not line.strip():
+                    break
+                key, value = line.decode("ascii").split(":", 1)
+                headers[key.strip().lower()] = value.strip()
+            self.messages.put(json.loads(out.read(int(headers["content-length"]))))
+
+    def send(self, message: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"method": method, "params": params})
+
+    def request(self, method: str, params: Any) -> Any:
+        self.next_id += 1
+        ident = self.next_id
+        self.send({"id": ident, "method": method, "params": params})
+        reply = self.wait(lambda m: m.get("id") == ident and "method" not in m)
+        assert "error" not in reply, reply
+        return reply["result"]
+
+    def wait(self, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no answer from the server in time")
+            try:
+                m = self.messages.get(timeout=left)
+            except queue.Empty:
+                raise AssertionError("no answer from the server in time") from None
+            if m is None:
+                raise AssertionError("the server closed its output")
+            if match(m):
+                return m
+
+    def diagnostics(self, uri: str) -> list[dict[str, Any]]:
+        m = self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                      and m["params"]["uri"] == uri)
+        return m["params"]["diagnostics"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
+
+
+def rng(l1: int, c1: int, l2: int, c2: int) -> dict[str, Any]:
+    return {"start": {"line": l1, "character": c1}, "end": {"line": l2, "character": c2}}
+
+
+def docs_link(anchor: str) -> dict[str, str]:
+    return {"href": f"{(ROOT / 'docs' / 'diagnostics.md').as_uri()}#{anchor}"}
+
+
+def at(uri: str, line: int, character: int) -> dict[str, Any]:
+    return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "demo.c").write_text("int main(void) { return 0; }\n")
+    return tmp_path
+
+
+def test_session_over_stdio(project: Path) -> None:
+    uri = (project / "demo.uni").as_uri()
+    kvm_uart = (ROOT / "backends" / "kvm" / "lib" / "uart16550" / "uart16550.uni").as_uri()
+    client = Client(project)
+    try:
+        init = client.request("initialize", {
+            "processId": None, "rootUri": project.as_uri(),
+            # offered first, and declined: every column the server sends is UTF-16
+            "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}})
+        caps = init["capabilities"]
+        assert caps["positionEncoding"] == "utf-16"
+        assert caps["textDocumentSync"]["change"] == 2  # incremental
+        assert caps["hoverProvider"] and caps["definitionProvider"]
+        assert caps["documentSymbolProvider"]
+        assert caps["completionProvider"]["triggerCharacters"] == [".", "[", " ", ","]
+        assert init["serverInfo"]["name"] == "unilang"
+        client.notify("initialized", {})
+
+        # didOpen with a syntax error: it is reported, and it does not hide the
+        # checker's diagnostic earlier in the same block
+        client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "unilang", "version": 1, "text": TEXT}})
+        assert client.diagnostics(uri) == [
+            {"range": rng(2, 43, 2, 54),  # code points: 42..53 (the emoji is 2 units)
+             "message": "unknown construct `fmt.printff`\nhelp: did you mean `fmt.printf`?",
+             "severity": 1, "code": "U0031",
+             "codeDescription": docs_link("u0031-unknown-name-error"), "source": "unilang"},
+            {"range": rng(5, 4, 5, 9),
+             "message": 'unexpected name `vcpus`, expected ";"\n'
+                        "help: every field, param, use and set ends with `;`",
+             "severity": 1, "code": "U0010",
+             "codeDescription": docs_link("u0010-syntax-error-error"), "source": "unilang"},
+        ]
+
+        # didChange (incremental, UTF-16 ranges) that fixes both
+        client.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [
+                {"range": rng(4, 19, 4, 19), "text": ";"},
+                {"range": rng(2, 53, 2, 54), "text": ""}]})
+        assert client.diagnostics(uri) == []
+
+        # hover: a parameter's doc and its value on the default backend, and where from
+        assert client.request("textDocument/hover", at(uri, 6, 20)) == {
+            "contents": {"kind": "markdown", "value":
+                         "**parameter** `uart16550.baud`: int\n\n"
+                         "Line speed; the UART's divisor is 115200 / baud\n\n"
+                         "default: `115200`; range: `50` .. `115200`; divides `115200`\n\n"
+                         "backend kvm: `9600`, set at line 7"},
+            "range": rng(6, 18, 6, 22)}
+        # a construct's doc, at a UTF-16 position after the emoji
+        assert client.request("textDocument/hover", at(uri, 2, 31)) == {
+            "contents": {"kind": "markdown", "value":
+                         "**construct** `console.lines`\n\n"
+                         "Write text lines to the console (unilang_puts)\n\n"
+                         "declared at stdlib/core.uni:6"},
+            "range": rng(2, 28, 2, 41)}
+
+        # definition: a library, a parameter, a construct
+        assert client.request("textDocument/definition", at(uri, 6, 10)) == {
+            "uri": kvm_uart, "range": rng(0, 8, 0, 17)}
+        assert client.request("textDocument/definition", at(uri, 6, 20)) == {
+            "uri": kvm_uart, "range": rng(7, 4, 7, 110)}
+        assert client.request("textDocument/definition", at(uri, 2, 45)) == {
+            "uri": (ROOT / "stdlib" / "core.uni").as_uri(), "range": rng(7, 10, 7, 20)}
+
+        # completion: the keys of an app block at the start of a member
+        keys = client.request("textDocument/completion", at(uri, 6, 4))
+        assert keys == {"isIncomplete": False, "items": [
+            {"label": "cmdline", "kind": 5, "detail": "a string"},
+            {"label": "doc", "kind": 5, "detail": "a string"},
+            {"label": "entry", "kind": 5, "detail": "a name"},
+            {"label": "includes", "kind": 5, "detail": "a list of strings"},
+            {"label": "memory", "kind": 5, "detail": "a size (e.g. 64 MiB)"},
+            {"label": "policies", "kind": 5, "detail": "a list of names"},
+            {"label": "requires", "kind": 5, "detail": "a list of names"},
+            {"label": "sources", "kind": 5, "detail": "a list of strings"},
+            {"label": "vcpus", "kind": 5, "detail": "an integer"},
+            {"label": "device", "kind": 14},
+            {"label": "set", "kind": 14},
+            {"label": "use", "kind": 14}]}
+
+        # typing `set uart16550.` breaks the block again; the rest still checks,
+        # and the parameters of the library complete
+        client.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": 3},
+            "contentChanges": [{"range": rng(7, 0, 7, 0), "text": "    set uart16550.\n"}]})
+        assert client.diagnostics(uri) == [
+            {"range": rng(8, 0, 8, 1), "message": "unexpected `}`, expected a name",
+             "severity": 1, "code": "U0010",
+             "codeDescription": docs_link("u0010-syntax-error-error"), "source": "unilang"}]
+        assert client.request("textDocument/completion", at(uri, 7, 18)) == {
+            "isIncomplete": False, "items": [
+                {"label": "baud", "kind": 6, "detail": "int",
+                 "documentation": "Line speed; the UART's divisor is 115200 / baud"}]}
+        # hover still works in the block that does not parse as a whole
+        assert client.request("textDocument/hover", at(uri, 6, 20))["contents"]["value"] \
+            .endswith("backend kvm: `9600`, set at line 7")
+
+        symbols = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+        assert [(s["name"], s["detail"], s["range"]) for s in symbols] == [
+            ("demo", "app", rng(1, 0, 8, 1))]
+        assert [c["name"] for c in symbols[0]["children"]] == [
+            "doc", "requires", "sources", "memory", "vcpus", "set uart16550.baud"]
+
+        assert client.request("shutdown", None) is None
+        client.notify("exit", None)
+        assert client.proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- the parts, in process
+
+def test_positions_count_utf16_units() -> None:
+    from unilang.diagnostics import Span
+    from unilang.lsp.positions import LineIndex
+
+    idx = LineIndex('a\n# \U0001F600\U0001F600 x = 1;\r\nlast')
+    # code-point column 6 (the `x`) is UTF-16 unit 7 after two emoji
+    assert idx.to_lsp(2, 6) == (1, 7)
+    assert idx.from_lsp(1, 7) == (2, 6)
+    assert idx.from_lsp(1, 3) == (2, 4)  # inside the first emoji's pair: its end
+    assert idx.range(Span("f", 2, 6, 2, 7)) == ((1, 7), (1, 8))
+    assert idx.to_lsp(3, 5) == (2, 4)  # the CRLF is one line end
+    assert idx.from_lsp(9, 0) == (3, 5)  # past the end: the end
+
+
+def test_recovery_keeps_every_declaration_that_parses() -> None:
+    from unilang.front.recover import Broken, parse_recovering
+    from unilang.front.source import SourceFile
+
+    text = ("construct a.one \"one\";\n"
+            "library first {\n"
+            "    provides = [a.one]\n"
+            "    requires = [console];\n"
+            "    rank = 3;\n"
+            "}\n"
+            "policy broken {\n"
+            "    deny = [;\n"
+            "construct a.two \"two\";\n")
+    rec = parse_recovering(SourceFile("m.uni", Path("m.uni"), text, "0"))
+    # each broken statement once; the policy has no `}`, which is reported too
+    assert [(d.code, d.message, d.span.line) for d in rec.diagnostics] == [
+        ("U0010", 'unexpected name `requires`, expected ";"', 4),
+        ("U0010", 'unexpected `;`, expected a name, a number, a string, "]", "false" or "true"',
+         8),
+        ("U0010", 'unexpected end of file, expected a name, "device", "param", "set", "use" '
+                  'or "}"', 9),
+    ]
+    assert [getattr(d, "name") for d in rec.module.decls] == ["a.one", "first", "a.two"]
+    first = rec.module.decls[1]
+    # the broken statements are left out; `rank` after them is kept, at its place
+    assert [(m.key, m.span.line) for m in first.members] == [("rank", 5)]
+    assert rec.broken == (Broken("policy", "broken", 7),)
+
+
+def test_checker_diagnostics_around_a_broken_declaration(tmp_path: Path) -> None:
+    from unilang.lsp.analysis import analyze
+
+    spec = tmp_path / "app.uni"
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    text = ("library helper {\n"
+            "    provides = [consol];\n"
+            "}\n"
+            "policy strict {\n"
+            "    deny = [hw.cpuid\n"
+            "}\n"
+            "app a {\n"
+            "    sources = [\"main.c\"];\n"
+            "    requires = [console.lines];\n"
+            "    policies = [strict];\n"
+            "    vcpus = 0;\n"
+            "}\n")
+    a = analyze(spec, {spec.resolve(): text})
+    got = [(l.diagnostic.code, l.diagnostic.message, l.diagnostic.span.line)
+           for l in a.diagnostics[spec.resolve()]]
+    # before and after the broken policy; `strict` being unknown is only its absence
+    assert got == [
+        ("U0031", "unknown construct `consol`", 2),
+        ("U0010", 'unexpected `}`, expected ",", "." or "]"', 6),
+        ("U0035", "vcpus 0 is out of range", 11),
+    ]
+
+
+def test_chains_are_related_locations() -> None:
+    from unilang.lsp import features as F
+    from unilang.lsp.analysis import analyze
+
+    spec = ROOT / "examples" / "errors" / "U0107-policy-denies-capability.uni"
+    a = analyze(spec, {spec: spec.read_text()})
+    (diag,) = F.diagnostics_by_uri(a)[spec.as_uri()]
+    assert diag.code == "U0107"
+    assert [(r.location.uri.rsplit("/", 1)[1], r.location.range.start.line,
+             r.location.range.start.character, r.message)
+            for r in diag.related_information] == [
+        ("policies.uni", 4, 12, "denied by policy `sealed` here"),
+        (spec.name, 10, 17, "`lua-jit` exercises `code.dynamic` here"),
+        (spec.name, 16, 31, "app rules-engine requires `script.eval`, which selects `lua-jit`"),
+    ]
+    assert diag.code_description.href.endswith(
+        "docs/diagnostics.md#u0107-policy-denies-a-capability-error")
+
+
+def test_other_commands_do_not_import_pygls() -> None:
+    code = ("import sys; from unilang import cli; "
+            "print(sorted(m for m in ('pygls', 'lsprotocol', 'unilang.lsp') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=TIMEOUT, check=True)
+    assert out.stdout == "[]\n"
