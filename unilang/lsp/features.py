@@ -26,6 +26,7 @@ from ..codes import CODES
 from ..diagnostics import Severity, Span
 from ..front import syntax as S
 from ..model import ParamDecl, PValue, ParamType
+from ..resolve import Selected
 from ..units import fmt_size
 from .analysis import Analysis, Located
 from .positions import LineIndex
@@ -159,11 +160,11 @@ def chain_locations(analysis: Analysis, located: Located) -> list[tuple[Span, st
                    None)
         if res is None:
             continue
-        hops = []
-        s = res.selected[lib]
-        while s is not None:
-            hops.append(s)
-            s = s.parent
+        hops: list[Selected] = []
+        hop: Selected | None = res.selected[lib]
+        while hop is not None:
+            hops.append(hop)
+            hop = hop.parent
         for h in reversed(hops):
             by = h.parent.library.name if h.parent is not None else h.origin
             step = f"{by} requires `{h.construct}`, which selects `{h.library.name}`"
@@ -541,7 +542,7 @@ def _complete(analysis: Analysis, stack: list[str], statement: str,
         if typ is not None and not isinstance(typ, ListOf) and typ.words == "a boolean":
             return [_item(v, T.CompletionItemKind.Keyword) for v in ("false", "true")]
         return []
-    m = re.fullmatch(r"\w*\s+on\s+\[?[\w,\s]*", st)
+    m = re.fullmatch(r"(?:\w+|set\s+\S+\s*=\s*\S+)\s+on\s+\[?[\w,\s]*", st)
     if m:
         return _names(analysis, "backend")
     if not re.fullmatch(r"[A-Za-z_]*", st):

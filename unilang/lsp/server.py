@@ -65,7 +65,12 @@ class UnilangServer(LanguageServer):
             path = to_fs_path(uri)
             if path is None or uri not in self.workspace.text_documents:
                 continue
-            analysis = analyze(Path(path), overlay, self.cache)
+            try:
+                analysis = analyze(Path(path), overlay, self.cache)
+            except Exception as exc:  # noqa: BLE001 - the editor gets a diagnostic, not a crash
+                self.analyses.pop(uri, None)
+                self.publish(uri, [internal_error(exc)])
+                continue
             self.analyses[uri] = analysis
             by_uri = F.diagnostics_by_uri(analysis)
             own = analysis.path.as_uri()
@@ -88,6 +93,21 @@ class UnilangServer(LanguageServer):
         self.analyses.pop(uri, None)
         for target in sorted(self.published.pop(uri, set())):
             self.publish(target, [])
+
+
+def internal_error(exc: BaseException) -> T.Diagnostic:
+    """U0999 at the top of the document: the analysis itself failed (a bug)."""
+    import traceback
+
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
+    return T.Diagnostic(
+        range=T.Range(T.Position(0, 0), T.Position(0, 0)), severity=T.DiagnosticSeverity.Error,
+        code="U0999", source="unilang",
+        code_description=(T.CodeDescription(url) if (url := F.explanation_url("U0999")) else None),
+        message=f"internal compiler error: {type(exc).__name__}: {exc}\nnote: raised at {where}"
+                "\nhelp: this is a bug in unilang; please report it with the input that "
+                "triggers it")
 
 
 def make_server() -> UnilangServer:
