@@ -25,7 +25,7 @@ TIMEOUT = 120  # seconds for any one answer (a loaded machine)
 
 TEXT = ('# \U0001F600 greets\n'
         'app demo {\n'
-        '    doc = "\U0001F600"; requires = [console.lines, fmt.printff];\n'
+        '    doc = "\U0001F600"; requires = [console.lines, code.loader]; policies = [sealed];\n'
         '    sources = ["demo.c"];\n'
         '    memory = 16 MiB\n'
         '    vcpus = 1;\n'
@@ -142,15 +142,30 @@ def test_session_over_stdio(project: Path) -> None:
         assert init["serverInfo"]["name"] == "unilang"
         client.notify("initialized", {})
 
-        # didOpen with a syntax error: it is reported, and it does not hide the
-        # checker's diagnostic earlier in the same block
+        # didOpen with a syntax error, which hides nothing else: the policy error
+        # resolution finds, with its chain (app -> code.loader -> jit) as related
+        # locations; columns are UTF-16 (code points: 68..74 and 42..53)
         client.notify("textDocument/didOpen", {"textDocument": {
             "uri": uri, "languageId": "unilang", "version": 1, "text": TEXT}})
         assert client.diagnostics(uri) == [
-            {"range": rng(2, 43, 2, 54),  # code points: 42..53 (the emoji is 2 units)
-             "message": "unknown construct `fmt.printff`\nhelp: did you mean `fmt.printf`?",
-             "severity": 1, "code": "U0031",
-             "codeDescription": docs_link("u0031-unknown-name-error"), "source": "unilang"},
+            {"range": rng(2, 69, 2, 75),
+             "message": "policy `sealed` denies capability `code.dynamic`, which `jit` "
+                        "exercises\n"
+                        "note: `jit` is selected by: app demo -> code.loader -> jit\n"
+                        "help: choose a provider of `code.loader` that does not exercise "
+                        "`code.dynamic`, or stop requiring it",
+             "severity": 1, "code": "U0107",
+             "codeDescription": docs_link("u0107-policy-denies-a-capability-error"),
+             "source": "unilang",
+             "relatedInformation": [
+                 {"location": {"uri": (ROOT / "stdlib" / "policies.uni").as_uri(),
+                               "range": rng(4, 12, 4, 24)},
+                  "message": "denied by policy `sealed` here"},
+                 {"location": {"uri": (ROOT / "stdlib" / "lib" / "jit" / "jit.uni").as_uri(),
+                               "range": rng(4, 17, 4, 29)},
+                  "message": "`jit` exercises `code.dynamic` here"},
+                 {"location": {"uri": uri, "range": rng(2, 43, 2, 54)},
+                  "message": "app demo requires `code.loader`, which selects `jit`"}]},
             {"range": rng(5, 4, 5, 9),
              "message": 'unexpected name `vcpus`, expected ";"\n'
                         "help: every field, param, use and set ends with `;`",
@@ -163,7 +178,7 @@ def test_session_over_stdio(project: Path) -> None:
             "textDocument": {"uri": uri, "version": 2},
             "contentChanges": [
                 {"range": rng(4, 19, 4, 19), "text": ";"},
-                {"range": rng(2, 53, 2, 54), "text": ""}]})
+                {"range": rng(2, 41, 2, 54), "text": ""}]})
         assert client.diagnostics(uri) == []
 
         # hover: a parameter's doc and its value on the default backend, and where from
@@ -182,13 +197,13 @@ def test_session_over_stdio(project: Path) -> None:
                          "declared at stdlib/core.uni:6"},
             "range": rng(2, 28, 2, 41)}
 
-        # definition: a library, a parameter, a construct
+        # definition: a library, a parameter, a policy (after the emoji)
         assert client.request("textDocument/definition", at(uri, 6, 10)) == {
             "uri": kvm_uart, "range": rng(0, 8, 0, 17)}
         assert client.request("textDocument/definition", at(uri, 6, 20)) == {
             "uri": kvm_uart, "range": rng(7, 4, 7, 110)}
-        assert client.request("textDocument/definition", at(uri, 2, 45)) == {
-            "uri": (ROOT / "stdlib" / "core.uni").as_uri(), "range": rng(7, 10, 7, 20)}
+        assert client.request("textDocument/definition", at(uri, 2, 58)) == {
+            "uri": (ROOT / "stdlib" / "policies.uni").as_uri(), "range": rng(2, 7, 2, 13)}
 
         # completion: the keys of an app block at the start of a member
         keys = client.request("textDocument/completion", at(uri, 6, 4))
@@ -227,7 +242,7 @@ def test_session_over_stdio(project: Path) -> None:
         assert [(s["name"], s["detail"], s["range"]) for s in symbols] == [
             ("demo", "app", rng(1, 0, 8, 1))]
         assert [c["name"] for c in symbols[0]["children"]] == [
-            "doc", "requires", "sources", "memory", "vcpus", "set uart16550.baud"]
+            "doc", "requires", "policies", "sources", "memory", "vcpus", "set uart16550.baud"]
 
         assert client.request("shutdown", None) is None
         client.notify("exit", None)
