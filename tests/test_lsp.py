@@ -349,3 +349,135 @@ def test_other_commands_do_not_import_pygls() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=TIMEOUT, check=True)
     assert out.stdout == "[]\n"
+
+
+def _analysis(tmp_path: Path, text: str, files: dict[str, str] | None = None) -> Any:
+    from unilang.lsp.analysis import analyze
+
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    for name, body in (files or {}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    spec = (tmp_path / "app.uni").resolve()
+    spec.write_text(text)
+    return analyze(spec, {spec: text})
+
+
+APP = ('import parts.extra;\n'
+       'app a {\n'
+       '    sources = ["main.c"];\n'
+       '    requires = [console.lines, x.thing];\n'
+       '    policies = [production];\n'
+       '    use extra for x.thing;\n'
+       '    set heap.guard = canary;\n'
+       '}\n')
+EXTRA = ('construct x.thing "A thing";\n'
+         'capability x.power "A power";\n'
+         'library extra {\n'
+         '    doc = "Provides the thing";\n'
+         '    provides = [x.thing];\n'
+         '    requires = [mem.alloc];\n'
+         '    exercises = [x.power];\n'
+         '}\n')
+
+
+def test_hover_and_definition_of_each_kind_of_name(tmp_path: Path) -> None:
+    from unilang.lsp import features as F
+
+    a = _analysis(tmp_path, APP, {"parts/extra.uni": EXTRA})
+    extra = (tmp_path / "parts" / "extra.uni").resolve()
+    assert F.diagnostics_by_uri(a) == {a.path.as_uri(): []}
+
+    def hover(line: int, ch: int) -> str | None:
+        h = F.hover(a, line, ch)
+        return None if h is None else h.contents.value
+
+    def definition(line: int, ch: int) -> tuple[str, int, int] | None:
+        d = F.definition(a, line, ch)
+        return None if d is None else (d.uri, d.range.start.line, d.range.start.character)
+
+    # an import leads to its module's file
+    assert definition(0, 10) == (extra.as_uri(), 0, 0)
+    assert hover(0, 10) == f"**module** `parts.extra`\n\n{extra}"
+    # a library named by `use`, and the construct it is used for
+    assert definition(5, 9) == (extra.as_uri(), 2, 8)
+    assert hover(5, 9) == ("**library** `extra`\n\nProvides the thing\n\n"
+                           "declared at parts/extra.uni:3")
+    assert definition(5, 22) == (extra.as_uri(), 0, 10)
+    assert hover(5, 22) == "**construct** `x.thing`\n\nA thing\n\ndeclared at parts/extra.uni:1"
+    # a policy
+    assert hover(4, 17).startswith("**policy** `production`\n\n")
+    assert definition(4, 17)[0] == (ROOT / "stdlib" / "policies.uni").as_uri()
+    # an enum parameter set by the app: its value and where it comes from
+    assert hover(6, 14) == (
+        "**parameter** `heap.guard`: enum(none, canary)\n\n"
+        + _param_doc("heap", "guard") + "\n\ndefault: `none`\n\n"
+        "backend kvm: `canary`, set at line 7")
+    # a key: the type its value must have
+    assert hover(2, 6) == "**key** `sources` of app: a list of strings"
+    # the app itself
+    assert definition(1, 4) == (a.path.as_uri(), 1, 4)
+
+
+def _param_doc(lib: str, name: str) -> str:
+    from unilang.lsp import features as F  # noqa: F401 - the same lookup hover makes
+
+    text = (ROOT / "stdlib" / "lib" / lib / f"{lib}.uni").read_text()
+    import re
+
+    m = re.search(rf'param {name}: [^"]*"((?:[^"\\]|\\.)*)"', text)
+    assert m is not None
+    return m.group(1)
+
+
+def test_hover_of_a_default_parameter_in_its_library(tmp_path: Path) -> None:
+    from unilang.lsp import features as F
+    from unilang.lsp.analysis import analyze
+
+    spec = ROOT / "stdlib" / "lib" / "udp" / "udp.uni"
+    a = analyze(spec, {spec: spec.read_text()})
+    assert F.diagnostics_by_uri(a) == {spec.as_uri(): []}  # a library module: no app needed
+    line = spec.read_text().splitlines().index(
+        next(l for l in spec.read_text().splitlines() if "param max_sockets" in l))
+    h = F.hover(a, line, 12)
+    assert h is not None and h.contents.value.startswith(
+        "**parameter** `udp.max_sockets`: int\n\nPorts that can be bound at once\n\n"
+        "default: `8`; range: `1` .. `64`")
+    # the module is not a spec: it does not resolve, and hover says so
+    assert h.contents.value.endswith("backend kvm: not resolved (the spec has errors or no app)")
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("    requires = [console.lines, ", ["boot", "code.loader", "console", "console.lines"]),
+    ("    policies = [", ["offline", "production", "sealed"]),
+    ("    set heap.guard = ", ["none", "canary"]),
+    ("    set heap.", ["guard", "guard_exit_code", "max_size"]),
+    ("    use ", ["arp", "conio", "debugcon", "dhcp"]),
+    ("    requires on ", ["kvm", "xen"]),
+    ("    device net0 { kind = ", ["net", "block"]),
+    ("    device net0 { kind = block; ", ["format", "kind", "path", "readonly"]),
+    ("    cmdline = \"a;b\"; # c { d\n    vcpus", ["cmdline", "doc", "entry", "includes"]),
+    ("}\n", ["app", "capability", "construct", "import", "library", "policy"]),
+])
+def test_completion_in_context(tmp_path: Path, line: str, expected: list[str]) -> None:
+    from unilang.lsp import features as F
+
+    head = 'app a {\n    sources = ["main.c"];\n'
+    text = head + line
+    a = _analysis(tmp_path, text)
+    last = text.split("\n")[-1]
+    labels = [i.label for i in F.completion(a, text.count("\n"), len(last)).items]
+    assert labels[:len(expected)] == expected
+
+
+def test_completion_in_a_policy_and_a_library(tmp_path: Path) -> None:
+    from unilang.lsp import features as F
+
+    text = 'policy p {\n    deny = [hw.'
+    a = _analysis(tmp_path, text)
+    labels = [i.label for i in F.completion(a, 1, len("    deny = [hw.")).items]
+    assert "hw.cpuid" in labels and "net.send" in labels and "console" not in labels
+    text = 'library l {\n    '
+    a = _analysis(tmp_path, text)
+    labels = [i.label for i in F.completion(a, 1, 4).items]
+    assert labels[-1] == "param" and "provides" in labels and "memory" not in labels

@@ -309,8 +309,10 @@ def _where(analysis: Analysis, span: Span) -> str:
     if path == analysis.path:
         return f"line {span.line}"
     name = span.file
-    if os.path.isabs(name):
-        name = os.path.relpath(name, analysis.path.parent)
+    shipped = path is not None and any(  # named by the loader's labels: stdlib/..., backends/...
+        path.is_relative_to(os.path.realpath(d)) for d in (paths.stdlib_dir(), paths.backends_dir()))
+    if path is not None and not shipped:
+        name = os.path.relpath(path, analysis.path.parent)  # the project's, from here
     return f"{name}:{span.line}"
 
 
