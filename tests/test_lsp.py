@@ -402,7 +402,11 @@ def test_hover_and_definition_of_each_kind_of_name(tmp_path: Path) -> None:
     # a library named by `use`, and the construct it is used for
     assert definition(5, 9) == (extra.as_uri(), 2, 8)
     assert hover(5, 9) == ("**library** `extra`\n\nProvides the thing\n\n"
-                           "declared at parts/extra.uni:3")
+                           "declared at parts/extra.uni:3\n\n"
+                           "backend kvm: in the image, selected by app a -> x.thing -> extra")
+    # a library reached through another, with its chain
+    assert hover(6, 9).endswith("\n\nbackend kvm: in the image, selected by "
+                                "app a -> x.thing -> extra -> mem.alloc -> heap")
     assert definition(5, 22) == (extra.as_uri(), 0, 10)
     assert hover(5, 22) == "**construct** `x.thing`\n\nA thing\n\ndeclared at parts/extra.uni:1"
     # a policy
@@ -481,3 +485,22 @@ def test_completion_in_a_policy_and_a_library(tmp_path: Path) -> None:
     a = _analysis(tmp_path, text)
     labels = [i.label for i in F.completion(a, 1, 4).items]
     assert labels[-1] == "param" and "provides" in labels and "memory" not in labels
+
+
+def test_hover_of_a_library_left_out_of_the_image(tmp_path: Path) -> None:
+    from unilang.lsp import features as F
+
+    a = _analysis(tmp_path, 'app a {\n    sources = ["main.c"];\n    requires = [console.lines];\n'
+                            '    set dhcp.attempts = 5;\n}\n')
+    (kvm, xen) = F.diagnostics_by_uri(a)[a.path.as_uri()]
+    assert (kvm.code, kvm.message.split("\n")[0]) == (
+        "U0112", "`dhcp.attempts` is set, but `dhcp` is not in the image for backend `kvm` "
+                 "[backend kvm]")
+    assert xen.message.split("\n")[0].endswith("[backend xen]")
+    h = F.hover(a, 3, 9)
+    assert h is not None and h.contents.value.endswith(
+        "\n\ndeclared at stdlib/lib/dhcp/dhcp.uni:1\n\n"
+        "backend kvm: not in the image: not reached from the app")
+    h = F.hover(a, 3, 15)
+    assert h is not None and h.contents.value.endswith(
+        "\n\nbackend kvm: `dhcp` is not in the image")

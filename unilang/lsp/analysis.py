@@ -27,7 +27,7 @@ from ..diagnostics import Diagnostic, Span, error
 from ..driver import BackendResult, Session, check_spec
 from ..front import syntax as S
 from ..front.recover import Broken, parse_recovering
-from ..front.source import SourceFile, normalize_line_ends
+from ..front.source import SourceFile, display_name, normalize_line_ends
 from ..loader import LoadedModule, Loader, ModuleInfo, Root
 from ..model import Program
 from ..resolve import Resolution
@@ -145,23 +145,15 @@ class Analysis:
             return None
 
 
-def _skip(d: Diagnostic, name: str, tree: S.Module, broken: tuple[Broken, ...]) -> bool:
+def _skip(d: Diagnostic, name: str, broken: tuple[Broken, ...]) -> bool:
     """A diagnostic that only follows from where the editor is: the edited module
-    declares no app (a library module), or a declaration of it did not parse."""
+    declares no app (a library module), or a declaration of it did not parse
+    (``unknown library `x``` for the library whose declaration is broken)."""
     if d.code == "U0039" and d.message.endswith("declares no app") and d.span is not None \
             and d.span.file == name:
         return True
-    for b in broken:
-        if b.name is None:
-            continue
-        if d.code == "U0031" and d.message == f"unknown {_what(b.kind)} `{b.name}`":
-            return True
-    return False
-
-
-def _what(kind: str | None) -> str:
-    return {"library": "library", "policy": "policy", "construct": "construct",
-            "capability": "capability"}.get(kind or "", "?")
+    return d.code == "U0031" and any(
+        b.name is not None and d.message == f"unknown {b.kind} `{b.name}`" for b in broken)
 
 
 #: Syntax errors: the recovering parse left the statements they are in out.
@@ -185,6 +177,7 @@ def _resolve_despite_syntax(result: BackendResult, session: Session, mark: int) 
 def analyze(path: Path, overlay: dict[Path, str], cache: MemoryCache | None = None) -> Analysis:
     """Check the document at ``path`` (its text in ``overlay``) for every backend."""
     real = Path(os.path.realpath(path))
+    spec = Path(display_name(real))  # named as the command line names it
     session = OverlaySession(overlay, cache if cache is not None else MemoryCache())
     default = default_name()
     backends = [default] + [b for b in names() if b != default]
@@ -192,7 +185,7 @@ def analyze(path: Path, overlay: dict[Path, str], cache: MemoryCache | None = No
     tagged: list[tuple[Diagnostic, str]] = []
     for backend in backends:  # one at a time, to know which backend reported what
         mark = len(session.sink.items)
-        result = check_spec(real, [backend], session)[1][0]
+        result = check_spec(spec, [backend], session)[1][0]
         _resolve_despite_syntax(result, session, mark)
         results.append(result)
         tagged += [(d, backend) for d in session.sink.items[mark:]]
@@ -202,7 +195,7 @@ def analyze(path: Path, overlay: dict[Path, str], cache: MemoryCache | None = No
     # one entry per diagnostic, with the backends it was reported for
     seen: dict[tuple[object, ...], tuple[Diagnostic, list[str]]] = {}
     for d, backend in tagged:
-        if _skip(d, name, tree, broken):
+        if _skip(d, name, broken):
             continue
         key = (d.code, d.severity, d.message, d.span, d.labels, d.notes, d.help)
         if key not in seen:

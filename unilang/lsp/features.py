@@ -92,7 +92,7 @@ def explanation_url(code: str) -> str | None:
     """Where the code's explanation is: its section of docs/diagnostics.md in the
     checkout (a file URI, with the anchor GitHub and editors' Markdown previews
     give that heading); None when the docs are not installed (a wheel)."""
-    doc = paths._PKG.parent / "docs" / "diagnostics.md"
+    doc = Path(__file__).resolve().parent.parent.parent / "docs" / "diagnostics.md"
     c = CODES.get(code)
     if c is None or not doc.is_file():
         return None
@@ -340,7 +340,23 @@ def hover_text(analysis: Analysis, r: Ref) -> str | None:
     span = getattr(found, "span", None)
     if span is not None:
         text += f"\n\ndeclared at {_where(analysis, span)}"
+    if r.kind == "library":
+        text += _library_status(analysis, r.name)
     return text
+
+
+def _library_status(analysis: Analysis, name: str) -> str:
+    """Whether the default backend's image has the library, and why (not)."""
+    from ..resolve import chain_str
+
+    b = analysis.default_backend
+    res = analysis.resolution
+    if res is None:
+        return ""
+    if name in res.selected:
+        return f"\n\nbackend {b}: in the image, selected by {chain_str(res.selected[name].chain)}"
+    reason = next((p.reason for p in res.pruned if p.name == name), None)
+    return f"\n\nbackend {b}: not in the image" + (f": {reason}" if reason else "")
 
 
 def _param_hover(analysis: Analysis, name: str, decl: ParamDecl) -> str:
