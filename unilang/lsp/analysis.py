@@ -48,10 +48,7 @@ class OverlayLoader(Loader):
     def read(self, real: Path, root: Root, span: Span | None) -> LoadedModule | None:
         text = self.overlay.get(real)
         if text is None:
-            mod = super().read(real, root, span)
-            if mod is not None:
-                self.trees.setdefault(real, mod.tree)
-            return mod
+            return super().read(real, root, span)
         name = self.module_name(real, root)
         self.files[name] = real
         if text.startswith("\ufeff"):
