@@ -42,6 +42,7 @@ class Client:
                                      stderr=subprocess.PIPE)
         self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.next_id = 0
+        self.skipped: list[dict[str, Any]] = []  # messages a wait passed over
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -91,6 +92,7 @@ class Client:
                 raise AssertionError("the server closed its output")
             if match(m):
                 return m
+            self.skipped.append(m)
 
     def diagnostics(self, uri: str) -> list[dict[str, Any]]:
         m = self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
@@ -250,6 +252,61 @@ def test_session_over_stdio(project: Path) -> None:
     finally:
         client.close()
 
+
+def test_an_imported_module_over_stdio(project: Path) -> None:
+    """An imported module's diagnostics are published for its own file; once it is
+    open, the editor's text is what the spec sees and the module publishes its
+    own; closed again, it is read from disk again."""
+    (project / "parts").mkdir()
+    module = project / "parts" / "extra.uni"
+    module.write_text('construct x.thing "t";\nlibrary extra {\n    provides = [x.thing];\n'
+                      '    requires = [consol];\n}\n')
+    spec = project / "app.uni"
+    spec.write_text('import parts.extra;\napp a {\n    sources = ["demo.c"];\n'
+                    '    requires = [console.lines, x.thing];\n}\n')
+    spec_uri, module_uri = spec.as_uri(), module.as_uri()
+    unknown = {"range": rng(3, 16, 3, 22),
+               "message": "unknown construct `consol`\nhelp: did you mean `console`?",
+               "severity": 1, "code": "U0031",
+               "codeDescription": docs_link("u0031-unknown-name-error"), "source": "unilang"}
+    client = Client(project)
+    try:
+        client.request("initialize", {"processId": None, "capabilities": {}})
+        client.notify("initialized", {})
+        client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": spec_uri, "languageId": "unilang", "version": 1, "text": spec.read_text()}})
+        assert client.diagnostics(spec_uri) == []
+        assert client.diagnostics(module_uri) == [unknown]
+        # go to definition of the import: the module's file
+        assert client.request("textDocument/definition", at(spec_uri, 0, 10)) == {
+            "uri": module_uri, "range": rng(0, 0, 0, 0)}
+
+        # opened with another error (unsaved): its own analysis reports it, and the
+        # spec's does not take it back
+        edited = module.read_text().replace("[consol]", "[console, nope]")
+        client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": module_uri, "languageId": "unilang", "version": 1, "text": edited}})
+        assert client.diagnostics(module_uri) == [
+            {"range": rng(3, 25, 3, 29), "message": "unknown construct `nope`",
+             "severity": 1, "code": "U0031",
+             "codeDescription": docs_link("u0031-unknown-name-error"), "source": "unilang"}]
+        assert client.diagnostics(spec_uri) == []
+        # nothing else was published for the module before a later request's answer
+        client.skipped.clear()
+        client.request("textDocument/documentSymbol", {"textDocument": {"uri": spec_uri}})
+        assert client.skipped == []
+
+        # closed: the spec reads it from disk again, and publishes its errors there
+        client.notify("textDocument/didClose", {"textDocument": {"uri": module_uri}})
+        assert client.diagnostics(module_uri) == []  # what its own analysis had published
+        assert client.diagnostics(spec_uri) == []
+        assert client.diagnostics(module_uri) == [unknown]
+
+        assert client.request("shutdown", None) is None
+        client.notify("exit", None)
+        assert client.proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        client.close()
 
 # ---------------------------------------------------------------- the parts, in process
 

@@ -59,6 +59,7 @@ class UnilangServer(LanguageServer):
     def refresh(self, first: str) -> None:
         """Analyse every open document (``first`` first) and publish."""
         uris = [first] + sorted(u for u in self.workspace.text_documents if u != first)
+        uris = [u for u in uris if u in self.workspace.text_documents]
         overlay = self.open_texts()
         open_paths = set(overlay)
         for uri in uris:
@@ -82,7 +83,8 @@ class UnilangServer(LanguageServer):
                 self.publish(uri if target == own else target, diags)
                 now.add(target)
             for stale in sorted(self.published.get(uri, set()) - now):
-                self.publish(stale, [])
+                if Path(to_fs_path(stale) or "") not in open_paths:  # it publishes its own
+                    self.publish(stale, [])
             self.published[uri] = now
 
     def publish(self, uri: str, diags: list[T.Diagnostic]) -> None:
@@ -124,6 +126,10 @@ def make_server() -> UnilangServer:
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: UnilangServer, params: T.DidCloseTextDocumentParams) -> None:
         ls.forget(params.text_document.uri)
+        still_open = sorted(u for u in ls.workspace.text_documents
+                            if u != params.text_document.uri)
+        if still_open:  # they read the closed document from disk again
+            ls.refresh(still_open[0])
 
     @server.feature(T.TEXT_DOCUMENT_HOVER)
     def hover(ls: UnilangServer, params: T.HoverParams) -> T.Hover | None:
