@@ -180,3 +180,15 @@ def test_one_token_table() -> None:
         assert [bool(re.fullmatch(regexes[name], x)) for x in samples] == [
             bool(re.fullmatch(pattern, x)) for x in samples], name
     assert "NAME:" not in (ROOT / "grammar" / "unilang.lark").read_text()
+
+
+def test_blank_runs_before_a_stray_character_take_linear_time() -> None:
+    """The fast tokenizer skips blanks and comments possessively: a long run of
+    them before a character no token matches (a lone `/`) used to be tried in
+    every split of the run, exponential in its length (30 spaces: hours)."""
+    from unilang.front import parse_text
+
+    for text in [" " * 5000 + "/", "\n" * 5000 + "/", "# c\n" * 2000 + "  /", "\t \n" * 2000 + "/"]:
+        module, diags = parse_text(text)
+        assert module is None and [d.code for d in diags] == ["U0010"]
+        assert diags[0].message == "unexpected character `/`"

@@ -73,10 +73,13 @@ def fast_token_regex() -> re.Pattern[str]:
     """The fast parser's one regular expression: whitespace and comments, then a
     token in one named group (``str``, ``int``, ``name``, ``p`` for punctuation,
     ``end`` at the end of the text).  The comments are matched but not kept; the
-    fast parser finds them again where the skipped text has any."""
+    fast parser finds them again where the skipped text has any.  The skipping
+    is possessive (``*+``): no token starts with blank or comment text, so giving
+    some back never helps, and trying to made a run of blanks before a character
+    no token matches cost time exponential in its length."""
     punct = "|".join(re.escape(p) for p in PUNCTUATION)
     return re.compile(
-        f"(?:{WS}|{COMMENT})*"
+        f"(?:{WS}|{COMMENT})*+"
         f"(?:(?P<str>{STRING})|(?P<int>{INT})|(?P<name>{NAME})|(?P<p>{punct})|(?P<end>\\Z))")
 
 
