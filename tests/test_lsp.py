@@ -519,6 +519,8 @@ def test_hover_of_a_default_parameter_in_its_library(tmp_path: Path) -> None:
     ("    device net0 { kind = block; ", ["format", "kind", "path", "readonly"]),
     ("    cmdline = \"a;b\"; # c { d\n    vcpus", ["cmdline", "doc", "entry", "includes"]),
     ("}\n", ["app", "capability", "construct", "import", "library", "policy"]),
+    ("    # set heap.", []),  # in a comment
+    ('    doc = "set heap.', []),  # in a string
 ])
 def test_completion_in_context(tmp_path: Path, line: str, expected: list[str]) -> None:
     from unilang.lsp import features as F
@@ -529,6 +531,8 @@ def test_completion_in_context(tmp_path: Path, line: str, expected: list[str]) -
     last = text.split("\n")[-1]
     labels = [i.label for i in F.completion(a, text.count("\n"), len(last)).items]
     assert labels[:len(expected)] == expected
+    if not expected:
+        assert labels == []
 
 
 def test_completion_in_a_policy_and_a_library(tmp_path: Path) -> None:
@@ -561,3 +565,63 @@ def test_hover_of_a_library_left_out_of_the_image(tmp_path: Path) -> None:
     h = F.hover(a, 3, 15)
     assert h is not None and h.contents.value.endswith(
         "\n\nbackend kvm: `dhcp` is not in the image")
+
+
+# ---------------------------------------------------------------- robustness
+
+def _shipped_specs() -> list[Path]:
+    return sorted(p for p in [*(ROOT / "examples").rglob("*.uni"), *(ROOT / "stdlib").rglob("*.uni")]
+                  if "\0" not in p.read_bytes().decode("latin-1"))
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SPECS = _shipped_specs()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(index=st.integers(0, len(SPECS) - 1), start=st.integers(0, 10_000),
+       length=st.integers(0, 12), insert=st.text(alphabet='{};=[],."#/ \naxp1', max_size=4))
+def test_recovery_on_edited_specs(index: int, start: int, length: int, insert: str) -> None:
+    """Any edit of a shipped spec: the recovering parse never fails, every syntax
+    error points into the file, and a file that parses gives parse()'s own tree."""
+    from unilang.front import parse
+    from unilang.front.recover import parse_recovering
+    from unilang.front.source import SourceFile, normalize_line_ends
+
+    data = SPECS[index].read_bytes().decode("utf-8", errors="replace")
+    text = normalize_line_ends(data)
+    at = start % (len(text) + 1)
+    text = text[:at] + insert + text[at + length:]
+    src = SourceFile("m.uni", Path("m.uni"), text, "0")
+    rec = parse_recovering(src)
+    lines = text.split("\n")
+    for d in rec.diagnostics:
+        assert d.span is not None and 1 <= d.span.line <= len(lines), d
+    whole, errs = parse(src)
+    if whole is not None:
+        assert (rec.module, list(rec.diagnostics), rec.broken) == (whole, errs, ())
+    else:
+        assert any(d.is_error for d in rec.diagnostics)
+
+
+def test_features_answer_anywhere_in_edited_specs(tmp_path: Path) -> None:
+    """Hover, definition, completion and symbols at every line of a few broken
+    specs (a bounded set): an answer or none, never an exception."""
+    from unilang.lsp import features as F
+
+    base = (ROOT / "examples" / "udp-echo" / "udp-echo.uni").read_text()
+    edits = [base, base.replace(";", "", 2), base.replace("}", "", 1),
+             base.replace("[", "", 1), base + "library\n", "app {\n" + base]
+    started = time.monotonic()
+    for text in edits:
+        a = _analysis(tmp_path, text)
+        F.diagnostics_by_uri(a)
+        F.document_symbols(a)
+        for line, body in enumerate(text.split("\n")):
+            for ch in sorted({0, len(body) // 2, len(body), len(body) + 3}):
+                F.hover(a, line, ch)
+                F.definition(a, line, ch)
+                F.completion(a, line, ch)
+    assert time.monotonic() - started < TIMEOUT

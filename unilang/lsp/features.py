@@ -511,6 +511,11 @@ def completion(analysis: Analysis, line: int, character: int) -> T.CompletionLis
     ln, col = idx.from_lsp(line, character)
     before = "\n".join(idx.lines[:ln - 1] + [idx.lines[ln - 1][:col - 1]]) \
         if ln - 1 < len(idx.lines) else "\n".join(idx.lines)
+    line_tokens = [m.group() for m in _TOKEN.finditer(before.rsplit("\n", 1)[-1])]
+    if line_tokens and (line_tokens[-1].startswith(("#", "//")) or (
+            line_tokens[-1].startswith('"') and (len(line_tokens[-1]) == 1
+                                                 or not line_tokens[-1].endswith('"')))):
+        return T.CompletionList(is_incomplete=False, items=[])  # in a comment or a string
     stack, statement = _context(before)
     return T.CompletionList(is_incomplete=False, items=_complete(analysis, stack, statement,
                                                                  before))
