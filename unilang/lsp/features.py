@@ -128,8 +128,11 @@ def diagnostic(conv: Converter, located: Located) -> T.Diagnostic:
         if loc is not None:
             related.append(T.DiagnosticRelatedInformation(loc, text))
     url = explanation_url(d.code)
-    rng = conv.range(d.span) if d.span is not None else T.Range(T.Position(0, 0),
-                                                                  T.Position(0, 0))
+    rng = T.Range(T.Position(0, 0), T.Position(0, 0))
+    if d.span is not None and conv.a.path_of(d.span.file) is not None:
+        rng = conv.range(d.span)
+    elif d.span is not None:  # a file the session did not read: shown at the top, named
+        message = f"{d.span.location}: {message}"
     return T.Diagnostic(
         range=rng, message=message, severity=_SEVERITY[d.severity], code=d.code,
         code_description=T.CodeDescription(url) if url else None, source="unilang",
