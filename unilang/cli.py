@@ -401,5 +401,86 @@ def explain(code: str) -> None:
     click.echo(text, nl=False)
 
 
+@main.command("fmt")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True,
+              help="Change nothing: list the files that would change (stdout) and exit 1 if any.")
+@guarded
+def fmt_command(files: tuple[Path, ...], check: bool) -> None:
+    """Format .uni FILES in place, in unilang's one canonical layout.
+
+    A folder stands for every .uni file below it (hidden folders and build
+    outputs skipped). Without FILES, formats the project: the folder of the
+    nearest unilang.toml at or above the current one, else the current
+    folder. `-` reads stdin and writes the result to stdout.
+
+    Comments stay where they were; the meaning never changes. A file is
+    written (atomically) only when its text changes. A file that does not
+    parse gets its diagnostics and is left as it is. Exit status: 0 when all
+    is well, 1 when a file has errors or, with --check, would change.
+    """
+    from .fmtfiles import format_file, project_files, project_root
+    from .render import TextRenderer, use_color
+
+    if files == (Path("-"),):
+        _fmt_stdin(check)
+        return
+    paths: list[Path] = []
+    for f in files or (project_root(Path.cwd()),):
+        paths.extend(project_files(f) if f.is_dir() else [f])
+    texts: dict[str, str] = {}
+    r = TextRenderer(texts.get, use_color(sys.stderr))
+    changed = errors = 0
+    for path in paths:
+        res = format_file(path, check)
+        if res.text is not None:
+            texts[res.name] = res.text
+        for d in res.diagnostics:
+            sys.stderr.write(r.render(d) + "\n")
+        if res.status == "error":
+            errors += 1
+        elif res.status == "changed":
+            changed += 1
+            if check:
+                click.echo(res.name)
+    verb = "would be reformatted" if check else "reformatted"
+    total = len(paths)
+    parts = [f"{changed} of {total} file{'s' if total != 1 else ''} {verb}"]
+    if errors:
+        parts.append(f"{errors} left as {'it is' if errors == 1 else 'they are'} "
+                     f"(errors above)")
+    click.echo(", ".join(parts), err=True)
+    sys.exit(EXIT_ERRORS if errors or (check and changed) else EXIT_OK)
+
+
+def _fmt_stdin(check: bool) -> NoReturn:
+    import hashlib
+
+    from .fmt import format_source
+    from .front.source import SourceFile, normalize_line_ends
+    from .render import TextRenderer, use_color
+
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        d = error("U0002", f"`<stdin>` is not valid UTF-8: byte 0x{data[exc.start]:02x} "
+                  f"at offset {exc.start}", help="save the file as UTF-8")
+        sys.stderr.write(TextRenderer(lambda _n: None).render(d))
+        sys.exit(EXIT_ERRORS)
+    src = SourceFile("<stdin>", Path("<stdin>"), normalize_line_ends(text.removeprefix("\ufeff")),
+                     hashlib.sha256(data).hexdigest())
+    res = format_source(src)
+    r = TextRenderer({"<stdin>": src.text}.get, use_color(sys.stderr))
+    for d in res.diagnostics:
+        sys.stderr.write(r.render(d) + "\n")
+    if res.text is None:
+        sys.exit(EXIT_ERRORS)
+    if check:
+        sys.exit(EXIT_ERRORS if res.text.encode("utf-8") != data else EXIT_OK)
+    sys.stdout.write(res.text)
+    sys.exit(EXIT_OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
