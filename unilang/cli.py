@@ -2,7 +2,7 @@
 
 Exit codes: 0 success (warnings allowed), 1 errors in the input, 2 usage
 error, 3 internal error.  Diagnostics go to stderr as text (or to stdout as
-JSON with ``--format json``).
+JSON with ``--format json``, SARIF 2.1.0 with ``check --format sarif``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ def emit_diagnostics(session: Any, diags: list[Diagnostic], fmt: str,
 
     if fmt == "json":
         sys.stdout.write(render_json(diags, extra))
+        return
+    if fmt == "sarif":
+        from .sarif import render_sarif
+
+        sys.stdout.write(render_sarif(diags, session.files.get, extra))
         return
     r = TextRenderer(session.source_text, use_color(sys.stderr))
     for d in diags:
@@ -118,8 +123,9 @@ def main() -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_OR_ALL, default="all", show_default=True,
               help="Backend to check the spec for; `all` checks each and reports per backend.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Diagnostics as rustc-style text (stderr) or JSON (stdout).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
+              show_default=True, help="Diagnostics as rustc-style text (stderr), or JSON or "
+              "SARIF 2.1.0 (for code-scanning tools) on stdout.")
 @click.option("--werror", is_flag=True, help="Treat warnings as errors (exit 1).")
 @guarded
 def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
