@@ -100,6 +100,8 @@ class _Printer:
     def __init__(self, text: str) -> None:
         self.src_lines = text.split("\n")
         self.out: list[str] = []
+        #: the lines of ``out`` that end with a comment
+        self.commented: set[int] = set()
 
     # ------------------------------------------------------------ literals
 
@@ -146,10 +148,18 @@ class _Printer:
 
     def comment_line(self, depth: int, c: S.Comment) -> None:
         self.emit(depth, c.text.rstrip())
+        self.commented.add(len(self.out) - 1)
 
-    def append_trailing(self, comments: Sequence[S.Comment]) -> None:
-        for c in comments:  # at most one: a comment ends its line
-            self.out[-1] += TRAILING_GAP + c.text.rstrip()
+    def append_trailing(self, comments: Sequence[S.Comment], depth: int = 0) -> None:
+        """Comments after the last line written: the first at its end, any more
+        (two that had lines of their own around a part now on one line) each
+        on a line of its own below it."""
+        for c in comments:
+            if len(self.out) - 1 in self.commented:
+                self.comment_line(depth, c)
+            else:
+                self.out[-1] += TRAILING_GAP + c.text.rstrip()
+            self.commented.add(len(self.out) - 1)
 
     def blank(self) -> None:
         if self.out and self.out[-1] != "":
@@ -210,7 +220,7 @@ class _Printer:
             return
         self.moved(depth, comments.inner)
         self.emit(depth, self.one_line(node))
-        self.append_trailing(comments.trailing)
+        self.append_trailing(comments.trailing, depth)
 
     def one_line(self, node: object) -> str:
         if isinstance(node, S.Import):
@@ -271,14 +281,14 @@ class _Printer:
         members = ([first] if first is not None else []) + list(members[1:])
         if not members and not inner:
             self.emit(depth, opening + " {}")
-            self.append_trailing(head)
-            self.append_trailing(comments.trailing)
+            self.append_trailing(head, depth)
+            self.append_trailing(comments.trailing, depth)
             return
         self.emit(depth, opening + " {")
-        self.append_trailing(head)
+        self.append_trailing(head, depth)
         self.siblings(depth + 1, members, inner, None)
         self.emit(depth, "}")
-        self.append_trailing(comments.trailing)
+        self.append_trailing(comments.trailing, depth)
 
     def block(self, depth: int, b: S.Block, comments: S.Comments) -> None:
         self.braces(depth, f"{b.kind} {b.name}", b.span.line, b.members, comments)
@@ -292,7 +302,7 @@ class _Printer:
         if not isinstance(v, S.List):
             self.moved(depth, comments.inner)
             self.emit(depth, f"{head}{self.scalar(v)};")
-            self.append_trailing(comments.trailing)
+            self.append_trailing(comments.trailing, depth)
             return
         items = [self.scalar(i) for i in v.items]
         start = (v.span.line, v.span.column)
@@ -304,10 +314,10 @@ class _Printer:
         one = f"{head}[{', '.join(items)}];"
         if not inside and len(INDENT * depth) + len(one) <= WIDTH:
             self.emit(depth, one)
-            self.append_trailing(after + list(comments.trailing))
+            self.append_trailing(after + list(comments.trailing), depth)
             return
         self.wrapped_list(depth, head, v, items, inside)
-        self.append_trailing(after + list(comments.trailing))
+        self.append_trailing(after + list(comments.trailing), depth)
 
     def wrapped_list(self, depth: int, head: str, v: S.List, items: list[str],
                      comments: list[S.Comment]) -> None:
@@ -323,6 +333,12 @@ class _Printer:
         tail: list[S.Comment] = []
         for c in rest:
             at = (c.span.line, c.span.column)
+            within = next((k for k, item in enumerate(v.items)
+                           if (item.span.line, item.span.column) < at
+                           < (item.span.end_line, item.span.end_column)), None)
+            if within is not None:  # between a size's number and unit: before it
+                leading.setdefault(within, []).append(c)
+                continue
             owner = None
             for k, item in enumerate(v.items):
                 if item.span.end_line == c.span.line and \
@@ -338,12 +354,12 @@ class _Printer:
             else:
                 leading.setdefault(nxt, []).append(c)
         self.emit(depth, head + "[")
-        self.append_trailing(opening)
+        self.append_trailing(opening, depth)
         for k, text in enumerate(items):
             for c in leading.get(k, ()):
                 self.comment_line(depth + 1, c)
             self.emit(depth + 1, text + ",")
-            self.append_trailing(trailing.get(k, ()))
+            self.append_trailing(trailing.get(k, ()), depth + 1)
         for c in tail:
             self.comment_line(depth + 1, c)
         self.emit(depth, "];")
