@@ -298,7 +298,7 @@ DOTTED = ["c", "a.b", "mem.alloc", "console.lines"]
 def _scalar() -> st.SearchStrategy[str]:
     return st.sampled_from(["1", "-2", "0x10", "007", "64 MiB", "1KiB", "0x2 GiB", '"str"',
                             '"e\\u{e9}\\n"', '""', "true", "false", "name", "dotted.name",
-                            "18446744073709551616"])
+                            "18446744073709551616", "0x" + "f" * 30 + " KiB", "7" * 50 + "MiB"])
 
 
 def _field() -> st.SearchStrategy[str]:
@@ -524,3 +524,41 @@ def test_fmt_stdin(tmp_path: Path) -> None:
     res = _run(["fmt", "-"], tmp_path, input="construct x")
     assert res.exit_code == 1 and res.stdout == ""
     assert "<stdin>:1:12: error[U0010]" in res.stderr
+
+
+def _unwritable(folder: Path, monkeypatch: Any) -> Any:
+    """Make ``folder`` refuse new files for real (not writable; immutable for
+    root, who ignores permissions); where neither works, make the write fail."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    chattr = shutil.which("chattr")
+    if chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True,
+                                 check=False).returncode == 0:
+        return lambda: subprocess.run([chattr, "-i", str(folder)], check=True)
+
+    def refuse(*_a: Any, **_k: Any) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("unilang.fsutil.atomic_write", refuse)
+    return lambda: None
+
+
+def test_fmt_cannot_write(tmp_path: Path, monkeypatch: Any) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    spec = folder / "a.uni"
+    spec.write_text("construct  a;\n")
+    undo = _unwritable(folder, monkeypatch)
+    try:
+        res = _run(["fmt", "ro/a.uni"], tmp_path)
+    finally:
+        undo()
+    assert res.exit_code == 1, res.output
+    assert re.search(r"^error\[U0217\]: cannot write the formatted `ro/a.uni`: "
+                     r"(Permission denied|Operation not permitted|Read-only file system)$",
+                     res.stderr, re.M), res.stderr
+    assert spec.read_text() == "construct  a;\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["a.uni"]

@@ -334,6 +334,13 @@ guest needs more, nothing is started; the message gives both sizes. Lower
 127.0.0.1 to the guest through QEMU user networking, which needs a NIC: the
 app must declare `device NAME { kind = net; }` (and require the network, or
 the device is U0154) on a backend whose `[qemu] net` gives QEMU one."""),
+    _c("U0217", "error", "cannot write a formatted file", """
+`unilang fmt` formats a file into a temporary file beside it, then renames
+it over the original, so the file is only ever whole: the old text or the
+new. That failed: the folder is not writable, the disk is full, or the file
+is read-only for you. The file is left as it was; the message says why.
+Fix the permissions (or free space) and run `unilang fmt` again, or run
+`unilang fmt --check` to only list what would change."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

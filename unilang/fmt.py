@@ -43,6 +43,7 @@ import attrs
 from .diagnostics import Diagnostic, Span
 from .front import syntax as S
 from .front.source import SourceFile
+from .front.tokens import INT
 
 #: Lists longer than this (with their indentation and key) are wrapped.
 WIDTH = 100
@@ -93,7 +94,8 @@ def format_module(module: S.Module, text: str) -> str:
     return _Printer(text).module(module)
 
 
-_SIZE = re.compile(r"(-?(?:0x[0-9A-Fa-f]+|[0-9]+))\s*(\S+)")
+_SIZE_NUMBER = re.compile(INT)
+_SIZE_UNIT = re.compile(r"[A-Za-z]+$")
 
 
 class _Printer:
@@ -122,9 +124,10 @@ class _Printer:
             return "true" if v.value else "false"
         raw = self.slice(v.span)
         if isinstance(v, S.Size):
-            m = _SIZE.fullmatch(raw.strip())
-            if m:
-                return f"{m.group(1)} {m.group(2)}"
+            # the number and the unit, whatever is between them (space, a comment)
+            number, unit = _SIZE_NUMBER.match(raw), _SIZE_UNIT.search(raw)
+            if number and unit:
+                return f"{number.group()} {unit.group()}"
             return v.text  # not reached: a size's span is its number and unit
         return raw  # Int and Str exactly as written
 

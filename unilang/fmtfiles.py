@@ -16,7 +16,7 @@ from pathlib import Path
 
 import attrs
 
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, error
 from .fmt import format_source
 from .front.source import SourceFile, display_name, read_source
 from .loader import PROJECT_MARKER
@@ -81,6 +81,13 @@ def _finish(path: Path, name: str, src: SourceFile, check: bool) -> FileResult:
         from .fsutil import atomic_write
 
         real = Path(os.path.realpath(path))  # write the file a link points to, keep the link
-        mode = stat.S_IMODE(os.stat(real).st_mode)
-        atomic_write(real, new, mode=mode)
+        try:
+            mode = stat.S_IMODE(os.stat(real).st_mode)
+            atomic_write(real, new, mode=mode)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            return FileResult(path, name, "error", res.diagnostics + (error(
+                "U0217", f"cannot write the formatted `{name}`: {why}",
+                help="the file is unchanged; check the permissions of it and its folder"),),
+                src.text)
     return FileResult(path, name, "changed", res.diagnostics, src.text)
