@@ -280,8 +280,9 @@ def _regap(gap: str, draw: Any, need_space: bool, at_end: bool) -> str:
 _FORMATTABLE = [p for p in SHIPPED if p.name not in UNFORMATTABLE]
 
 
-@settings(max_examples=60)
-@given(st.sampled_from(_FORMATTABLE), st.data())
+@pytest.mark.parametrize("path", _FORMATTABLE, ids=_name)
+@settings(max_examples=8)
+@given(data=st.data())
 def test_any_layout_of_a_shipped_spec_formats_back_to_it(path: Path, data: Any) -> None:
     text = path.read_text(encoding="utf-8")
     messy = relayout(text, data.draw)
