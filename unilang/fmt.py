@@ -25,8 +25,12 @@ The layout:
   spaces before the marker), inside a list beside the item they followed or
   before the one they preceded.  A comment inside a one-line construct (between
   ``param`` and its ``;``, say) cannot stay there once the construct is on one
-  line: it moves to its own line just before the construct.  Trailing spaces
-  of a comment are dropped, nothing else of its text changes.
+  line: it moves to its own line just before the construct; a comment between
+  a size's number and unit goes before it too.  Where two comments would end
+  up at the end of one line (``[ # a`` ... ``] # b`` of an empty list), the
+  second gets a line of its own below.  A block or device with nothing but a
+  comment on its first line becomes ``{}`` with that comment after it.
+  Trailing spaces of a comment are dropped, nothing else of its text changes.
 
 The result parses to the same tree (spans and comment positions aside), and
 formatting it again changes nothing (``tests/test_fmt.py`` checks both, on
