@@ -113,8 +113,8 @@ def choose_hypervisor(platform: Backend, wanted: str | None) -> str:
         listed = ", ".join(f"`{h}`" for h in allowed)
         raise Refused("U0224", f"`--hypervisor {wanted}` cannot boot a {platform.name} image",
                       notes=(f"backend {platform.name} is booted by {listed}",),
-                      help=f"use one of {listed}, or leave `--hypervisor` out for "
-                           f"`{allowed[0]}`")
+                      help=f"use {'one of ' if len(allowed) > 1 else ''}{listed}, or leave "
+                           f"`--hypervisor` out for `{allowed[0]}`")
     return wanted
 
 
