@@ -319,3 +319,19 @@ def test_refuses_a_damaged_index(work: Path, tmp_path: Path) -> None:
     assert p.returncode == 1
     assert f"error[U0225]: `{oci}/index.json` is damaged: not JSON" in p.stderr
     assert (oci / "index.json").read_text() == "{not json"
+
+
+@needs_umoci
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU is needed")
+def test_the_unpacked_image_boots_with_its_own_script(work: Path, tmp_path: Path) -> None:
+    """What a runtime gets out of the image is bootable as it is: the packaged
+    run-qemu.sh boots the packaged hello.elf from /unikernel."""
+    bundle = tmp_path / "bundle"
+    p = tool("umoci", "unpack", "--rootless", "--image", f"{work / 'oci'}:kvm", str(bundle),
+             cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    boot = subprocess.run(["sh", str(bundle / "rootfs" / "unikernel" / "run-qemu.sh")],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert "Hello from unilang!" in boot.stdout, boot.stdout + boot.stderr
+    assert boot.returncode == 1  # isa-debug-exit: (0 << 1) | 1, main returned 0

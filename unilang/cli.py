@@ -387,10 +387,12 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
 @click.option("--oci", "oci_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              metavar="DIR",
               help="The OCI image layout directory to write (new, empty, or one unilang wrote); "
                    "the image is named by the backend: oci:DIR:BACKEND.")
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
-              help="The build's output directory [default: build/<app>/<backend>].")
+              metavar="DIR", help="The build's output directory [default: "
+                                  "build/<app>/<backend>].")
 @click.option("--hypervisor", metavar="NAME",
               help="The monitor a runtime should boot the image with "
                    "(com.urunc.unikernel.hypervisor): one of the backend's `[oci] hypervisors` "
