@@ -210,6 +210,7 @@ def _copy_checkout(dest: Path) -> None:
     shutil.copytree(ROOT / "examples" / "hello", dest / "examples" / "hello", ignore=ignore)
 
 
+@pytest.mark.slow
 def test_two_checkouts_give_the_same_digest(tmp_path: Path) -> None:
     digests = []
     for where in (tmp_path / "a", tmp_path / "somewhere" / "much" / "deeper" / "b"):
@@ -321,6 +322,7 @@ def test_refuses_a_damaged_index(work: Path, tmp_path: Path) -> None:
     assert (oci / "index.json").read_text() == "{not json"
 
 
+@pytest.mark.boot
 @needs_umoci
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="QEMU is needed")
 def test_the_unpacked_image_boots_with_its_own_script(work: Path, tmp_path: Path) -> None:
@@ -335,3 +337,49 @@ def test_the_unpacked_image_boots_with_its_own_script(work: Path, tmp_path: Path
                           stdin=subprocess.DEVNULL)
     assert "Hello from unilang!" in boot.stdout, boot.stdout + boot.stderr
     assert boot.returncode == 1  # isa-debug-exit: (0 << 1) | 1, main returned 0
+
+
+def test_nested_directories_and_leftovers(work: Path, tmp_path: Path) -> None:
+    p = package(str(HELLO), "-b", "kvm", "--oci", "kvm/oci", "-o", "kvm", cwd=work)
+    assert p.returncode == 1
+    assert "error[U0223]: `kvm/oci` and the build's output directory `kvm` are inside one " \
+        "another" in p.stderr
+    assert not (work / "kvm" / "oci").exists()
+    # a first run that died before its marker was written left only a temporary
+    oci = tmp_path / "oci"
+    oci.mkdir()
+    (oci / ".unilang-tmp-abc123").write_bytes(b"partial")
+    p = package(str(HELLO), "-b", "kvm", "--oci", str(oci), "-o", "kvm", cwd=work)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert not (oci / ".unilang-tmp-abc123").exists()
+    assert index(oci)["kvm"]["digest"] == (work / "kvm.digest").read_text()
+
+
+def test_the_default_unikernel_type_is_one_value() -> None:
+    from unilang.cli import main
+    from unilang.emit.oci import DEFAULT_UNIKERNEL_TYPE
+
+    option = next(p for p in main.commands["package"].params if p.name == "unikernel_type")
+    assert option.default == DEFAULT_UNIKERNEL_TYPE
+
+
+@needs_skopeo
+def test_cmdline_is_escaped_for_every_format(tmp_path: Path) -> None:
+    cmdline = 'quiet msg="caf\u00e9 $HOME" path=C:\\tmp <&>'
+    (tmp_path / "hello.c").write_text((ROOT / "examples" / "hello" / "hello.c").read_text())
+    (tmp_path / "esc.uni").write_text(
+        'app esc {\n    sources = ["hello.c"];\n    requires = [console.lines];\n'
+        '    memory = 16 MiB;\n    cmdline = "quiet msg=\\"caf\\u{e9} $HOME\\" '
+        'path=C:\\\\tmp <&>";\n}\n', encoding="utf-8")
+    p = package("esc.uni", "--oci", "oci", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert json.loads((tmp_path / "build" / "esc" / "kvm" / "manifest.json").read_text(
+    ))["cmdline"] == cmdline
+    labels = json.loads(tool("skopeo", "inspect", "oci:oci:kvm", cwd=tmp_path).stdout)["Labels"]
+    assert labels["com.urunc.unikernel.cmdline"] == cmdline
+    assert image_of(tmp_path / "oci", "kvm")[0]["annotations"][
+        "com.urunc.unikernel.cmdline"] == cmdline
+    layer = gzip.decompress(image_of(tmp_path / "oci", "kvm")[2])
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        urunc = json.loads(tar.extractfile("urunc.json").read())  # type: ignore[union-attr]
+    assert base64.b64decode(urunc["com.urunc.unikernel.cmdline"]).decode() == cmdline

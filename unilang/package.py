@@ -235,9 +235,15 @@ class Layout:
         if self.path == Path(os.path.realpath(os.getcwd())):
             raise self.refuse(f"`{shown}` is the current directory; packaging does not write "
                               "there", help=help_new)
-        if build_dir is not None and self.path == Path(os.path.realpath(build_dir)):
-            raise self.refuse(f"`{shown}` is also the build's output directory",
-                              help="give `--oci` and `-o` different directories")
+        if build_dir is not None:
+            build = Path(os.path.realpath(build_dir))
+            if self.path == build:
+                raise self.refuse(f"`{shown}` is also the build's output directory",
+                                  help="give `--oci` and `-o` different directories")
+            if build in self.path.parents or self.path in build.parents:
+                raise self.refuse(f"`{shown}` and the build's output directory `{build_dir}` "
+                                  "are inside one another",
+                                  help="give `--oci` and `-o` directories side by side")
         kind = _is_dir(self.path)
         if kind is None:
             return set()
@@ -247,8 +253,8 @@ class Layout:
             entries = sorted(os.listdir(self.path))
         except OSError as exc:
             raise self.refuse(f"cannot list `{shown}`: {exc.strerror or exc}") from None
-        if not entries:
-            return set()
+        if all(n.startswith(TMP_PREFIX) for n in entries):
+            return set()  # empty, or a first run that died before its marker was in place
         owned = self.owned()
         if owned is None:
             if read_marker(self.path) is not None:
@@ -407,9 +413,10 @@ class Layout:
         after = mine - gone
         if not plan and not index_changed and not gone and owned == after:
             return False
-        (self.path / BLOBS).mkdir(parents=True, exist_ok=True, mode=0o755)
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o755)
         if owned != before:
             self._marker(before)  # first: a crash leaves every file here accounted for
+        (self.path / BLOBS).mkdir(parents=True, exist_ok=True, mode=0o755)
         for rel, data in plan:
             self._write(rel, data)
         if index_changed:
