@@ -383,3 +383,58 @@ def test_cmdline_is_escaped_for_every_format(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
         urunc = json.loads(tar.extractfile("urunc.json").read())  # type: ignore[union-attr]
     assert base64.b64decode(urunc["com.urunc.unikernel.cmdline"]).decode() == cmdline
+
+
+def test_an_entry_it_cannot_follow_stops_every_deletion(work: Path, tmp_path: Path) -> None:
+    """An index entry of a kind unilang does not know might use any blob: then
+    no blob is deleted, not even unilang's own unused ones."""
+    oci = tmp_path / "oci"
+    shutil.copytree(work / "oci", oci)
+    before = set(os.listdir(oci / "blobs" / "sha256"))
+    doc = json.loads((oci / "index.json").read_text())
+    strange = {"mediaType": "application/vnd.example.thing", "digest": "sha256:" + "0" * 64,
+               "size": 1, "annotations": {"org.opencontainers.image.ref.name": "thing"}}
+    doc["manifests"].append(strange)
+    (oci / "index.json").write_text(json.dumps(doc))
+    p = package(str(HELLO), "-b", "kvm", "--oci", str(oci), "-o", "kvm", "--hypervisor",
+                "firecracker", cwd=work)
+    assert p.returncode == 0, p.stdout + p.stderr
+    after = set(os.listdir(oci / "blobs" / "sha256"))
+    assert before < after and len(after) == len(before) + 3  # kept all, added the new image
+    assert strange in json.loads((oci / "index.json").read_text())["manifests"]
+
+
+def test_one_packaging_of_a_directory_at_a_time(work: Path, tmp_path: Path) -> None:
+    """While another holds the layout's lock, package waits, says so and writes nothing."""
+    import fcntl
+    import sys
+    import threading
+    import time
+
+    oci = tmp_path / "oci"
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("SOURCE_DATE_EPOCH", None)
+    lines: list[str] = []
+    with open(tmp_path / ".oci.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-m", "unilang", "package", str(HELLO),
+                                 "--oci", str(oci), "-o", "kvm"], cwd=work, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr is not None
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None \
+                    and not any("waiting for another build" in l for l in lines):
+                time.sleep(0.1)
+            assert f"waiting for another build of `{oci}` to finish (lock .oci.lock)\n" in lines
+            assert proc.poll() is None and not oci.exists()
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+        proc.wait(timeout=120)  # stdout is two lines: the pipe cannot fill
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        reader.join(timeout=10)
+    assert proc.returncode == 0, out + "".join(lines)
+    assert index(oci)["kvm"]["digest"] == (work / "kvm.digest").read_text()
