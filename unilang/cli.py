@@ -390,6 +390,64 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
 
 
 @main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
+@click.option("--oci", "oci_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              metavar="DIR",
+              help="The OCI image layout directory to write (new, empty, or one unilang wrote); "
+                   "the image is named by the backend: oci:DIR:BACKEND.")
+@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIR", help="The build's output directory [default: "
+                                  "build/<app>/<backend>].")
+@click.option("--hypervisor", metavar="NAME",
+              help="The monitor a runtime should boot the image with "
+                   "(com.urunc.unikernel.hypervisor): one of the backend's `[oci] hypervisors` "
+                   "(kvm: qemu, firecracker; xen: xen). [default: the first]")
+@click.option("--revision", metavar="REV",
+              help="org.opencontainers.image.revision [default: the git commit checked out "
+                   "where the spec is; none outside git].")
+@click.option("--unikernel-type", "unikernel_type", metavar="TYPE", default="unikraft",
+              show_default=True,
+              help="com.urunc.unikernel.unikernelType: how urunc starts the image "
+                   "(docs/deploy.md).")
+@click.option("--compression", type=click.Choice(["gzip", "none"]), default="gzip",
+              show_default=True,
+              help="The layer as tar+gzip, or as a plain tar (the same digest with any zlib).")
+@guarded
+def package(spec: Path, backend: str, oci_dir: Path, outdir: Path | None,
+            hypervisor: str | None, revision: str | None, unikernel_type: str,
+            compression: str) -> None:
+    """Package SPEC's image as an OCI image, for container platforms.
+
+    Builds SPEC for the backend (or reuses its up-to-date build), then writes
+    an OCI image layout in DIR: one layer with the image and its hypervisor
+    configurations under /unikernel/, and the annotations urunc reads
+    (com.urunc.unikernel.*) beside the org.opencontainers.image.* ones. The
+    index names the image by the backend, so `skopeo copy oci:DIR:kvm ...`
+    finds it; packaging another backend into DIR adds it. The same spec gives
+    the same digest wherever it is packaged; `created` is $SOURCE_DATE_EPOCH,
+    else 1970-01-01T00:00:00Z.
+    """
+    import os
+
+    from .package import Options, package as do_package
+
+    options = Options(hypervisor=hypervisor, revision=revision, unikernel_type=unikernel_type,
+                      compression=compression,
+                      source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
+    session, result = do_package(spec, backend, oci_dir, outdir, options)
+    diags = session.sink.sorted()
+    if diags:
+        emit_diagnostics(session, diags, "text")
+    if result is None:
+        sys.exit(EXIT_ERRORS)
+    what = "packaged" if result.changed else "up to date"
+    click.echo(f"{what}: oci:{result.oci}:{result.ref} ({result.app}, hypervisor "
+               f"{result.hypervisor}, layer {result.layer_size} bytes)")
+    click.echo(f"digest: {result.digest}")
+
+
+@main.command()
 @click.argument("code")
 def explain(code: str) -> None:
     """Explain a diagnostic CODE (for example U0031)."""
