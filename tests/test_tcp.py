@@ -449,6 +449,7 @@ def _hostile_session(w: Wire, proc: subprocess.Popen[str]) -> None:
     assert r is not None and r["flags"] & RST, r
     for conn in full:  # resets free the slots at once
         conn.seg(RST)
+    _fuzz(w, a, proc)
     e = Conn(w, 40005)
     e.open()
     e.send(b"room again")
@@ -456,6 +457,33 @@ def _hostile_session(w: Wire, proc: subprocess.Popen[str]) -> None:
     a.send(b"bye")
     assert a.read(3) == b"bye"
     assert proc.poll() is None
+
+
+FUZZ_SEGMENTS = 1500
+
+
+def _fuzz(w: Wire, a: Conn, proc: subprocess.Popen[str]) -> None:
+    """Seeded random segments with valid checksums: any flags, sequence and
+    acknowledgement numbers, windows, data offsets, options and lengths, to
+    the open connection's ports and to others. The guest must take them all."""
+    import random
+
+    rng = random.Random(12)
+    for n in range(FUZZ_SEGMENTS):
+        sport = rng.choice([a.port, rng.randint(1, 65535)])
+        dport = rng.choice([7, 7, rng.randint(0, 65535)])
+        opts = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 0, 4, 8, 40])))
+        opts = opts[:len(opts) // 4 * 4]
+        data = bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 1, 100, 1400])))
+        seg = tcp_segment(sport, dport, rng.getrandbits(32), rng.getrandbits(32),
+                          rng.getrandbits(8), data, win=rng.getrandbits(16), options=opts,
+                          doff=rng.choice([None, None, rng.randint(0, 15)]))
+        if rng.random() < 0.1:
+            seg = seg[:rng.randint(0, len(seg))]
+        w.send(ipv4(PEER_IP, GUEST_IP, 6, seg))
+        if n % 100 == 99:
+            w.pump(0.01)
+            assert proc.poll() is None, f"QEMU exited after {n + 1} random segments"
 
 
 def test_tcp_is_not_on_xen(tmp_path: Path) -> None:
