@@ -35,6 +35,7 @@ MAX_CONNECTIONS = 8  # tcp-echo.uni's settings
 SEND_BUFFER = 4096
 RECV_WINDOW = 4096
 OUR_MSS = 1460
+TIME_WAIT_MS = 1000
 FIN, SYN, RST, PSH, ACK, URG = 1, 2, 4, 8, 16, 32
 
 
@@ -428,6 +429,30 @@ def _hostile_session(w: Wire, proc: subprocess.Popen[str]) -> None:
     m = w.mark()
     b.send(b"gone?")
     assert w.wait(40002, lambda s: s["flags"] & RST, start=m) is not None
+
+    # -- we close first: FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT for time_wait_ms, then gone
+    t = Conn(w, 40006)
+    t.open()
+    m = w.mark()
+    t.send(b"close")
+    fin = w.wait(40006, lambda s: s["flags"] & FIN, start=m)
+    assert fin is not None and fin["ack"] == t.seq % 2**32 and not fin["data"], fin
+    t.ack = fin["seq"] + 1
+    t.seg(ACK)  # FIN_WAIT_2
+    m = w.mark()
+    t.seg(FIN | ACK)  # TIME_WAIT
+    t.seq += 1
+    ack = t.acks_after(m)
+    assert ack is not None and ack["ack"] == t.seq % 2**32, ack
+    m = w.mark()
+    t.seg(FIN | ACK, seq=t.seq - 1)  # our FIN again, as if the ACK was lost: ACKed again
+    again = w.wait(40006, lambda s: s["flags"] & (ACK | RST), start=m)
+    assert again is not None and not again["flags"] & RST and again["ack"] == t.seq % 2**32
+    w.pump(TIME_WAIT_MS / 1000 + 1.5)
+    m = w.mark()
+    t.seg(FIN | ACK, seq=t.seq - 1)  # after time_wait_ms the slot is gone: RST
+    gone = w.wait(40006, lambda s: s["flags"] & (ACK | RST), start=m)
+    assert gone is not None and gone["flags"] & RST, gone
 
     # -- SYN flood, well beyond max_connections: old half-open slots are recycled
     for n in range(6 * MAX_CONNECTIONS):

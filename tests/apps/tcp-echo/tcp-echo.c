@@ -1,8 +1,9 @@
 /* Echo every byte back on its connection.  The window tcp advertises is
  * capped by the free send buffer, so an echo always fits: a short send would
  * be a bug, and is counted (short_sends) for the tests to assert 0.  A
- * connection whose first data is exactly `quit` ends the loop; then every
- * counter is printed as name=value and main returns 0. */
+ * connection whose first data is exactly `close` is closed by us first (the
+ * path through TIME_WAIT); one whose first data is exactly `quit` ends the
+ * loop; then every counter is printed as name=value and main returns 0. */
 #include <stdio.h>
 #include <string.h>
 #include <unilang/tcp.h>
@@ -24,6 +25,10 @@ static void on_received(int c, const uint8_t *data, unsigned len, void *ctx)
     if (c >= 0 && c < 64) {
         if (seen[c] == 0 && len == 4 && memcmp(data, "quit", 4) == 0) {
             done = 1;
+            unilang_tcp_close(c);
+            return;
+        }
+        if (seen[c] == 0 && len == 5 && memcmp(data, "close", 5) == 0) {
             unilang_tcp_close(c);
             return;
         }
