@@ -3,7 +3,8 @@
 1. From the host: `unilang run --forward tcp:PORT:7` (QEMU user networking,
    127.0.0.1 only), several concurrent Python connections, more than a window
    and more than the send buffer each, echoed byte-exact, closed gracefully
-   in both directions.
+   in both directions; and one that gets 100,000 bytes the guest refills
+   from its writable callback, then the guest's FIN.
 2. Hostile segments through the raw-frame harness of test_net.py (-netdev
    dgram): a Python peer speaks TCP segment by segment: MSS, out-of-order and
    out-of-window data, RSTs in and out of the window, invalid flag
@@ -68,6 +69,11 @@ def _probe(port: int, proc: subprocess.Popen[str]) -> socket.socket:
     raise AssertionError("the guest never echoed on a TCP connection")
 
 
+def blast(n: int = 100000) -> bytes:
+    """What tcp-echo sends for `blast` (refilled from its writable callback)."""
+    return bytes((k * 31 + (k >> 11)) & 255 for k in range(n))
+
+
 def _echo_many(port: int, payloads: list[bytes], timeout: float) -> list[tuple[bytes, bool]]:
     """One connection per payload, all at once, non-blocking: write it all
     (then shut our side down), read until EOF. (bytes read, EOF seen) each."""
@@ -124,7 +130,7 @@ def test_tcp_echo_from_the_host(tmp_path: Path) -> None:
         # several windows and send buffers each (flow control, send-buffer refill)
         payloads = [bytes(rng.getrandbits(8) for _ in range(n))
                     for n in (1, 1460, 3 * RECV_WINDOW + 17, 5 * SEND_BUFFER + 333, 40000)]
-        results = _echo_many(port, payloads, timeout=240)
+        results = _echo_many(port, payloads + [b"blast"], timeout=240)
         probe.shutdown(socket.SHUT_WR)
         probe.settimeout(30)
         probe_eof = probe.recv(16) == b""
@@ -139,15 +145,15 @@ def test_tcp_echo_from_the_host(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    for n, ((got, eof), want) in enumerate(zip(results, payloads)):
+    for n, ((got, eof), want) in enumerate(zip(results, payloads + [blast()])):
         assert got == want, (n, len(got), len(want), out)
         assert eof, (n, out)
     assert probe_eof
     assert proc.returncode == 0, (out, err)
     c = counters(out)
-    conns = len(payloads) + 2  # + probe + quit
+    conns = len(payloads) + 3  # + blast + probe + quit
     assert c["tcp_opened"] >= conns and c["app_accepted"] == c["tcp_opened"], out
-    probes = c["tcp_opened"] - 1 - len(payloads)  # every accepted probe echoed `probe`
+    probes = c["tcp_opened"] - 2 - len(payloads)  # every accepted probe echoed `probe`
     assert c["app_echoed"] == sum(map(len, payloads)) + 5 * probes, out
     assert c["app_short_sends"] == 0, out  # the window never let in more than fits
     assert c["app_peer_fins"] >= len(payloads) + 1, out
