@@ -564,6 +564,7 @@ static void input(uint32_t src, uint32_t dst, const uint8_t *p, unsigned len)
 /* Once per unilang_net_poll(): deferred output, then due timers. */
 static void tick(void)
 {
+    if (!want_output && next_deadline == ~0ull) return; /* idle: not even the clock */
     uint64_t now = unilang_monotonic_ns();
     if (want_output) {
         want_output = 0;
