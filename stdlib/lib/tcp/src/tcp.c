@@ -475,7 +475,7 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
     }
     if (g->seq + skip != c->rcv_nxt) { /* out of order: dropped, the peer resends */
         S.drop_out_of_order++;
-        schedule(c, F_ACKNOW);
+        send_seg(c, c->snd_nxt, ACK, 0, 0); /* one duplicate ACK each: its fast retransmit */
         return;
     }
     uint32_t room = c->rcv_adv - c->rcv_nxt;
