@@ -73,9 +73,25 @@ def _write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
 
 
 def find_tools(sink: Sink) -> dict[str, str] | None:
+    """gcc (or the compiler ``CC`` names), ld and ninja by resolved path; the
+    wrapper programs ``CC`` puts before the compiler, if any, under
+    ``"wrapper"`` (NUL-separated: ``Toolchain.wrapper`` splits them)."""
+    from .ccenv import CCProblem, compiler
+
     tools = {}
     missing = []
+    try:
+        cc = compiler()
+    except CCProblem as exc:
+        sink.add(error("U0228", exc.message, help=exc.help))
+        return None
+    if cc is not None:
+        tools["gcc"] = cc.compiler
+        if cc.wrapper:
+            tools["wrapper"] = "\0".join(cc.wrapper)
     for tool in ("gcc", "ld"):
+        if tool in tools:
+            continue
         found = shutil.which(tool)
         if found is None:
             missing.append(tool)
@@ -114,10 +130,21 @@ def _ask(argv: list[str]) -> str:
 class Toolchain:
     """The tools a build runs, by resolved path, and what identifies them."""
 
-    tools: dict[str, str]   # gcc, ld, ninja -> resolved path
+    tools: dict[str, str]   # gcc, ld, ninja -> resolved path (and "wrapper", see find_tools)
     include: str            # gcc's own freestanding headers
     programs: list[str]     # every binary whose change must rebuild: gcc, cc1, as, ld, ninja
     identity: bytes         # toolchain.id: versions and (path, size, mtime) of each program
+
+    @property
+    def wrapper(self) -> tuple[str, ...]:
+        """The programs ``CC`` puts in front of the compiler (ccache, distcc)."""
+        w = self.tools.get("wrapper")
+        return tuple(w.split("\0")) if w else ()
+
+    @property
+    def cc_words(self) -> list[str]:
+        """The compiler's command words in build.ninja: the wrappers, then gcc."""
+        return [*self.wrapper, self.tools["gcc"]]
 
     @classmethod
     def probe(cls, tools: dict[str, str]) -> Toolchain:
@@ -132,9 +159,14 @@ class Toolchain:
             if found:
                 programs.append(os.path.realpath(found))
         programs += [tools["ld"], tools["ninja"]]
-        doc = {"gcc --version": _ask([gcc, "--version"]).splitlines()[:1],
-               "ld --version": _ask([tools["ld"], "--version"]).splitlines()[:1],
-               "programs": [file_identity(p) for p in programs]}
+        doc: dict[str, object] = {
+            "gcc --version": _ask([gcc, "--version"]).splitlines()[:1],
+            "ld --version": _ask([tools["ld"], "--version"]).splitlines()[:1],
+            "programs": [file_identity(p) for p in programs]}
+        wrapper = tools.get("wrapper")
+        if wrapper:  # a new wrapper (or another one) is a new toolchain too
+            doc["wrapper"] = [file_identity(p) for p in wrapper.split("\0")]
+            programs += wrapper.split("\0")
         return cls(tools, _ask([gcc, "-print-file-name=include"]), programs,
                    (json.dumps(doc, indent=1) + "\n").encode())
 
@@ -259,7 +291,7 @@ class Builder:
             "image.lds": render(search, "image.lds.j2", app=res.app.name, backend=res.backend,
                                 init_order=init_order).encode(),
             "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
-                                  backend=res.backend, cc=self.tools["gcc"], ld=self.tools["ld"],
+                                  backend=res.backend, cc=self.toolchain.cc_words, ld=self.tools["ld"],
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
                                   image=self.image_name, debug_image=self.debug_name).encode(),
         }

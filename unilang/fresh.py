@@ -282,16 +282,27 @@ def work_dir(outdir: str) -> str:
     return os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.work")
 
 
-def build_key(spec: str, backend: str, outdir: str | None) -> str:
+def build_key(spec: str, backend: str, outdir: str | None, root: str | None = None) -> str:
     """The key of a build command, its paths normalised the same way by every
     caller (the arguments as typed, or click's ``Path`` values), with the
     tools PATH finds."""
     import shutil
 
-    tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
-    return command_key("build", [os.path.normpath(spec), backend,
-                                 os.path.normpath(outdir) if outdir is not None else None,
-                                 tools])
+    tools: list[object] = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
+    cc = os.environ.get("CC", "")
+    if cc:  # the compiler and its wrappers (unilang.ccenv), as typed and as PATH finds them
+        import shlex
+
+        try:
+            words = shlex.split(cc)
+        except ValueError:
+            words = []
+        tools.append([cc, [shutil.which(w) or "" for w in words]])
+    args: list[object] = [os.path.normpath(spec), backend,
+                          os.path.normpath(outdir) if outdir is not None else None, tools]
+    if root is not None:  # one output of a set built with `-o ROOT` (unilang.multibuild)
+        args.append(["set-root", os.path.normpath(root)])
+    return command_key("build", args)
 
 
 def fresh_build(key: str, backend: str,
