@@ -193,6 +193,7 @@ class Builder:
         self.debug_name = f"{res.app.name}.debug.elf"
         self.stamp_key: str | None = None
         self.lock_fd: int | None = None
+        self.jobs: int | None = None  # ninja's -j; None: ninja's default
         # path -> fact about what this build read: sha256 of the bytes, None (must stay
         # absent) or a folder listing (see unilang.fresh)
         self.inputs: dict[str, object] = {}
@@ -299,6 +300,8 @@ class Builder:
             _write_if_changed(self.work / rel, data)
         _write_if_changed(self.work / "toolchain.id", self.toolchain.identity)
         self.generated = generated
+        self.cflags = cflags          # for a set's one ninja graph (unilang.multibuild)
+        self.copied = sorted(copies)
         return objects
 
     def _remove_stale_copies(self, wanted: set[str]) -> None:
@@ -315,6 +318,8 @@ class Builder:
     def ninja(self) -> bool:
         """Run ninja in the work tree, streaming its progress lines as they come."""
         cmd = [self.tools["ninja"], "-C", str(self.work)]
+        if self.jobs is not None:
+            cmd += ["-j", str(self.jobs)]
         env = dict(os.environ, NINJA_STATUS="[%f/%t] ")
         lines: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -368,7 +373,7 @@ class Builder:
 
     def run(self, program: object) -> BuildResult | None:
         """Check the output directory, then build and publish under its lock."""
-        maybe = [self.image_name, self.debug_name, *FIXED_NAMES, *self.platform.emits]
+        maybe = self.maybe_names()
         try:
             self.out.check_target(self.spec, maybe)  # refuse before creating anything
         except OutputRefused as exc:
@@ -385,18 +390,30 @@ class Builder:
                       f"{exc.strerror or exc}" + (f" (`{exc.filename}`)" if exc.filename else ""))
         return None
 
-    def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
-        from .elfcheck import memory_shortfall, verify
-        from .policy import max_image_size
+    def maybe_names(self) -> list[str]:
+        """Every name a build of this output may write."""
+        return [self.image_name, self.debug_name, *FIXED_NAMES, *self.platform.emits]
 
+    def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
+        objects = self.prepare(maybe)
+        if objects is None or not self.ninja():
+            return None
+        return self.finish(program)
+
+    def prepare(self, maybe: list[str]) -> list[tuple[str, str]] | None:
+        """Under the lock: check the output again and fill the work tree."""
         self.out.check_target(self.spec, maybe)  # again, now that no one else builds here
         try:
-            objects = self.populate()
+            return self.populate()
         except Unrepresentable as exc:
             self.fail("U0204", f"a value cannot be written safely: {exc}")
             return None
-        if objects is None or not self.ninja():
-            return None
+
+    def finish(self, program: object) -> BuildResult | None:
+        """Under the lock, once ninja has linked the image: verify, publish, stamp."""
+        from .elfcheck import memory_shortfall, verify
+        from .policy import max_image_size
+
         image = (self.work / self.image_name).read_bytes()
         limit = max_image_size(program)  # type: ignore[arg-type]
         facts, problems = verify(image, limit[1].value if limit else None)
@@ -455,7 +472,7 @@ def _sha_path(path: Path) -> str | None:
 
 
 def build(spec: Path, backend: str, outdir: Path | None = None,
-          log: IO[str] | None = None) -> tuple[Session, BuildResult | None]:
+          log: IO[str] | None = None, jobs: int | None = None) -> tuple[Session, BuildResult | None]:
     session = Session()
     key = build_key(str(spec), backend, str(outdir) if outdir is not None else None)
     found = fresh_build(key, backend, str(outdir) if outdir is not None else None) \
@@ -477,5 +494,6 @@ def build(spec: Path, backend: str, outdir: Path | None = None,
     builder = Builder(res, load_backend(backend), spec, out, session.sink, Toolchain.probe(tools),
                       log or sys.stderr)
     builder.stamp_key = key
+    builder.jobs = jobs
     builder.inputs.update(session.reads)
     return session, builder.run(r.program)

@@ -305,17 +305,20 @@ def build_key(spec: str, backend: str, outdir: str | None, root: str | None = No
     return command_key("build", args)
 
 
-def fresh_build(key: str, backend: str,
-                outdir: str | None) -> "tuple[str, dict[str, Any]] | None":
-    """(image path, manifest) of the up-to-date build stamped with ``key``, or None."""
+def fresh_build(key: str, backend: str, outdir: str | None,
+                root: str | None = None) -> "tuple[str, dict[str, Any]] | None":
+    """(image path, manifest) of the up-to-date build stamped with ``key``, or
+    None.  Without ``outdir`` the output is looked for in ``ROOT/*/backend``
+    (``root``, default ``build``)."""
     if outdir is not None:
         candidates = [work_dir(outdir)]
     else:
+        base = root if root is not None else "build"
         try:
-            apps = sorted(os.listdir("build"))
+            apps = sorted(os.listdir(base))
         except OSError:
             return None
-        candidates = [work_dir(os.path.join("build", a, backend)) for a in apps]
+        candidates = [work_dir(os.path.join(base, a, backend)) for a in apps]
     for work in candidates:
         doc = Stamp(work).read()
         if doc is None or doc.get("key") != key:
@@ -357,12 +360,21 @@ def up_to_date_build(args: list[str]) -> bool:
     parsed = parse("build", args)
     if parsed is None:
         return False
-    spec, backend, outdir = parsed["spec"], parsed["backend"], parsed["outdir"]
-    key = build_key(spec, backend, outdir)
-    found = fresh_build(key, backend, outdir) if key is not None else None
-    if found is None:
-        return False
-    image, manifest = found
-    sys.stderr.write(f"up to date: {image} ({manifest['size']} bytes, "
-                     f"{len(manifest['libraries'])} libraries)\n")
+    specs, backends, outdir = parsed["specs"], parsed["backend"], parsed["outdir"]
+    if len(set(map(os.path.realpath, specs))) != len(specs) or \
+            len(set(backends)) != len(backends):
+        return False  # the full command says which were given twice (U0229)
+    if len(specs) == 1 and len(backends) == 1:
+        pairs = [(specs[0], backends[0], outdir, None)]
+    else:  # a set: each output under ROOT/<app>/<backend> (unilang.multibuild)
+        pairs = [(s, b, None, outdir) for s in specs for b in backends]
+    found = []
+    for spec, backend, out, root in pairs:
+        one = fresh_build(build_key(spec, backend, out, root), backend, out, root)
+        if one is None:
+            return False
+        found.append(one)
+    for image, manifest in found:
+        sys.stderr.write(f"up to date: {image} ({manifest['size']} bytes, "
+                         f"{len(manifest['libraries'])} libraries)\n")
     return True
