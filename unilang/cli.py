@@ -333,7 +333,10 @@ def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[
                 kw = {"type": FORWARD, "multiple": True, "metavar": "PROTO:HOSTPORT:GUESTPORT"}
             elif o.kind == "backends":
                 kw = {"type": _Backends(), "multiple": True, "default": [(DEFAULT_BACKEND,)],
-                      "show_default": DEFAULT_BACKEND, "metavar": "[" + "|".join(BACKENDS) + "],..."}
+                      "metavar": "[" + "|".join(BACKENDS) + "],..."}
+                fn = click.option(*o.flags, o.dest, help=f"{o.help}  [default: "
+                                  f"{DEFAULT_BACKEND}]", **kw)(fn)
+                continue
             elif o.kind == "count":
                 kw = {"type": click.IntRange(min=1), "metavar": "N"}
             else:
