@@ -35,15 +35,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 import attrs
 
 from .diagnostics import Diagnostic, Sink, error, warning
 
-SET_NAME = "unilang-set"  # ROOT/.unilang-set.work, ROOT/.unilang-set.lock
+SET_NAME = "unilang-set"  # ROOT/.unilang-set.work (the graph), ROOT/.unilang-set.lock
 
 
 @attrs.frozen
@@ -237,7 +237,7 @@ def build_set(wanted: Wanted, root: Path | None, jobs: int | None, emit: Emit,
 
 def _build_pending(pending: list[Output], base: Path, jobs: int | None, log: IO[str]) -> None:
     """Lock, fill, run the one graph, then verify and publish each output."""
-    from .outdir import OutputDir, OutputRefused
+    from .outdir import OutputRefused
 
     with ExitStack() as stack:
         ready: list[Output] = []
@@ -267,13 +267,13 @@ def _build_pending(pending: list[Output], base: Path, jobs: int | None, log: IO[
             return
         ready.sort(key=lambda o: o.n)  # the graph in command-line order
         tools = ready[0].builder.tools
-        state = OutputDir(base / SET_NAME)
+        folder = base / f".{SET_NAME}.work"
         try:
-            fds.append(stack.enter_context(state.lock(log)))
-            failed = _run_graph(ready, state.work, tools, jobs, fds, log)
+            fds.append(stack.enter_context(_graph_lock(base, log)))
+            failed = _run_graph(ready, folder, tools, jobs, fds, log)
         except OSError as exc:
             for o in ready:
-                o.builder.fail("U0204", f"cannot write the set's build folder `{state.work}`: "
+                o.builder.fail("U0204", f"cannot write the set's build folder `{folder}`: "
                                f"{exc.strerror or exc}")
             return
         for o in ready:
@@ -294,6 +294,28 @@ def _build_pending(pending: list[Output], base: Path, jobs: int | None, log: IO[
                                                    else ""))
             if o.result is not None:
                 o.status = "built" if o.result.changed else "up to date"
+
+
+@contextmanager
+def _graph_lock(base: Path, log: IO[str]) -> Iterator[int]:
+    """Hold ``ROOT/.unilang-set.lock`` (the set graph's folder and ninja log)
+    while the graph runs; taken after every output's lock, so never in a cycle."""
+    import fcntl
+
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / f".{SET_NAME}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.write(f"waiting for another build of several specs under `{base}` to finish "
+                      f"(lock {path.name})\n")
+            log.flush()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _run_graph(ready: list[Output], folder: Path, tools: dict[str, str], jobs: int | None,
