@@ -444,7 +444,7 @@ def bench_build(reps: int, work: Path, spec: Path | None = None, backend: str = 
             "error": None if all(s.rc == 0 for s in full + noop) else (full + noop)[-1].stderr[-2000:]}
 
 
-# --------------------------------------------------------------------------- 4b. many specs
+# --------------------------------------------------------------------------- 7. many specs
 
 def example_specs(env: dict[str, str], backends: tuple[str, ...]) -> tuple[list[Path], list[str]]:
     """examples/<name>/<name>.uni that check clean on every backend; the others, and why."""
@@ -830,31 +830,6 @@ def render(results: dict) -> str:
                       f"recompiled: {len(b['noop_recompiled'])} "
                       f"({verdict(not b['noop_recompiled'])}); outputs rewritten: "
                       f"{', '.join(b['noop_rewritten']) or 'none'} ({verdict(not b['noop_rewritten'])}) |"]
-    mu = results.get("multi")
-    if mu:
-        lines += ["", "### 4b. Many specs in one build (every example, every backend)", ""]
-        if "skipped" in mu:
-            lines.append(f"skipped: {mu['skipped']}")
-        else:
-            r = mu["ratio"]
-            lines += [f"{', '.join(mu['specs'])} for {', '.join(mu['backends'])}: "
-                      f"{mu['outputs']} outputs, from empty output dirs and an empty cache "
-                      f"dir each run" + (f"; left out: {', '.join(mu['left_out'])}"
-                                         if mu["left_out"] else "") + ".", "",
-                      "| build | runs | median | min | max |", "|---|---|---|---|---|",
-                      *[f"| {label} | {mu[k]['runs']} | {fmt_s(mu[k]['median_s'])} | "
-                        f"{fmt_s(mu[k]['min_s'])} | {fmt_s(mu[k]['max_s'])} |"
-                        for label, k in (("one by one (`unilang build SPEC -b B` per output)",
-                                          "one_by_one"),
-                                         ("one set (`unilang build A B ... -b kvm,xen`)",
-                                          "set"))],
-                      "", f"set / one by one (medians): {fmt_x(r)}, target <= 0.7x: "
-                      f"{verdict(None if r is None else r <= T['multi_ratio'])}; "
-                      f"outputs byte-identical: {'yes' if mu['identical_outputs'] else 'NO'}; "
-                      f"all exit 0: {'yes' if mu['ok'] else 'NO'}",
-                      *([f"run by run (each set run / the one-by-one run beside it): "
-                         f"{', '.join(f'{x:.2f}x' for x in mu['pair_ratios'])}; median "
-                         f"{fmt_x(mu['pair_ratio_median'])}"] if mu.get("pair_ratios") else [])]
     im = results.get("image")
     if im:
         lines += ["", "### 5. Image size (hello)", ""]
@@ -893,6 +868,31 @@ def render(results: dict) -> str:
                         if bo.get("run") else []),
                       f"| stats: PVH entry to main (TSC) | {'-' if med is None else f'{med:.0f} us'} | "
                       f"<= 100 us: {verdict(med <= T['entry_to_main_us'] if med is not None and e2m.get('meaningful') else None)} |"]
+    mu = results.get("multi")
+    if mu:
+        lines += ["", "### 7. Many specs in one build (every example, every backend)", ""]
+        if "skipped" in mu:
+            lines.append(f"skipped: {mu['skipped']}")
+        else:
+            r = mu["ratio"]
+            lines += [f"{', '.join(mu['specs'])} for {', '.join(mu['backends'])}: "
+                      f"{mu['outputs']} outputs, from empty output dirs and an empty cache "
+                      f"dir each run" + (f"; left out: {', '.join(mu['left_out'])}"
+                                         if mu["left_out"] else "") + ".", "",
+                      "| build | runs | median | min | max |", "|---|---|---|---|---|",
+                      *[f"| {label} | {mu[k]['runs']} | {fmt_s(mu[k]['median_s'])} | "
+                        f"{fmt_s(mu[k]['min_s'])} | {fmt_s(mu[k]['max_s'])} |"
+                        for label, k in (("one by one (`unilang build SPEC -b B` per output)",
+                                          "one_by_one"),
+                                         ("one set (`unilang build A B ... -b kvm,xen`)",
+                                          "set"))],
+                      "", f"set / one by one (medians): {fmt_x(r)}, target <= 0.7x: "
+                      f"{verdict(None if r is None else r <= T['multi_ratio'])}; "
+                      f"outputs byte-identical: {'yes' if mu['identical_outputs'] else 'NO'}; "
+                      f"all exit 0: {'yes' if mu['ok'] else 'NO'}",
+                      *([f"run by run (each set run / the one-by-one run beside it): "
+                         f"{', '.join(f'{x:.2f}x' for x in mu['pair_ratios'])}; median "
+                         f"{fmt_x(mu['pair_ratio_median'])}"] if mu.get("pair_ratios") else [])]
     return "\n".join(lines)
 
 

@@ -195,7 +195,7 @@ def test_multi_section_renders_its_verdict():
         "specs": ["hello", "stats"], "left_out": ["udp-echo (does not check on xen)"],
         "backends": ["kvm", "xen"], "outputs": 4, "one_by_one": side,
         "set": dict(side, median_s=1.5), "ratio": 0.75, "identical_outputs": True, "ok": True}})
-    assert "### 4b. Many specs in one build" in table
+    assert "### 7. Many specs in one build" in table
     assert "left out: udp-echo (does not check on xen)" in table
     assert "set / one by one (medians): 0.75x, target <= 0.7x: MISSED; outputs byte-identical: " \
         "yes" in table
