@@ -214,3 +214,18 @@ def test_the_root_of_a_set_is_not_an_output_directory(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert f"error[U0230]: `{out}` is the output directory of a single build" in r.stderr
     assert _tree(out) == before
+
+
+@needs_tools
+def test_a_set_under_paths_with_spaces_quotes_dollars_hashes(tmp_path: Path) -> None:
+    weird = "we ird 'q\"$x#\u00e9:"
+    hello, tiny = _project(tmp_path / weird)
+    root = tmp_path / f"o ut $y #'\u00fc\"" / "all"
+    r = unilang("build", str(hello), str(tiny), "-b", "kvm,xen", "-o", str(root))
+    assert r.returncode == 0, r.stderr
+    plain = tmp_path / "plain"
+    r = unilang("build", str(hello), "-b", "xen", "-o", str(plain))
+    assert r.returncode == 0, r.stderr
+    assert _tree(root / "hello" / "xen") == _tree(plain)
+    assert "up to date: " in unilang("build", str(hello), str(tiny), "-b", "kvm,xen", "-o",
+                                     str(root)).stderr
