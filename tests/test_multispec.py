@@ -152,23 +152,32 @@ def test_a_failing_spec_among_good_ones(tmp_path: Path) -> None:
     bad = _app(tmp_path / "src", "bad")
     broken = tmp_path / "src" / "broken.uni"
     broken.write_text("app broken {\n    memory = 16 MiB\n}\n")  # a syntax error
+    # an image that links but does not fit its memory: a failure after the graph
+    big = _app(tmp_path / "src", "big", "static volatile char buf[6 << 20]; buf[0] = 1; "
+               "return buf[1];")
+    big.write_text(big.read_text().replace("16 MiB", "4 MiB"))
     root = tmp_path / "all"
     # a good build of `bad` first: its outputs must survive the failed one
     assert unilang("build", str(bad), "-b", "kvm,xen", "-o", str(root)).returncode == 0
     kept = {b: _tree(root / "bad" / b) for b in ("kvm", "xen")}
     (bad.parent / "main.c").write_text("int main(void) { return nope; }\n")
-    r = unilang("build", str(hello), str(bad), str(broken), str(tiny), "-b", "kvm,xen",
-                "-o", str(root))
+    r = unilang("build", str(hello), str(bad), str(broken), str(tiny), str(big), "-b",
+                "kvm,xen", "-o", str(root))
     assert r.returncode == 1
+    assert r.stderr.count("error[U0208]: `memory = 4 MiB` is smaller than the image's "
+                          "footprint") == 2
+    assert "[backend kvm]" in r.stderr and "[backend xen]" in r.stderr
+    assert not (root / "big" / "kvm").exists() and not (root / "big" / "xen").exists()
     for backend in ("kvm", "xen"):
         assert f"error[U0201]: building the {backend} image of `bad` failed" in r.stderr
     assert "error: 'nope' undeclared" in r.stderr.replace("\u2018", "'").replace("\u2019", "'")
     assert "error[U0010]" in r.stderr and "broken.uni:3:1" in r.stderr
-    tail = r.stderr.splitlines()[-8:]
+    tail = r.stderr.splitlines()[-10:]
     assert tail[2:6] == [f"failed: {bad} for kvm", f"failed: {bad} for xen",
                          f"failed: {broken} for kvm", f"failed: {broken} for xen"]
     assert tail[0].startswith(f"built: {root}/hello/kvm/hello.elf (")
     assert tail[7].startswith(f"built: {root}/tiny/xen/tiny.elf (")
+    assert tail[8:] == [f"failed: {big} for kvm", f"failed: {big} for xen"]
     # the others are published and complete; the failed ones are untouched
     for app in ("hello", "tiny"):
         for backend in ("kvm", "xen"):
@@ -229,3 +238,26 @@ def test_a_set_under_paths_with_spaces_quotes_dollars_hashes(tmp_path: Path) -> 
     assert _tree(root / "hello" / "xen") == _tree(plain)
     assert "up to date: " in unilang("build", str(hello), str(tiny), "-b", "kvm,xen", "-o",
                                      str(root)).stderr
+
+
+@needs_tools
+def test_two_sets_sharing_outputs_at_once_both_finish(tmp_path: Path) -> None:
+    """Each set takes the locks of its outputs in one global order, so two sets
+    naming the same outputs in opposite orders wait for each other, never deadlock."""
+    import subprocess
+    import sys
+
+    hello, tiny = _project(tmp_path)
+    procs = [subprocess.Popen([sys.executable, "-m", "unilang", "build", *map(str, specs), "-b",
+                               "kvm"], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for specs in ((hello, tiny), (tiny, hello))]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (_o, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    for app in ("hello", "tiny"):
+        m = json.loads((tmp_path / "build" / app / "kvm" / "manifest.json").read_text())
+        import hashlib
+
+        assert m["sha256"] == hashlib.sha256(
+            (tmp_path / "build" / app / "kvm" / f"{app}.elf").read_bytes()).hexdigest()

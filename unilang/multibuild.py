@@ -214,8 +214,9 @@ def build_set(wanted: Wanted, root: Path | None, jobs: int | None, emit: Emit,
     if pending:
         _build_pending(pending, base, jobs, log)
     for o, session in ((o, sessions[wanted.specs.index(o.spec)]) for o in outputs):
-        if o.builder is not None:
-            session.sink.extend(o.builder.sink.items)
+        if o.builder is not None:  # one spec's outputs share a session: say whose it is
+            session.sink.extend(d if d.backend else attrs.evolve(d, backend=o.backend)
+                                for d in o.builder.sink.items)
     status = 0
     for session in [top, *sessions]:
         diags = session.sink.sorted()
