@@ -73,9 +73,25 @@ def _write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
 
 
 def find_tools(sink: Sink) -> dict[str, str] | None:
+    """gcc (or the compiler ``CC`` names), ld and ninja by resolved path; the
+    wrapper programs ``CC`` puts before the compiler, if any, under
+    ``"wrapper"`` (NUL-separated: ``Toolchain.wrapper`` splits them)."""
+    from .ccenv import CCProblem, compiler
+
     tools = {}
     missing = []
+    try:
+        cc = compiler()
+    except CCProblem as exc:
+        sink.add(error("U0228", exc.message, help=exc.help))
+        return None
+    if cc is not None:
+        tools["gcc"] = cc.compiler
+        if cc.wrapper:
+            tools["wrapper"] = "\0".join(cc.wrapper)
     for tool in ("gcc", "ld"):
+        if tool in tools:
+            continue
         found = shutil.which(tool)
         if found is None:
             missing.append(tool)
@@ -114,10 +130,21 @@ def _ask(argv: list[str]) -> str:
 class Toolchain:
     """The tools a build runs, by resolved path, and what identifies them."""
 
-    tools: dict[str, str]   # gcc, ld, ninja -> resolved path
+    tools: dict[str, str]   # gcc, ld, ninja -> resolved path (and "wrapper", see find_tools)
     include: str            # gcc's own freestanding headers
     programs: list[str]     # every binary whose change must rebuild: gcc, cc1, as, ld, ninja
     identity: bytes         # toolchain.id: versions and (path, size, mtime) of each program
+
+    @property
+    def wrapper(self) -> tuple[str, ...]:
+        """The programs ``CC`` puts in front of the compiler (ccache, distcc)."""
+        w = self.tools.get("wrapper")
+        return tuple(w.split("\0")) if w else ()
+
+    @property
+    def cc_words(self) -> list[str]:
+        """The compiler's command words in build.ninja: the wrappers, then gcc."""
+        return [*self.wrapper, self.tools["gcc"]]
 
     @classmethod
     def probe(cls, tools: dict[str, str]) -> Toolchain:
@@ -132,9 +159,14 @@ class Toolchain:
             if found:
                 programs.append(os.path.realpath(found))
         programs += [tools["ld"], tools["ninja"]]
-        doc = {"gcc --version": _ask([gcc, "--version"]).splitlines()[:1],
-               "ld --version": _ask([tools["ld"], "--version"]).splitlines()[:1],
-               "programs": [file_identity(p) for p in programs]}
+        doc: dict[str, object] = {
+            "gcc --version": _ask([gcc, "--version"]).splitlines()[:1],
+            "ld --version": _ask([tools["ld"], "--version"]).splitlines()[:1],
+            "programs": [file_identity(p) for p in programs]}
+        wrapper = tools.get("wrapper")
+        if wrapper:  # a new wrapper (or another one) is a new toolchain too
+            doc["wrapper"] = [file_identity(p) for p in wrapper.split("\0")]
+            programs += wrapper.split("\0")
         return cls(tools, _ask([gcc, "-print-file-name=include"]), programs,
                    (json.dumps(doc, indent=1) + "\n").encode())
 
@@ -161,6 +193,7 @@ class Builder:
         self.debug_name = f"{res.app.name}.debug.elf"
         self.stamp_key: str | None = None
         self.lock_fd: int | None = None
+        self.jobs: int | None = None  # ninja's -j; None: ninja's default
         # path -> fact about what this build read: sha256 of the bytes, None (must stay
         # absent) or a folder listing (see unilang.fresh)
         self.inputs: dict[str, object] = {}
@@ -172,10 +205,11 @@ class Builder:
         self.sink.add(d)
 
     # ------------------------------------------------------------ work tree
-    def populate(self) -> list[tuple[str, str]] | None:
+    def populate(self) -> list[tuple[str, str, tuple[str, ...]]] | None:
         """Copy sources, write generated files; return (object, source) pairs."""
         res = self.res
-        objects: list[tuple[str, str]] = []
+        # (object, source, the -I flags of the public headers that source may see)
+        objects: list[tuple[str, str, tuple[str, ...]]] = []
         copies: dict[str, Path] = {}
 
         def add_tree(prefix: str, directory: Path, files: list[str]) -> None:
@@ -186,33 +220,45 @@ class Builder:
                 for h in sorted(d.glob("*.h")):
                     copies[f"{prefix}/{h.relative_to(directory).as_posix()}"] = h
 
-        # include/: the core headers every build sees (stdlib's, the backend's),
-        # then the public headers of exactly the selected libraries
+        # include/: the core headers every source sees (stdlib's, the backend's);
+        # libinc/<library>/: a selected library's public headers, seen only by the
+        # app, the generated C, the library itself and the libraries that depend on
+        # it (directly or not), each through its own -I (see `incflags` below)
         published: dict[str, str] = {}
-        includes = [("stdlib/include", paths.stdlib_dir() / libfolders.INCLUDE),
-                    (f"backends/{res.backend}/include",
+        includes = [("stdlib/include", "include", paths.stdlib_dir() / libfolders.INCLUDE),
+                    (f"backends/{res.backend}/include", "include",
                      self.platform.directory / libfolders.INCLUDE)]
+        public: dict[str, str] = {}  # library -> its libinc folder in the work tree
         for name in res.order:
             lib = res.selected[name].library
             inc = libfolders.include_dir(lib.directory, lib.name)
             if inc is not None:
-                includes.append((f"library `{lib.name}`", inc))
-        for owner, inc in includes:
+                public[name] = f"libinc/{lib.c_name}"
+                includes.append((f"library `{lib.name}`", public[name], inc))
+        for owner, top, inc in includes:
             for h in libfolders.headers(inc) if inc.is_dir() else []:
-                rel = f"include/{h.relative_to(inc).as_posix()}"
-                if rel in published:
-                    self.fail("U0047", f"{owner} and {published[rel]} both publish the header "
-                              f"`{rel[len('include/'):]}`",
+                name = h.relative_to(inc).as_posix()
+                if name in published:
+                    self.fail("U0047", f"{owner} and {published[name]} both publish the header "
+                              f"`{name}`",
                               help="rename one of the headers, or keep the two libraries "
                                    "from being selected together (`conflicts`)")
                     return None
-                published[rel] = owner
-                copies[rel] = h
+                published[name] = owner
+                copies[f"{top}/{name}"] = h
+        reach = _dependencies(res)
+        everything = [f for n in res.order if (f := public.get(n))]
+
+        def incflags(lib: str | None) -> tuple[str, ...]:
+            seen = everything if lib is None else [
+                public[n] for n in res.order if n in public and (n == lib or n in reach[lib])]
+            return tuple(f"-I{d}" for d in seen)
         for name in res.order:
             lib = res.selected[name].library
             add_tree(f"src/lib/{lib.c_name}", lib.directory, [s.path for s in lib.sources])
             for s in lib.sources:
-                objects.append((f"obj/lib/{lib.c_name}/{s.path}.o", f"src/lib/{lib.c_name}/{s.path}"))
+                objects.append((f"obj/lib/{lib.c_name}/{s.path}.o",
+                                f"src/lib/{lib.c_name}/{s.path}", incflags(name)))
         add_tree("src/app", res.app.directory, [s.path for s in res.app.sources])
         # include folders (`includes`): their headers are copied, each folder is a -I;
         # the folder's listing is an input, so a header added to it is seen
@@ -226,8 +272,8 @@ class Builder:
                 include_flags += ["-I", f"{prefix}/{inc.path}"]
                 self.inputs[str(inc.file)] = dir_fact(str(inc.file))
         for s in res.app.sources:
-            objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}"))
-        objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c"))
+            objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}", incflags(None)))
+        objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c", incflags(None)))
 
         templates = [p for d in self.platform.template_search() for p in sorted(d.glob("*.j2"))]
         # hashed before they are used: an edit after this point is seen next time
@@ -259,7 +305,7 @@ class Builder:
             "image.lds": render(search, "image.lds.j2", app=res.app.name, backend=res.backend,
                                 init_order=init_order).encode(),
             "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
-                                  backend=res.backend, cc=self.tools["gcc"], ld=self.tools["ld"],
+                                  backend=res.backend, cc=self.toolchain.cc_words, ld=self.tools["ld"],
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
                                   image=self.image_name, debug_image=self.debug_name).encode(),
         }
@@ -267,12 +313,14 @@ class Builder:
             _write_if_changed(self.work / rel, data)
         _write_if_changed(self.work / "toolchain.id", self.toolchain.identity)
         self.generated = generated
+        self.cflags = cflags          # for a set's one ninja graph (unilang.multibuild)
+        self.copied = sorted(copies)
         return objects
 
     def _remove_stale_copies(self, wanted: set[str]) -> None:
         """Delete copies in the work tree whose original is gone, so a deleted
         header can never be compiled from a stale copy."""
-        for top in ("src", "include"):
+        for top in ("src", "include", "libinc"):
             base = self.work / top
             for dirpath, _dirs, names in os.walk(base):
                 for n in names:
@@ -283,6 +331,8 @@ class Builder:
     def ninja(self) -> bool:
         """Run ninja in the work tree, streaming its progress lines as they come."""
         cmd = [self.tools["ninja"], "-C", str(self.work)]
+        if self.jobs is not None:
+            cmd += ["-j", str(self.jobs)]
         env = dict(os.environ, NINJA_STATUS="[%f/%t] ")
         lines: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -336,7 +386,7 @@ class Builder:
 
     def run(self, program: object) -> BuildResult | None:
         """Check the output directory, then build and publish under its lock."""
-        maybe = [self.image_name, self.debug_name, *FIXED_NAMES, *self.platform.emits]
+        maybe = self.maybe_names()
         try:
             self.out.check_target(self.spec, maybe)  # refuse before creating anything
         except OutputRefused as exc:
@@ -353,18 +403,30 @@ class Builder:
                       f"{exc.strerror or exc}" + (f" (`{exc.filename}`)" if exc.filename else ""))
         return None
 
-    def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
-        from .elfcheck import memory_shortfall, verify
-        from .policy import max_image_size
+    def maybe_names(self) -> list[str]:
+        """Every name a build of this output may write."""
+        return [self.image_name, self.debug_name, *FIXED_NAMES, *self.platform.emits]
 
+    def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
+        objects = self.prepare(maybe)
+        if objects is None or not self.ninja():
+            return None
+        return self.finish(program)
+
+    def prepare(self, maybe: list[str]) -> list[tuple[str, str, tuple[str, ...]]] | None:
+        """Under the lock: check the output again and fill the work tree."""
         self.out.check_target(self.spec, maybe)  # again, now that no one else builds here
         try:
-            objects = self.populate()
+            return self.populate()
         except Unrepresentable as exc:
             self.fail("U0204", f"a value cannot be written safely: {exc}")
             return None
-        if objects is None or not self.ninja():
-            return None
+
+    def finish(self, program: object) -> BuildResult | None:
+        """Under the lock, once ninja has linked the image: verify, publish, stamp."""
+        from .elfcheck import memory_shortfall, verify
+        from .policy import max_image_size
+
         image = (self.work / self.image_name).read_bytes()
         limit = max_image_size(program)  # type: ignore[arg-type]
         facts, problems = verify(image, limit[1].value if limit else None)
@@ -411,6 +473,18 @@ def default_outdir(app: str, backend: str) -> Path:
     return Path("build") / app / backend
 
 
+def _dependencies(res: "Resolution") -> dict[str, set[str]]:
+    """library -> every library it depends on, directly or through others."""
+    direct: dict[str, set[str]] = {n: set() for n in res.order}
+    for e in res.edges:
+        if e.src in direct:
+            direct[e.src].add(e.dst)
+    reach: dict[str, set[str]] = {}
+    for n in res.order:  # dependencies come first
+        reach[n] = set(direct[n]).union(*(reach.get(d, set()) for d in direct[n]))
+    return reach
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -423,7 +497,7 @@ def _sha_path(path: Path) -> str | None:
 
 
 def build(spec: Path, backend: str, outdir: Path | None = None,
-          log: IO[str] | None = None) -> tuple[Session, BuildResult | None]:
+          log: IO[str] | None = None, jobs: int | None = None) -> tuple[Session, BuildResult | None]:
     session = Session()
     key = build_key(str(spec), backend, str(outdir) if outdir is not None else None)
     found = fresh_build(key, backend, str(outdir) if outdir is not None else None) \
@@ -445,5 +519,6 @@ def build(spec: Path, backend: str, outdir: Path | None = None,
     builder = Builder(res, load_backend(backend), spec, out, session.sink, Toolchain.probe(tools),
                       log or sys.stderr)
     builder.stamp_key = key
+    builder.jobs = jobs
     builder.inputs.update(session.reads)
     return session, builder.run(r.program)
