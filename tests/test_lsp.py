@@ -139,7 +139,7 @@ def test_session_over_stdio(project: Path) -> None:
         assert caps["positionEncoding"] == "utf-16"
         assert caps["textDocumentSync"]["change"] == 2  # incremental
         assert caps["hoverProvider"] and caps["definitionProvider"]
-        assert caps["documentSymbolProvider"]
+        assert caps["documentSymbolProvider"] and caps["documentFormattingProvider"]
         assert caps["completionProvider"]["triggerCharacters"] == [".", "[", " ", ","]
         assert init["serverInfo"]["name"] == "unilang"
         client.notify("initialized", {})
@@ -302,11 +302,28 @@ def test_an_imported_module_over_stdio(project: Path) -> None:
         assert client.diagnostics(spec_uri) == []
         assert client.diagnostics(module_uri) == [unknown]
 
+        # formatting: the spec is in unilang fmt's layout already; an unsaved,
+        # unformatted module gets one edit of the whole text
+        assert client.request("textDocument/formatting", {
+            "textDocument": {"uri": spec_uri},
+            "options": {"tabSize": 4, "insertSpaces": True}}) == []
+        client.notify("textDocument/didOpen", {"textDocument": {
+            "uri": module_uri, "languageId": "unilang", "version": 2,
+            "text": 'library  extra{provides=[x.thing];requires=[console];}\n'
+                    'construct x.thing "t";'}})
+        assert client.request("textDocument/formatting", {
+            "textDocument": {"uri": module_uri},
+            "options": {"tabSize": 4, "insertSpaces": True}}) == [
+            {"range": rng(0, 0, 1, 22),
+             "newText": "library extra {\n    provides = [x.thing];\n    requires = [console];\n}\n"
+                        "construct x.thing \"t\";\n"}]
+
         assert client.request("shutdown", None) is None
         client.notify("exit", None)
         assert client.proc.wait(timeout=TIMEOUT) == 0
     finally:
         client.close()
+
 
 # ---------------------------------------------------------------- the parts, in process
 
@@ -625,3 +642,20 @@ def test_features_answer_anywhere_in_edited_specs(tmp_path: Path) -> None:
                 F.definition(a, line, ch)
                 F.completion(a, line, ch)
     assert time.monotonic() - started < TIMEOUT
+
+
+def test_formatting_is_unilang_fmt_as_one_edit() -> None:
+    from unilang.fmt import format_text
+    from unilang.lsp import features as F
+
+    text = 'app a {sources=["m.c"]; doc="\U0001F600\U0001F600";}'
+    edits = F.formatting(text)
+    assert edits is not None and len(edits) == 1
+    edit = edits[0]
+    assert edit.new_text == format_text(text).text
+    # the end of the document, in UTF-16 units: the two emoji count twice
+    assert (edit.range.start.line, edit.range.start.character) == (0, 0)
+    assert (edit.range.end.line, edit.range.end.character) == (0, len(text) + 2)
+    assert F.formatting(edit.new_text) == []
+    assert F.formatting("app a {") is None  # a syntax error: nothing to apply
+

@@ -595,8 +595,8 @@ def lsp() -> None:
 
     Diagnostics as you type (every backend, with the chains as related
     locations and a link to each code's explanation), hover, go to definition,
-    document symbols and completion. Started by the editor, not by hand; see
-    docs/editors.md for VS Code, Neovim and Emacs.
+    document symbols, completion and formatting. Started by the editor, not by
+    hand; see docs/editors.md for VS Code, Neovim and Emacs.
     """
     import gc
 

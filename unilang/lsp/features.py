@@ -591,3 +591,21 @@ def _params(analysis: Analysis, lib: str) -> list[T.CompletionItem]:
             return [_item(p.name, T.CompletionItemKind.Variable, p.type.describe(), p.doc)
                     for p in sorted(program.libraries[lib].params, key=lambda p: p.name)]
     return []
+
+
+# ---------------------------------------------------------------- formatting
+
+def formatting(text: str) -> list[T.TextEdit] | None:
+    """``unilang fmt``'s layout as one edit of the whole document: no edit when it
+    is already formatted, None (nothing to apply) when it does not parse."""
+    from ..fmt import format_text
+
+    res = format_text(text)
+    if res.text is None:
+        return None
+    if res.text == text:
+        return []
+    idx = LineIndex(text)
+    end = idx.to_lsp(len(idx.lines), len(idx.lines[-1]) + 1)
+    return [T.TextEdit(T.Range(T.Position(0, 0), T.Position(*end)), res.text)]
+

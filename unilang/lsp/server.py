@@ -154,6 +154,11 @@ def make_server() -> UnilangServer:
             return T.CompletionList(is_incomplete=False, items=[])
         return F.completion(a, params.position.line, params.position.character)
 
+    @server.feature(T.TEXT_DOCUMENT_FORMATTING)
+    def formatting(ls: UnilangServer, params: T.DocumentFormattingParams) -> list[T.TextEdit] | None:
+        doc = ls.workspace.text_documents.get(params.text_document.uri)
+        return F.formatting(doc.source) if doc is not None else None
+
     return server
 
 
