@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import gen  # noqa: E402
 
-SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot", "net")
+SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot", "net", "http")
 UNIKRAFT_HELLO_BYTES = 197_280  # platform-facts: Unikraft helloworld, with DCE
 UNIKRAFT_HELLO_NO_DCE_BYTES = 262_816
 
@@ -625,6 +625,19 @@ def _bench_net(reps: int, work: Path, log: Callable[[str], None] = print) -> dic
                      accels=["tcg", "kvm"] if kvm_usable() else ["tcg"])
 
 
+def _bench_http(reps: int, work: Path, log: Callable[[str], None] = print) -> dict:
+    """bench/httpbench.py: examples/http's first response beside hello's boot, wrk, size."""
+    if qemu_binary() is None:
+        return {"skipped": "qemu-system-x86_64 not found"}
+    if not have_cc():
+        return {"skipped": "gcc/ld not found"}
+    from httpbench import bench_http
+
+    return bench_http(reps, work, log, build_image=build_image, qemu_argv=qemu_argv, root=ROOT,
+                      env=base_env(CacheDirs(work).warm()),
+                      accels=["kvm", "tcg"] if kvm_usable() else ["tcg"])
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -791,6 +804,9 @@ def render(results: dict) -> str:
                         if bo.get("run") else []),
                       f"| stats: PVH entry to main (TSC) | {'-' if med is None else f'{med:.0f} us'} | "
                       f"<= 100 us: {verdict(med <= T['entry_to_main_us'] if med is not None and e2m.get('meaningful') else None)} |"]
+    from httpbench import render_http
+
+    lines += render_http(results.get("http"))
     return "\n".join(lines)
 
 
@@ -849,6 +865,7 @@ def main(argv: list[str] | None = None) -> int:
         "image": lambda: bench_image(work, log=log),
         "boot": lambda: bench_boot(max(args.reps, 5) if not args.quick else args.reps, work, log),
         "net": lambda: _bench_net(max(args.reps, 5) if not args.quick else args.reps, work, log),
+        "http": lambda: _bench_http(3 if not args.quick else 1, work, log),
     }
     for name in SECTIONS:
         if name in args.only:

@@ -57,6 +57,7 @@ struct slot {
     const uint8_t *body;
     uint32_t body_left;
     unsigned long long last_ns;
+    unsigned long long head_ns; /* when the first byte of the request head in buf came */
     char out[OUT_CAP];
     uint8_t buf[BUF_CAP];
 };
@@ -147,6 +148,7 @@ static const char *reason(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 431: return "Request Header Fields Too Large";
@@ -165,6 +167,7 @@ static void count_status(int status)
     case 400: st->status_400++; break;
     case 404: st->status_404++; break;
     case 405: st->status_405++; break;
+    case 408: st->status_408++; break;
     case 413: st->status_413++; break;
     case 414: st->status_414++; break;
     case 431: st->status_431++; break;
@@ -277,6 +280,8 @@ static void consume(struct slot *s, unsigned n)
         s->buf[i - n] = s->buf[i];
     s->len -= n;
     s->line_end = s->scan = s->line_start = 0;
+    if (s->len)
+        s->head_ns = unilang_monotonic_ns(); /* the next request's time starts now */
 }
 
 /* Find the end of the request head in buf, resuming where the last call
@@ -303,7 +308,9 @@ static int find_head(struct slot *s, unsigned *end)
                 s->scan++;
                 break;
             }
-            if (s->scan >= MAX_LINE + 1) return TOO_LONG_LINE; /* no LF within the limit */
+            /* no LF within the limit: MAX_LINE bytes, then at most a CR */
+            if (s->scan >= MAX_LINE + 1 || (s->scan == MAX_LINE && s->buf[s->scan] != '\r'))
+                return TOO_LONG_LINE;
         }
         if (s->line_end == 0)
             return NEED_MORE;
@@ -569,7 +576,7 @@ static void on_accepted(int conn, void *ctx)
         s->out_len = s->out_off = 0;
         s->body = 0;
         s->body_left = 0;
-        s->last_ns = unilang_monotonic_ns();
+        s->last_ns = s->head_ns = unilang_monotonic_ns();
         unilang_http_stats.connections++;
         return;
     }
@@ -598,6 +605,8 @@ static void on_received(int conn, const uint8_t *data, unsigned len, void *ctx)
             return;
         }
         unsigned n = len < room ? len : room;
+        if (s->len == 0)
+            s->head_ns = s->last_ns;
         for (unsigned i = 0; i < n; i++) s->buf[s->len + i] = data[i];
         s->len += n;
         data += n;
@@ -673,6 +682,16 @@ void unilang_http_poll(void)
     last_sweep = now;
     for (unsigned i = 0; i < MAX_CONN; i++) {
         struct slot *s = &slots[i];
+        if (s->state == OPEN && !busy(s) && s->len && now - s->head_ns >= IDLE_NS) {
+            /* a request head still incomplete after idle_timeout_ms, however
+             * slowly its bytes trickle in: 408, then close */
+            unilang_http_stats.requests++;
+            s->close_after = 1;
+            s->len = 0;
+            respond(s, 408, 0, 0, 0);
+            serve(s);
+            continue;
+        }
         if (s->state == FREE || now - s->last_ns < IDLE_NS)
             continue;
         if (s->state == OPEN && busy(s)) {

@@ -21,7 +21,7 @@ int unilang_http_serve(void);
 /* Counters: requests parsed, responses by status, and why connections ended. */
 struct unilang_http_stats {
     uint64_t connections, requests, responses, body_bytes;
-    uint64_t status_200, status_400, status_404, status_405, status_413, status_414;
+    uint64_t status_200, status_400, status_404, status_405, status_408, status_413, status_414;
     uint64_t status_431, status_503, status_505;
     uint64_t closed_idle;      /* idle_timeout_ms passed with nothing to do */
     uint64_t closed_stalled;   /* a response made no progress for idle_timeout_ms: aborted */
