@@ -1,8 +1,12 @@
 /* Echo every byte back on its connection.  The window tcp advertises is
  * capped by the free send buffer, so an echo always fits: a short send would
  * be a bug, and is counted (short_sends) for the tests to assert 0.  A
- * connection whose first data is exactly `quit` ends the loop; then every
- * counter is printed as name=value and main returns 0. */
+ * connection whose first data is exactly `close` is closed by us first (the
+ * path through TIME_WAIT); one whose first data is exactly `blast` gets
+ * BLAST bytes of a fixed pattern (byte i = (i * 31 + (i >> 11)) & 255),
+ * refilled from the writable callback, then our FIN; one whose first data
+ * is exactly `quit` ends the
+ * loop; then every counter is printed as name=value and main returns 0. */
 #include <stdio.h>
 #include <string.h>
 #include <unilang/tcp.h>
@@ -10,12 +14,38 @@
 static int done;
 static unsigned long long accepted, closed, peer_fins, echoed, short_sends;
 static unsigned long long seen[64]; /* bytes received per handle (max_connections <= 64) */
+static unsigned blast_left[64], blast_pos[64];
+
+#define BLAST 100000u
+
+static void fill(int c)
+{
+    uint8_t buf[512];
+    while (blast_left[c] > 0) {
+        unsigned n = blast_left[c] < sizeof buf ? blast_left[c] : sizeof buf;
+        for (unsigned i = 0; i < n; i++) {
+            unsigned k = blast_pos[c] + i;
+            buf[i] = (uint8_t)(k * 31u + (k >> 11));
+        }
+        int sent = unilang_tcp_send(c, buf, n);
+        if (sent <= 0) return; /* full: the writable callback comes back */
+        blast_left[c] -= (unsigned)sent;
+        blast_pos[c] += (unsigned)sent;
+    }
+    unilang_tcp_close(c);
+}
+
+static void on_writable(int c, void *ctx)
+{
+    (void)ctx;
+    if (c >= 0 && c < 64 && blast_left[c] > 0) fill(c);
+}
 
 static void on_accepted(int c, void *ctx)
 {
     (void)ctx;
     accepted++;
-    if (c >= 0 && c < 64) seen[c] = 0;
+    if (c >= 0 && c < 64) seen[c] = blast_left[c] = blast_pos[c] = 0;
 }
 
 static void on_received(int c, const uint8_t *data, unsigned len, void *ctx)
@@ -27,6 +57,17 @@ static void on_received(int c, const uint8_t *data, unsigned len, void *ctx)
             unilang_tcp_close(c);
             return;
         }
+        if (seen[c] == 0 && len == 5 && memcmp(data, "close", 5) == 0) {
+            unilang_tcp_close(c);
+            return;
+        }
+        if (seen[c] == 0 && len == 5 && memcmp(data, "blast", 5) == 0) {
+            seen[c] = len;
+            blast_left[c] = BLAST;
+            fill(c);
+            return;
+        }
+        if (blast_left[c] > 0) return; /* nothing else is echoed while blasting */
         seen[c] += len;
     }
     int n = unilang_tcp_send(c, data, len);
@@ -38,7 +79,8 @@ static void on_peer_closed(int c, void *ctx)
 {
     (void)ctx;
     peer_fins++;
-    unilang_tcp_close(c); /* after the echoes still queued */
+    if (c < 0 || c >= 64 || blast_left[c] == 0)
+        unilang_tcp_close(c); /* after the echoes still queued (a blast closes when done) */
 }
 
 static void on_closed(int c, void *ctx)
@@ -51,7 +93,7 @@ static void on_closed(int c, void *ctx)
 static const struct unilang_tcp_callbacks cbs = {
     .accepted = on_accepted,
     .received = on_received,
-    .writable = 0,
+    .writable = on_writable,
     .peer_closed = on_peer_closed,
     .closed = on_closed,
 };

@@ -23,6 +23,8 @@
 #define SYN_RETRIES 3            /* SYN-ACKs resent before a half-open slot is freed */
 #define FIN_WAIT_2_NS 30000000000ull
 #define MSS_MIN 64u
+#define ARP_RETRY_NS 20000000ull /* a SYN-ACK lost to an ARP miss is resent this soon */
+#define ARP_RETRIES 3
 #define HLEN 20u
 /* ACK-window update threshold (receiver-side silly window avoidance) */
 #define WND_STEP (MSS < RW / 2 ? MSS : RW / 2)
@@ -38,6 +40,7 @@ enum { F_APP = 1, F_OUT = 2, F_ACKNOW = 4, F_FINQ = 8 };
 struct conn {
     uint8_t state, flags, lst, retries;
     uint16_t lport, rport, mss;
+    uint8_t arp; /* fast SYN-ACK resends left while the peer's MAC is unknown */
     uint32_t raddr, born;
     uint32_t iss, snd_una, snd_nxt, snd_wnd, wl1, wl2, cwnd;
     uint32_t rcv_nxt, rcv_adv;
@@ -97,7 +100,7 @@ static uint16_t rwnd(struct conn *c)
     return (uint16_t)(c->rcv_adv - c->rcv_nxt);
 }
 
-static void xmit(uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+static int xmit(uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
                  uint8_t flags, uint16_t wnd, const uint8_t *buf, uint32_t pos, uint32_t n)
 {
     unsigned hl = flags & SYN ? HLEN + 4 : HLEN;
@@ -118,17 +121,32 @@ static void xmit(uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq, uin
     }
     uint32_t ph = unilang_ipv4_pseudo_sum(unilang_ipv4_address(), dst, UNILANG_IP_TCP, hl + n);
     unilang_put16(out + 16, unilang_csum_fold(unilang_csum_add(ph, out, hl + n)));
-    if (unilang_ipv4_send(dst, UNILANG_IP_TCP, out, hl + n) < 0) return;
+    if (unilang_ipv4_send(dst, UNILANG_IP_TCP, out, hl + n) < 0) return -1;
     S.segs_tx++;
     if (flags & RST) S.rst_tx++;
+    return 0;
 }
 
-static void send_seg(struct conn *c, uint32_t seq, uint8_t flags, uint32_t off, uint32_t n)
+static int send_seg(struct conn *c, uint32_t seq, uint8_t flags, uint32_t off, uint32_t n)
 {
     uint32_t pos = c->head + off;
     if (pos >= SB) pos -= SB;
     c->flags &= (uint8_t)~F_ACKNOW;
-    xmit(c->raddr, c->lport, c->rport, seq, c->rcv_nxt, flags, rwnd(c), ring[IDX(c)], pos, n);
+    return xmit(c->raddr, c->lport, c->rport, seq, c->rcv_nxt, flags, rwnd(c), ring[IDX(c)],
+                pos, n);
+}
+
+/* The SYN-ACK, resent soon (not after a whole RTO) when it could not leave
+ * because the peer's MAC was not known yet: ipv4 has asked ARP for it. */
+static void syn_ack(struct conn *c, uint64_t now)
+{
+    if (send_seg(c, c->iss, SYN | ACK, 0, 0) < 0 && c->arp > 0) {
+        c->arp--;
+        arm(c, now + ARP_RETRY_NS);
+    } else {
+        c->arp = 0;
+        arm(c, now + (uint64_t)c->rto * 1000u);
+    }
 }
 
 /* A reset for a segment that has no connection (RFC 9293 3.10.7.1). */
@@ -219,6 +237,10 @@ static void timeout(struct conn *c, uint64_t now)
         release(c);
         return;
     }
+    if (c->state == SYN_RCVD && c->arp > 0) { /* not a retransmission: it never left */
+        syn_ack(c, now);
+        return;
+    }
     if (++c->retries > (c->state == SYN_RCVD ? SYN_RETRIES : RETRIES)) {
         if (c->state != SYN_RCVD) {
             S.timed_out++;
@@ -231,8 +253,7 @@ static void timeout(struct conn *c, uint64_t now)
     c->rto = c->rto * 2 > RTO_MAX ? RTO_MAX : c->rto * 2;
     c->rtt_t = 0; /* Karn: no sample from a retransmitted segment */
     if (c->state == SYN_RCVD) {
-        send_seg(c, c->iss, SYN | ACK, 0, 0);
-        arm(c, now + (uint64_t)c->rto * 1000u);
+        syn_ack(c, now);
         return;
     }
     c->snd_nxt = c->snd_una;
@@ -291,12 +312,11 @@ static void passive_open(int l, uint32_t src, uint16_t sport, uint16_t dport, co
                        .mss = (uint16_t)mss, .raddr = src, .born = serial++,
                        .iss = h + (uint32_t)(now >> 12), /* RFC 6528: clock + keyed hash */
                        .snd_wnd = g->wnd, .wl1 = g->seq, .cwnd = 10 * mss,
-                       .rcv_nxt = g->seq + 1, .rto = RTO_INIT};
+                       .rcv_nxt = g->seq + 1, .rto = RTO_INIT, .arp = ARP_RETRIES};
     c->snd_una = c->iss;
     c->snd_nxt = c->iss + 1;
     c->rcv_adv = c->rcv_nxt;
-    send_seg(c, c->iss, SYN | ACK, 0, 0);
-    arm(c, now + (uint64_t)c->rto * 1000u);
+    syn_ack(c, now);
 }
 
 static int acceptable(const struct conn *c, uint32_t seq, uint32_t slen)
@@ -455,7 +475,7 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
     }
     if (g->seq + skip != c->rcv_nxt) { /* out of order: dropped, the peer resends */
         S.drop_out_of_order++;
-        schedule(c, F_ACKNOW);
+        send_seg(c, c->snd_nxt, ACK, 0, 0); /* one duplicate ACK each: its fast retransmit */
         return;
     }
     uint32_t room = c->rcv_adv - c->rcv_nxt;
@@ -544,6 +564,7 @@ static void input(uint32_t src, uint32_t dst, const uint8_t *p, unsigned len)
 /* Once per unilang_net_poll(): deferred output, then due timers. */
 static void tick(void)
 {
+    if (!want_output && next_deadline == ~0ull) return; /* idle: not even the clock */
     uint64_t now = unilang_monotonic_ns();
     if (want_output) {
         want_output = 0;

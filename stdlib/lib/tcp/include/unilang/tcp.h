@@ -28,7 +28,8 @@ struct unilang_tcp_callbacks {
     void (*closed)(int conn, void *ctx);
 };
 
-/* Listen on `port`; a listener number >= 0, or a negative UNILANG_TCP_E* error. */
+/* Listen on `port`; a listener number >= 0, or a negative UNILANG_TCP_E* error.
+ * `cb` (and ctx) must stay valid: it is kept, not copied. */
 int unilang_tcp_listen(uint16_t port, const struct unilang_tcp_callbacks *cb, void *ctx);
 /* Queue up to len bytes; returns bytes accepted (0 when the send buffer is full), or < 0. */
 int unilang_tcp_send(int conn, const void *data, unsigned len);
