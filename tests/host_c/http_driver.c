@@ -11,7 +11,7 @@
  *   C c        c is gone (closed)
  *   S n        tcp's send buffer has n bytes free now, and again after each W
  *              (what the peer's ACKs free); 0: full
- *   T ms       the clock advances by ms; then unilang_http_poll()
+ *   T ms       the clock advances by ms; then 256 steps of unilang_http_poll()
  * Output, one a line:
  *   send c HEX   bytes http queued on c
  *   close c      http closed c (FIN after the queued bytes)
@@ -111,7 +111,8 @@ int main(void)
         case 'S': send_limit = send_space = (unsigned)strtoul(line + 2, 0, 10); break;
         case 'T':
             now_ns += strtoull(line + 2, 0, 10) * 1000000ull;
-            unilang_http_poll();
+            for (int i = 0; i < 256; i++) /* the sweep reads the clock every 256th step */
+                unilang_http_poll();
             break;
         case 'R': {
             const char *h = strchr(line + 2, ' ');
