@@ -425,13 +425,13 @@ def test_image_without_its_files_is_at_most_64_KiB(tmp_path: Path) -> None:
     files = sum(len(b) for b in www_files().values())
     # the files are the .unilang_files section: the table (40 bytes a file),
     # their bytes and paths, each file 16-byte aligned; empty in the bare image
-    # (the image sizes differ by less: the data segment's page-aligned file
-    # offset absorbs part of it)
+    # (the image sizes differ by that give or take a page: the data segment's
+    # file offset is page aligned)
     assert _section_size(app / "out" / "http.elf", ".unilang_files") == 0
     sealed = _section_size(tmp_path / "full" / "http.elf", ".unilang_files")
     n = len(www_files())
     assert files + 40 * n <= sealed <= files + 40 * n + (16 + 64) * n + 64
-    assert full - empty <= sealed
+    assert full - empty <= sealed + 4096  # plus at most a page of the data segment's alignment
     print(f"http image: {empty} bytes without its files, {full} with {files} bytes of files")
 
 
