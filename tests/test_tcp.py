@@ -336,7 +336,7 @@ def test_hostile_segments_are_dropped_and_counted(tmp_path: Path) -> None:
     for k in ("drop_short", "drop_offset", "drop_checksum", "drop_flags", "drop_options",
               "drop_no_conn", "drop_window", "drop_ack", "drop_syn", "drop_rst",
               "drop_out_of_order", "syn_evicted", "syn_refused", "reset", "rst_rx", "rst_tx",
-              "retransmits"):
+              "retransmits", "fast_retransmits"):
         assert c[f"tcp_{k}"] > 0, (k, out)
     assert c["app_short_sends"] == 0, out
     assert c["tcp_current"] <= MAX_CONNECTIONS, out
@@ -463,6 +463,22 @@ def _hostile_session(w: Wire, proc: subprocess.Popen[str]) -> None:
     t.seg(FIN | ACK, seq=t.seq - 1)  # after time_wait_ms the slot is gone: RST
     gone = w.wait(40006, lambda s: s["flags"] & (ACK | RST), start=m)
     assert gone is not None and gone["flags"] & RST, gone
+
+    # -- three duplicate ACKs: the first unacknowledged segment is sent again (fast
+    # retransmit, counted in fast_retransmits) without waiting for the RTO
+    f = Conn(w, 40007)
+    f.open()
+    m = w.mark()
+    f.send(b"blast")
+    first = w.wait(40007, lambda s: s["data"] and s["seq"] == f.ack % 2**32, start=m)
+    assert first is not None
+    w.pump(0.05)
+    m = w.mark()
+    for _ in range(3):
+        f.seg(ACK)  # nothing of it acknowledged, the same window
+    again = w.wait(40007, lambda s: s["data"] and s["seq"] == f.ack % 2**32, start=m)
+    assert again is not None and again["data"] == first["data"]
+    f.seg(RST)
 
     # -- SYN flood, well beyond max_connections: old half-open slots are recycled
     for n in range(6 * MAX_CONNECTIONS):

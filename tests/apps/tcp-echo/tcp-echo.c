@@ -120,7 +120,7 @@ int main(void)
     T(syn_refused); T(syn_evicted);
     T(drop_short); T(drop_offset); T(drop_checksum); T(drop_address); T(drop_flags);
     T(drop_options); T(drop_no_conn); T(drop_window); T(drop_ack); T(drop_syn); T(drop_rst);
-    T(drop_out_of_order);
+    T(drop_out_of_order); T(fast_retransmits);
     S(ip_rx); S(ip_tx); S(ip_drop_protocol); S(eth_rx); S(eth_tx); S(arp_learned); S(arp_unresolved);
     printf("link_tx_queue_full=%llu\n", (unsigned long long)unilang_link_stats.tx_queue_full);
     printf("app_accepted=%llu\napp_closed=%llu\napp_peer_fins=%llu\napp_echoed=%llu\n"

@@ -40,7 +40,8 @@ enum { F_APP = 1, F_OUT = 2, F_ACKNOW = 4, F_FINQ = 8 };
 struct conn {
     uint8_t state, flags, lst, retries;
     uint16_t lport, rport, mss;
-    uint8_t arp; /* fast SYN-ACK resends left while the peer's MAC is unknown */
+    uint8_t arp;     /* fast SYN-ACK resends left while the peer's MAC is unknown */
+    uint8_t dupacks; /* duplicate ACKs in a row (3: fast retransmit) */
     uint32_t raddr, born;
     uint32_t iss, snd_una, snd_nxt, snd_wnd, wl1, wl2, cwnd;
     uint32_t rcv_nxt, rcv_adv;
@@ -425,6 +426,7 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
         c->len -= data;
         c->snd_una = g->ack;
         c->retries = 0;
+        c->dupacks = 0;
         if (c->rtt_t && LT(c->rtt_seq, g->ack)) rtt_sample(c, now);
         if (c->cwnd < 4 * SB) c->cwnd += c->mss;
         c->deadline = 0;
@@ -445,6 +447,15 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
         /* the window we may advertise grew: say so when the step is worth it */
         uint32_t w = SB - c->len < RW ? SB - c->len : RW;
         if (!LT(c->rcv_nxt + w, c->rcv_adv + WND_STEP)) schedule(c, F_ACKNOW);
+    } else if (g->ack == c->snd_una && slen == 0 && g->wnd == c->snd_wnd &&
+               c->snd_nxt != c->snd_una && ++c->dupacks == 3) {
+        /* RFC 5681 fast retransmit: the first unacknowledged segment, once */
+        uint32_t n = c->len < c->mss ? c->len : c->mss;
+        S.retransmits++;
+        S.fast_retransmits++;
+        c->rtt_t = 0;
+        c->cwnd = c->cwnd / 2 > 2u * c->mss ? c->cwnd / 2 : 2u * c->mss;
+        if (n) send_seg(c, c->snd_una, ACK | PSH, 0, n);
     }
     if (LT(c->wl1, g->seq) || (c->wl1 == g->seq && LE(c->wl2, g->ack))) {
         if (c->snd_wnd == 0 && g->wnd != 0) { /* the window opened: resend a probed byte */

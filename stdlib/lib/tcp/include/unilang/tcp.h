@@ -56,6 +56,7 @@ struct unilang_tcp_stats {
     uint64_t syn_refused, syn_evicted;
     uint64_t drop_short, drop_offset, drop_checksum, drop_address, drop_flags, drop_options;
     uint64_t drop_no_conn, drop_window, drop_ack, drop_syn, drop_rst, drop_out_of_order;
+    uint64_t fast_retransmits; /* of the retransmits: after 3 duplicate ACKs */
 };
 extern struct unilang_tcp_stats unilang_tcp_stats;
 
