@@ -13,6 +13,7 @@
  *              (what the peer's ACKs free); 0: full
  *   T ms       the clock advances by ms; then 256 steps of unilang_http_poll()
  * Output, one a line:
+ *   open c       (echoed) tcp accepted c: a new connection on that handle
  *   send c HEX   bytes http queued on c
  *   close c      http closed c (FIN after the queued bytes)
  *   abort c      http reset c
@@ -104,7 +105,7 @@ int main(void)
         line[strcspn(line, "\n")] = 0;
         if (op == 'A' || op == 'W' || op == 'F' || op == 'C' || op == 'R') c = atoi(line + 2);
         switch (op) {
-        case 'A': cb->accepted(c, 0); break;
+        case 'A': printf("open %d\n", c); cb->accepted(c, 0); break;
         case 'W': send_space = send_limit; cb->writable(c, 0); break;
         case 'F': cb->peer_closed(c, 0); break;
         case 'C': cb->closed(c, 0); break;

@@ -49,6 +49,8 @@ struct slot {
     uint8_t close_after;   /* close once the response in progress is sent */
     uint8_t peer_closed;   /* the client sent FIN: no more requests will come */
     uint8_t overflow;      /* bytes were dropped while a response was in progress */
+    uint8_t active;        /* bytes moved since the last sweep: it stamps last_ns */
+    uint8_t head_new;      /* a request head began since the last sweep: it stamps head_ns */
     unsigned len;          /* bytes in buf */
     unsigned line_end;     /* 0, or the offset just past the request line's LF */
     unsigned scan;         /* where the search for the end of the head resumes */
@@ -64,8 +66,10 @@ struct slot {
 
 static struct slot slots[MAX_CONN];
 static int started;
-/* The clock as of the last sweep: activity is stamped with it, so that the
- * request path reads no clock (a TSC read can trap under nested KVM). */
+/* The request path reads no clock (a TSC read traps under nested KVM): it
+ * marks a slot active (or a request head begun), and the next sweep, which
+ * reads the clock once every 256 poll steps, stamps the slot with its time.
+ * Stamps are late by at most one sweep, so no timeout fires early. */
 static unsigned long long clock_ns;
 
 /* ------------------------------------------------------------ helpers */
@@ -251,7 +255,7 @@ static int pump(struct slot *s)
             return n < 0;
         }
         s->out_off += (unsigned)n;
-        s->last_ns = clock_ns;
+        s->active = 1;
     }
     while (s->body_left) {
         int n = unilang_tcp_send(s->conn, s->body, s->body_left);
@@ -263,7 +267,7 @@ static int pump(struct slot *s)
         s->body += n;
         s->body_left -= (uint32_t)n;
         unilang_http_stats.body_bytes += (unsigned)n;
-        s->last_ns = clock_ns;
+        s->active = 1;
     }
     return 1;
 }
@@ -284,7 +288,7 @@ static void consume(struct slot *s, unsigned n)
     s->len -= n;
     s->line_end = s->scan = s->line_start = 0;
     if (s->len)
-        s->head_ns = clock_ns; /* the next request's time starts now */
+        s->head_new = 1; /* the next request's time starts now */
 }
 
 /* Find the end of the request head in buf, resuming where the last call
@@ -580,6 +584,8 @@ static void on_accepted(int conn, void *ctx)
         s->body = 0;
         s->body_left = 0;
         s->last_ns = s->head_ns = clock_ns;
+        s->active = 1;
+        s->head_new = 0;
         unilang_http_stats.connections++;
         return;
     }
@@ -598,7 +604,7 @@ static void on_received(int conn, const uint8_t *data, unsigned len, void *ctx)
     struct slot *s = slot_of(conn);
     if (!s || s->state != OPEN || !data)
         return;                                 /* closing, or refused: discard */
-    s->last_ns = clock_ns;
+    s->active = 1;
     while (len && s->state == OPEN) {
         unsigned room = BUF_CAP - s->len;
         if (room == 0) {
@@ -609,7 +615,7 @@ static void on_received(int conn, const uint8_t *data, unsigned len, void *ctx)
         }
         unsigned n = len < room ? len : room;
         if (s->len == 0)
-            s->head_ns = s->last_ns;
+            s->head_new = 1;
         for (unsigned i = 0; i < n; i++) s->buf[s->len + i] = data[i];
         s->len += n;
         data += n;
@@ -690,6 +696,14 @@ void unilang_http_poll(void)
     last_sweep = now;
     for (unsigned i = 0; i < MAX_CONN; i++) {
         struct slot *s = &slots[i];
+        if (s->active) {
+            s->active = 0;
+            s->last_ns = now;
+        }
+        if (s->head_new) {
+            s->head_new = 0;
+            s->head_ns = now;
+        }
         if (s->state == OPEN && !busy(s) && s->len && now - s->head_ns >= IDLE_NS) {
             /* a request head still incomplete after idle_timeout_ms, however
              * slowly its bytes trickle in: 408, then close */
