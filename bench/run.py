@@ -32,7 +32,8 @@ sys.path.insert(0, str(HERE))
 
 import gen  # noqa: E402
 
-SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot", "net", "multi")
+SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot", "net", "multi",
+            "http")
 UNIKRAFT_HELLO_BYTES = 197_280  # platform-facts: Unikraft helloworld, with DCE
 UNIKRAFT_HELLO_NO_DCE_BYTES = 262_816
 
@@ -702,6 +703,19 @@ def _bench_net(reps: int, work: Path, log: Callable[[str], None] = print) -> dic
                      accels=["tcg", "kvm"] if kvm_usable() else ["tcg"])
 
 
+def _bench_http(reps: int, work: Path, log: Callable[[str], None] = print) -> dict:
+    """bench/httpbench.py: examples/http's first response beside hello's boot, wrk, size."""
+    if qemu_binary() is None:
+        return {"skipped": "qemu-system-x86_64 not found"}
+    if not have_cc():
+        return {"skipped": "gcc/ld not found"}
+    from httpbench import bench_http
+
+    return bench_http(reps, work, log, build_image=build_image, qemu_argv=qemu_argv, root=ROOT,
+                      env=base_env(CacheDirs(work).warm()),
+                      accels=["kvm", "tcg"] if kvm_usable() else ["tcg"])
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -893,6 +907,9 @@ def render(results: dict) -> str:
                       *([f"run by run (each set run / the one-by-one run beside it): "
                          f"{', '.join(f'{x:.2f}x' for x in mu['pair_ratios'])}; median "
                          f"{fmt_x(mu['pair_ratio_median'])}"] if mu.get("pair_ratios") else [])]
+    from httpbench import render_http
+
+    lines += render_http(results.get("http"))
     return "\n".join(lines)
 
 
@@ -952,6 +969,7 @@ def main(argv: list[str] | None = None) -> int:
         "boot": lambda: bench_boot(max(args.reps, 5) if not args.quick else args.reps, work, log),
         "net": lambda: _bench_net(max(args.reps, 5) if not args.quick else args.reps, work, log),
         "multi": lambda: bench_multi(args.reps, work, log=log),
+        "http": lambda: _bench_http(3 if not args.quick else 1, work, log),
     }
     for name in SECTIONS:
         if name in args.only:

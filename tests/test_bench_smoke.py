@@ -200,3 +200,30 @@ def test_multi_section_renders_its_verdict():
     assert "set / one by one (medians): 0.75x, target <= 0.7x: MISSED; outputs byte-identical: " \
         "yes" in table
     assert "multi" in run.SECTIONS and run.TARGETS["multi_ratio"] == 0.7
+
+
+def test_wrk_output_is_parsed():
+    """bench/httpbench.py reads wrk's requests/s and p99 from `wrk --latency`."""
+    import httpbench
+
+    text = """Running 5s test @ http://127.0.0.1:8080/
+  1 threads and 10 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.21ms  310.00us   9.87ms   90.00%
+  Latency Distribution
+     50%    1.10ms
+     75%    1.30ms
+     90%    1.60ms
+     99%    2.50ms
+  41234 requests in 5.00s, 20.00MB read
+Requests/sec:   8246.80
+Transfer/sec:      4.00MB
+"""
+    assert httpbench.parse_wrk(text) == (8246.8, 0.0025)
+    assert httpbench.parse_wrk(text.replace("2.50ms", "812.00us"))[1] == 812e-6
+    assert httpbench.parse_wrk("") == (None, None)
+    lines = httpbench.render_http({"image_bytes": 37520, "image_without_files_bytes": 29328,
+                                   "kvm": {"hello_boot_to_exit_s": 0.1, "first_response_s": 0.12,
+                                           "ratio": 1.2, "requests_per_s": 8246.8,
+                                           "p99_latency_s": 0.0025}})
+    assert "| KVM | 100.0 ms | 120.0 ms | 1.20x | met | 8,247 | 2.5 ms |" in lines

@@ -199,6 +199,8 @@ class Builder:
         self.inputs: dict[str, object] = {}
         # work-tree path -> sha256, for the manifest: what the image was built from
         self.sources: dict[str, str] = {}
+        # sealed path -> sha256, size and content type, for the manifest's `files`
+        self.sealed_manifest: dict[str, dict[str, object]] = {}
 
     def fail(self, code: str, message: str, **kw: object) -> None:
         d = error(code, message, **kw)  # type: ignore[arg-type]
@@ -275,6 +277,12 @@ class Builder:
             objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}", incflags(None)))
         objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c", incflags(None)))
 
+        sealed = self.seal(res.app)
+        if sealed is None:
+            return None
+        if res.app.files_span is not None:
+            objects.append(("obj/gen/unilang_files.S.o", "gen/unilang_files.S", ()))
+
         templates = [p for d in self.platform.template_search() for p in sorted(d.glob("*.j2"))]
         # hashed before they are used: an edit after this point is seen next time
         for p in templates:
@@ -309,6 +317,8 @@ class Builder:
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
                                   image=self.image_name, debug_image=self.debug_name).encode(),
         }
+        if res.app.files_span is not None:
+            generated["gen/unilang_files.S"] = self.files_source(sealed).encode()
         for rel, data in generated.items():
             _write_if_changed(self.work / rel, data)
         _write_if_changed(self.work / "toolchain.id", self.toolchain.identity)
@@ -317,10 +327,64 @@ class Builder:
         self.copied = sorted(copies)
         return objects
 
+    def seal(self, app: object) -> list[dict[str, object]] | None:
+        """Copy the app's sealed files (``files``) into the work tree's sealed/
+        folder, recording each one's sha256 as an input and each folder's walk
+        (``unilang.sealed.tree_fact``), so an edit, an addition or a removal
+        rebuilds.  The rows for gen/unilang_files.S, in path order; None (and
+        U0211) when a file changed since check saw it."""
+        from . import model as M
+        from .sealed import MAX_FILE_SIZE, tree_fact
+
+        assert isinstance(app, M.App)
+        root = str(app.files_root) if app.files_root is not None else None
+        rows: list[dict[str, object]] = []
+        for folder in app.files:
+            # recorded before the files are read: a change after this point is seen next time
+            self.inputs[os.path.join(str(folder.file), "")] = tree_fact(
+                str(folder.file), root)
+        for f in app.sealed:
+            try:
+                data = read_regular(f.file, MAX_FILE_SIZE)
+            except OSError as exc:
+                self.fail("U0211", f"cannot read sealed file `{f.folder.path}/{f.path}`: "
+                          f"{exc.strerror or exc}", span=f.folder.span,
+                          help="it changed while unilang ran; run the build again")
+                return None
+            if len(data) != f.size:
+                self.fail("U0211", f"sealed file `{f.folder.path}/{f.path}` changed during the "
+                          f"build: it was {f.size} bytes when checked and is {len(data)} now",
+                          span=f.folder.span, help="run the build again")
+                return None
+            digest = _sha(data)
+            self.inputs[str(f.file)] = digest
+            copy = f"sealed/{f.path}"
+            _write_if_changed(self.work / copy, data)
+            rows.append({"path": f.path, "copy": copy, "size": f.size, "sha256": digest,
+                         "type": f.type})
+            self.sealed_manifest[f.path] = {"sha256": digest, "size": f.size, "type": f.type}
+        self._remove_stale(("sealed",), {str(r["copy"]) for r in rows})
+        return rows
+
+    def files_source(self, rows: list[dict[str, object]]) -> str:
+        """gen/unilang_files.S: the sealed files' table and bytes (a template)."""
+        from .emit.templates import render
+
+        types = sorted({str(r["type"]) for r in rows})
+        files = [{"path": str(r["path"]), "bin": str(r["copy"]), "sha256": str(r["sha256"]),
+                  "size": r["size"], "path_len": len(str(r["path"]).encode()),
+                  "type_index": types.index(str(r["type"])),
+                  "type_len": len(str(r["type"]).encode())} for r in rows]
+        return render(self.platform.template_search(), "unilang_files.S.j2",
+                      app=self.res.app.name, files=files, types=types)
+
     def _remove_stale_copies(self, wanted: set[str]) -> None:
         """Delete copies in the work tree whose original is gone, so a deleted
         header can never be compiled from a stale copy."""
-        for top in ("src", "include", "libinc"):
+        self._remove_stale(("src", "include", "libinc"), wanted)
+
+    def _remove_stale(self, tops: tuple[str, ...], wanted: set[str]) -> None:
+        for top in tops:
             base = self.work / top
             for dirpath, _dirs, names in os.walk(base):
                 for n in names:
@@ -379,6 +443,7 @@ class Builder:
             "pruned": r["pruned"],
             "policies": policies,
             "sources": dict(sorted(self.sources.items())),
+            **({"files": self.sealed_manifest} if self.res.app.files_span is not None else {}),
         }
 
     def refuse(self, exc: OutputRefused) -> None:
@@ -430,6 +495,10 @@ class Builder:
         image = (self.work / self.image_name).read_bytes()
         limit = max_image_size(program)  # type: ignore[arg-type]
         facts, problems = verify(image, limit[1].value if limit else None)
+        if problems and self.sealed_manifest:
+            sealed = sum(int(f["size"]) for f in self.sealed_manifest.values())  # type: ignore[call-overload]
+            problems = [*problems, f"{sealed} bytes of the image are its {len(self.sealed_manifest)} "
+                        "sealed files (`files`)"]
         if problems:
             self.fail("U0202", f"the {self.res.backend} image of `{self.res.app.name}` failed "
                       "verification", notes=tuple(problems),

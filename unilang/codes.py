@@ -250,6 +250,32 @@ through `net.udp`, `net.ip` ...) but the app declares no `device NAME {
 kind = net; }`, so no hypervisor configuration would give it a NIC. Add the
 device. (The reverse, a net device nothing drives, is the warning U0154.)""", """
 app echo { sources = ["echo.c"]; requires = [net.udp]; }"""),
+    _c("U0115", "error", "sealed folder cannot be used", """
+Each entry of the app's `files` names a folder whose files are sealed,
+read-only, into the image. The path is relative to the declaring file, uses
+only letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`; the
+folder must exist, be a folder (not a file), and its real path must lie
+inside the spec's root, like sources.""", """
+app site { sources = ["main.c"]; files = ["wwww"]; }   # the folder is `www`"""),
+    _c("U0116", "error", "file cannot be sealed", """
+Everything below a sealed folder goes into the image, except names that
+start with `.` (hidden files such as `.gitkeep`). Each name must be carried
+by a URL unescaped: letters, digits, `_`, `-`, `.` and `~`, starting with a
+letter, a digit or `_`. Each entry must be a regular file or a folder, and
+links are followed only while their real path stays inside the spec's root;
+a broken link, a device, a FIFO or a link back to a containing folder is an
+error. At most 10 problems are shown per folder, then a count of the rest.""", """
+www/my page.html   # a space: rename it to my-page.html"""),
+    _c("U0117", "error", "file sealed twice", """
+The folders of `files` are merged into one tree, each file named by its path
+below its folder (`www/css/site.css` is `css/site.css`). Two folders hold a
+file with the same path, so the image could serve only one of them. Rename
+or remove one."""),
+    _c("U0118", "error", "too many or too large sealed files", """
+An image seals at most 4096 files, each at most 64 MiB and 256 MiB in all,
+and a sealed file's path (below its folder) has at most 255 bytes. The
+files are loaded with the image, so they also count against the app's
+`memory` and any policy's `max_image_size`."""),
     _c("U0150", "warning", "unused import", """
 A project module (not stdlib or backend) is imported but none of its
 definitions is used by the resolved image. Remove the import."""),
@@ -403,6 +429,11 @@ outputs go (`DIR/<app>/<backend>/`), as `build/` is without `-o`. DIR is
 already the output directory of a single build (it holds `.unilang-output`);
 putting other outputs inside it would make that directory refuse its next
 build. Name another directory for the set."""),
+    _c("U0211", "error", "sealed file changed during the build", """
+A file of a sealed folder (`files`) could not be read when the build copied
+it into the image, or its size differs from what `check` saw a moment
+before: it was changed, replaced or removed while unilang ran. Nothing was
+written to the output directory; run the build again."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

@@ -215,6 +215,16 @@ class ResultCache:
                                 if isinstance(item, S.Str):
                                     p = os.path.join(str(m.info.path.parent / item.value), ".")
                                     facts[p] = dependency_state(p)
+                        if isinstance(member, S.Field) and member.key == "files" and \
+                                isinstance(member.value, S.List):
+                            # every entry below each sealed folder (kind, real path, size)
+                            from .sealed import tree_fact
+
+                            root = str(m.info.root_path) if m.info.root_path else None
+                            for item in member.value.items:
+                                if isinstance(item, S.Str):
+                                    p = os.path.join(str(m.info.path.parent / item.value), "")
+                                    facts[p] = tree_fact(p, root)
         app = next((r.app_name for r in results if r.app_name), None)
         doc = {"app": app, "backends": [r.backend for r in results],
                "facts": dict(sorted(facts.items())), "tokens": settle(facts),

@@ -65,7 +65,8 @@ def _read_json(path: str, limit: int = 16 << 20) -> "Any":
 
 
 #: str: the sha256 of the file's bytes; None: nothing may exist there;
-#: ["state", ...]: ``dependency_state``; ["dir", names]: a folder's listing
+#: ["state", ...]: ``dependency_state``; ["dir", names]: a folder's listing;
+#: ["tree", root, entries]: a sealed folder's walk (``unilang.sealed.tree_fact``)
 Fact = object
 
 
@@ -109,6 +110,10 @@ def fact_holds(path: str, fact: Fact) -> bool:
         return dependency_state(path) == fact
     if isinstance(fact, list) and fact[:1] == ["dir"]:
         return dir_fact(path) == fact
+    if isinstance(fact, list) and fact[:1] == ["tree"]:
+        from .sealed import tree_fact_holds
+
+        return tree_fact_holds(path, fact)
     return False
 
 

@@ -89,6 +89,19 @@ class SourceRef:
 
 
 @attrs.frozen
+class SealedFile:
+    """A file sealed into the image (the app's ``files``): ``path`` as the image
+    names it (below its folder, `/`-separated), ``file`` on disk, ``size`` when
+    checked, ``folder`` the `files` entry it came from."""
+
+    path: str
+    file: Path
+    size: int
+    type: str
+    folder: SourceRef
+
+
+@attrs.frozen
 class Library:
     name: str
     span: Span
@@ -177,6 +190,13 @@ class App:
     directory: Path
     #: Include folders (``includes``): their ``*.h`` are copied and added with ``-I``.
     includes: tuple[SourceRef, ...] = ()
+    #: Folders sealed into the image (``files``), and the files they hold, sorted
+    #: by path; ``files_span`` is the key's span (None: no `files` key).
+    files: tuple[SourceRef, ...] = ()
+    sealed: tuple[SealedFile, ...] = ()
+    files_span: Span | None = None
+    #: The root sealed files must stay inside (the app module's root).
+    files_root: Path | None = None
 
 
 @attrs.frozen

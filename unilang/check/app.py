@@ -11,7 +11,7 @@ from ..diagnostics import Label, Span, one_of
 from ..loader import LoadedModule
 from .base import field_text
 from .cnaming import CNames
-from .files import SOURCE_PATH, Files
+from .files import SOURCE_PATH, Files, SealedFiles
 from .params import Params
 from .schema import APP_KEYS, DEVICE_KEYS, DEVICE_KIND
 
@@ -21,7 +21,7 @@ MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 
 
-class Apps(Params, Files, CNames):
+class Apps(Params, Files, SealedFiles, CNames):
     """Builds ``model.App`` (with its devices, choices, overrides) from the app block."""
 
     def device(self, d: S.Device) -> M.Device | None:
@@ -145,6 +145,7 @@ class Apps(Params, Files, CNames):
         memory = self.number(v.get("memory"), APP_KEYS)
         vcpus = self.number(v.get("vcpus"), APP_KEYS)
         entry = self.c_ident(v.get("entry"), "entry") or M.Ref("main", block.name_span)
+        files, sealed = self.sealed(v.get("files"), mod.info)
         return M.App(
             name=block.name, span=block.name_span, module=mod.info.name,
             doc=field_text(v.get("doc")),
@@ -162,4 +163,8 @@ class Apps(Params, Files, CNames):
             choices=tuple(choices),
             policies=self.refs(v.get("policies"), self.policy_ref),
             directory=mod.info.path.parent,
+            files=files,
+            sealed=sealed,
+            files_span=v["files"].key_span if "files" in v else None,
+            files_root=mod.info.root_path,
         )

@@ -13,6 +13,7 @@ from .. import model as M
 from ..front import syntax as S
 from ..diagnostics import Label, Span
 from ..loader import NAME_MAX, ModuleInfo
+from ..units import fmt_size
 from .base import Base
 
 SOURCE_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
@@ -220,3 +221,146 @@ def header_problems(directory: Path, source: str, info: ModuleInfo,
     return out
 
 
+
+
+#: How many problems with the entries of one sealed folder are reported one by one.
+MAX_ENTRY_PROBLEMS = 10
+
+
+class SealedFiles(Base):
+    """The app's `files`: folders sealed read-only into the image (``unilang.sealed``)."""
+
+    def sealed(self, f: S.Field | None,
+               info: ModuleInfo) -> tuple[tuple[M.SourceRef, ...], tuple[M.SealedFile, ...]]:
+        from .. import sealed as SF
+
+        if f is None:
+            return (), ()
+        assert isinstance(f.value, S.List)
+        directory = info.path.parent
+        folders: list[M.SourceRef] = []
+        seen: dict[str, Span] = {}
+        by_path: dict[str, M.SealedFile] = {}
+        total = 0
+        count_reported = total_reported = False
+        for item in f.value.items:
+            assert isinstance(item, S.Str)
+            p = item.value.rstrip("/") if item.value != "/" else item.value
+            if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
+                why, fix = path_slip(p)
+                self.err("U0115", f"sealed folder `{item.value}` is not allowed: {why}",
+                         item.span,
+                         notes=("sealed folders are relative to the declaring file, use only "
+                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",),
+                         help=fix)
+                continue
+            if p in seen:
+                self.err("U0033", f"sealed folder `{p}` is listed more than once in `files`",
+                         item.span, labels=(Label(seen[p], "first listed here"),))
+                continue
+            seen[p] = item.span
+            folder = directory / p
+            real = Path(os.path.realpath(folder))
+            if not os.path.lexists(folder):
+                self.err("U0115", f"sealed folder `{p}` does not exist", item.span,
+                         notes=(f"looked for {folder}",),
+                         help="create the folder, or remove it from `files`")
+                continue
+            if info.root_path is not None and not real.is_relative_to(info.root_path):
+                self.err("U0115", f"sealed folder `{p}` resolves outside {_root_desc(info)}: "
+                         f"its real path is {real}", item.span,
+                         notes=("only files inside the root can be sealed into the image",))
+                continue
+            if not folder.is_dir():
+                self.err("U0115", f"sealed folder `{p}` is not a folder", item.span,
+                         help="`files` lists folders; put the file in a folder and list that")
+                continue
+            ref = M.SourceRef(p, folder, item.span)
+            folders.append(ref)
+            root = str(info.root_path) if info.root_path is not None else None
+            problems = 0
+            for e in SF.walk(str(folder), root):
+                shown = p if e.rel == "." else f"{p}/{e.rel}"
+                message = _entry_problem(e, shown, info)
+                if message is not None:
+                    problems += 1
+                    if problems <= MAX_ENTRY_PROBLEMS:
+                        self.err("U0116", message, item.span,
+                                 notes=("every file below a sealed folder is sealed, except "
+                                        "names that start with `.`",))
+                    continue
+                if e.kind != "file":
+                    continue
+                if len(e.rel.encode()) > SF.MAX_PATH:
+                    self.err("U0118", f"sealed file `{shown}` has a path of "
+                             f"{len(e.rel.encode())} bytes; the limit is {SF.MAX_PATH}",
+                             item.span)
+                    continue
+                if e.size > SF.MAX_FILE_SIZE:
+                    self.err("U0118", f"sealed file `{shown}` is {fmt_size(e.size)}; the limit "
+                             f"is {fmt_size(SF.MAX_FILE_SIZE)} a file", item.span)
+                    continue
+                first = by_path.get(e.rel)
+                if first is not None:
+                    self.err("U0117", f"`{e.rel}` is sealed twice: as `{shown}` and as "
+                             f"`{first.folder.path}/{e.rel}`", item.span,
+                             labels=(Label(first.folder.span, "first sealed from here"),),
+                             notes=("the folders of `files` are merged into one tree; each "
+                                    "path may appear once",),
+                             help="rename or remove one of the two files")
+                    continue
+                total += e.size
+                if len(by_path) >= SF.MAX_FILES:
+                    if not count_reported:
+                        self.err("U0118", f"`files` seals more than {SF.MAX_FILES} files",
+                                 item.span, notes=(f"the limit is {SF.MAX_FILES} files an image",))
+                        count_reported = True
+                    continue
+                if total > SF.MAX_TOTAL_SIZE and not total_reported:
+                    self.err("U0118", f"`files` seals more than {fmt_size(SF.MAX_TOTAL_SIZE)}",
+                             item.span, notes=(f"the limit is {fmt_size(SF.MAX_TOTAL_SIZE)} "
+                                               "of sealed files an image",))
+                    total_reported = True
+                by_path[e.rel] = M.SealedFile(e.rel, folder / e.rel, e.size,
+                                              SF.content_type(e.rel), ref)
+            if problems > MAX_ENTRY_PROBLEMS:
+                self.err("U0116", f"sealed folder `{p}` has {problems - MAX_ENTRY_PROBLEMS} "
+                         "more entries that cannot be sealed", item.span)
+        return tuple(folders), tuple(by_path[k] for k in sorted(by_path, key=str.encode))
+
+
+def _entry_problem(e: "object", shown: str, info: ModuleInfo) -> str | None:
+    """Why the walk's entry ``e`` (``unilang.sealed.Entry``) cannot be sealed, or None."""
+    from ..sealed import Entry
+
+    assert isinstance(e, Entry)
+    if e.kind == "name":
+        name = e.rel.rsplit("/", 1)[-1]
+        bad = next((c for c in name if not (c.isascii() and (c.isalnum() or c in "_.~-"))),
+                   None)
+        why = (f"its name contains `{bad}`" if bad is not None and bad.isprintable()
+               and bad != " " else
+               f"its name contains U+{ord(bad):04X}" if bad is not None
+               else f"its name starts with `{name[:1]}`")
+        return (f"`{shown}` cannot be sealed: {why}; sealed names use letters, digits, "
+                "`_`, `-`, `.` and `~`, starting with a letter, a digit or `_`")
+    if e.kind == "outside":
+        return f"`{shown}` resolves outside {_root_desc(info)}: its real path is {e.real}"
+    if e.kind == "special":
+        try:
+            kind = _KINDS.get(stat.S_IFMT(os.stat(e.real).st_mode), "a special file")
+        except OSError:
+            kind = "a special file"
+        return f"`{shown}` is not a regular file or folder: it is {kind}"
+    if e.kind == "broken":
+        return f"`{shown}` is a broken link"
+    if e.kind == "loop":
+        return f"`{shown}` links back to a folder that contains it"
+    if e.kind == "error":
+        return f"cannot read `{shown}`: {e.detail}"
+    if e.kind == "toomany":
+        from ..sealed import MAX_ENTRIES
+
+        return (f"`{shown}` holds more than {MAX_ENTRIES} entries; unilang stopped "
+                "looking there")
+    return None

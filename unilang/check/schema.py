@@ -72,7 +72,7 @@ LIBRARY_KEYS: dict[str, KeyType] = {
 APP_KEYS: dict[str, KeyType] = {
     "doc": STR, "sources": STRS, "includes": STRS, "entry": NAME, "requires": NAMES,
     "memory": SIZE.within(1 << 20, MAX_MEMORY), "vcpus": INT.within(1, MAX_VCPUS),
-    "cmdline": STR, "policies": NAMES,
+    "cmdline": STR, "policies": NAMES, "files": STRS,
 }
 POLICY_KEYS: dict[str, KeyType] = {
     "doc": STR, "include": NAMES, "deny": NAMES, "allow": NAMES, "forbid": NAMES,

@@ -116,6 +116,22 @@ def c_string(value: str) -> Escaped:
     return Escaped("".join(out))
 
 
+def as_string(value: str) -> Escaped:
+    """A GNU as string (``.asciz``, ``.incbin``): printable ASCII as it is, ``"``
+    and ``\\`` escaped, every other byte as a three-digit octal escape."""
+    out = ['"']
+    for b in value.encode("utf-8"):
+        c = chr(b)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif 0x20 <= b < 0x7F:
+            out.append(c)
+        else:
+            out.append(f"\\{b:03o}")
+    out.append('"')
+    return Escaped("".join(out))
+
+
 def c_comment(value: str) -> Escaped:
     """Text inside a C ``/* */`` comment, on one line: every character that is
     not printable ASCII, and the backslash, as a visible escape (``\\n``,

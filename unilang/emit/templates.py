@@ -38,7 +38,7 @@ def environment(search: list[Path]) -> Any:
     env.filters.update({
         "sh": E.shell, "xl": E.xl_string, "xml": E.xml_text, "ninja": E.ninja_path,
         "word": E.ninja_word, "nsh": E.ninja_shell_word, "sym": E.lds_symbol, "comment": E.lds_comment,
-        "cstr": E.c_string, "ident": E.c_ident, "json": E.json_value, "jsondoc": E.json_document,
+        "cstr": E.c_string, "asstr": E.as_string, "ident": E.c_ident, "json": E.json_value, "jsondoc": E.json_document,
     })
     return env
 
