@@ -72,7 +72,7 @@ def test_elf_properties(hello_builds: dict[str, Path], backend: str) -> None:
     assert problems == []
     assert facts is not None
     loads = [(f, a) for t, f, _v, _m, a in facts.segments if t == "PT_LOAD"]
-    assert [f for f, _a in loads] == [5, 4, 6]  # R+X, R, R+W: never W+X
+    assert [f for f, _a in loads] == [5, 4, 6, 6]  # R+X, R, R+W (stack), R+W: never W+X
     notes = [s for s in facts.segments if s[0] == "PT_NOTE"]
     assert len(notes) == 1 and notes[0][4] == 4
     assert ("Xen", 18) in facts.notes and ("unilang", 1) in facts.notes

@@ -245,7 +245,7 @@ class Builder:
             _write_if_changed(self.work / rel, data)
         self._remove_stale_copies(set(copies))
 
-        from .emit import cgen
+        from .emit import cgen, symtab
         from .emit.templates import render
 
         init_order = [res.selected[n].library.c_name for n in res.order
@@ -261,7 +261,9 @@ class Builder:
             "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
                                   backend=res.backend, cc=self.tools["gcc"], ld=self.tools["ld"],
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
-                                  image=self.image_name, debug_image=self.debug_name).encode(),
+                                  image=self.image_name, debug_image=self.debug_name,
+                                  pass1=symtab.PASS1, symtab_src=symtab.SOURCE,
+                                  symtab_obj=symtab.OBJECT).encode(),
         }
         for rel, data in generated.items():
             _write_if_changed(self.work / rel, data)
@@ -281,8 +283,28 @@ class Builder:
                         os.unlink(Path(dirpath) / n)
 
     def ninja(self) -> bool:
+        """Build the image in two passes: the first link, the fault report's
+        symbol table from it (``unilang.emit.symtab``), then the image."""
+        from .emit import symtab
+
+        if not self._ninja([symtab.PASS1]):
+            return False
+        pass1 = (self.work / symtab.PASS1).read_bytes()
+        _write_if_changed(self.work / symtab.SOURCE, symtab.source(pass1).encode())
+        if not self._ninja([]):
+            return False
+        moved = symtab.mismatch(pass1, (self.work / self.debug_name).read_bytes())
+        if moved is not None:
+            self.fail("U0202", f"the {self.res.backend} image of `{self.res.app.name}` failed "
+                      "verification", notes=(moved,),
+                      help="the symbol table of the fault report would name the wrong "
+                           "functions; no image was written to the output directory")
+            return False
+        return True
+
+    def _ninja(self, targets: list[str]) -> bool:
         """Run ninja in the work tree, streaming its progress lines as they come."""
-        cmd = [self.tools["ninja"], "-C", str(self.work)]
+        cmd = [self.tools["ninja"], "-C", str(self.work), *targets]
         env = dict(os.environ, NINJA_STATUS="[%f/%t] ")
         lines: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

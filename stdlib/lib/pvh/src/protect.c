@@ -1,0 +1,221 @@
+/* Memory protection, set up first thing in 64-bit C (unilang_boot_main).
+ *
+ * Page tables.  pvh_entry.S leaves an identity map that is writable and
+ * executable everywhere (1 GiB pages, or 2 MiB pages over the image).  This
+ * replaces it, in place, with one built from the image's segments, using the
+ * page-aligned symbols of the linker script:
+ *
+ *   0 .. 4 KiB                      not mapped (null pointers fault)
+ *   4 KiB .. 1 MiB                  read-write, no-execute (the loader's start
+ *                                   info, memory map, command line; ACPI)
+ *   __image_start .. __rodata_start read + execute (headers and code)
+ *   __rodata_start .. __stack_guard read-only, no-execute (rodata, the init
+ *                                   table, the symbol table, the notes, the GDT)
+ *   __stack_guard (4 KiB)           not mapped: the guard page below the stack
+ *   __stack_bottom .. __image_end   read-write, no-execute (the stacks, .data,
+ *                                   .bss with the page tables)
+ *   __image_end .. 2 MiB, and every RAM range of the memory map (the heap)
+ *                                   read-write, no-execute
+ *   device memory (unilang_map_mmio) read-write, no-execute, uncached
+ *
+ * The first 2 MiB use one page table of 4 KiB pages (the linker script
+ * asserts that code, rodata and the stacks end below 2 MiB); the rest of the
+ * first GiB uses 2 MiB pages, and with 1 GiB pages 1..4 GiB stay 1 GiB pages,
+ * now no-execute.  CR0.WP (set by pvh_entry.S) makes read-only pages hold for
+ * this ring-0 code too; EFER.NXE (set there when CPUID 0x80000001 EDX bit 20
+ * says the CPU has NX) makes the no-execute bit count.  Without NX the NX bit
+ * is left out (it would be a reserved bit) and only write protection holds.
+ *
+ * Only not-present or the boot map's entries are rewritten, and the TLB is
+ * flushed once (CR3 reload) at the end.  Cost: one loop over the 512 entries
+ * of the first 2 MiB plus the few 2 MiB entries of the RAM (bench/README.md).
+ *
+ * Faults.  A 64-bit TSS whose IST1 is the fault stack (pvh_entry.S, above the
+ * boot stack), and an IDT whose 32 exception vectors go to fault_entry.S; the
+ * double fault runs on IST1, so an overflow of the boot stack, whose fault
+ * cannot be pushed on the overflowed stack, is still reported (fault.c). */
+#include <unilang/runtime.h>
+
+/* Run once at boot: small beats unrolled (the loops are bounded by memory). */
+#pragma GCC optimize("Os", "no-tree-loop-distribute-patterns")
+
+#include "pvh_private.h"
+
+#define PTE_P 0x001ull
+#define PTE_W 0x002ull
+#define PTE_PWT 0x008ull
+#define PTE_PCD 0x010ull
+#define PTE_A 0x020ull
+#define PTE_D 0x040ull
+#define PTE_PS 0x080ull
+#define PTE_NX (1ull << 63)
+
+#define PAGE 4096ull
+#define MIB2 (1ull << 21)
+#define GIB (1ull << 30)
+#define HVM_MEMMAP_TYPE_ACPI 3u
+#define HVM_MEMMAP_TYPE_NVS 4u
+
+extern uint64_t unilang_boot_pdpt[512];
+extern uint64_t unilang_boot_pd[4 * 512];
+extern uint64_t unilang_boot_pt[512];
+extern uint64_t unilang_boot_gib_pages;
+extern uint64_t unilang_gdt[5];
+extern char unilang_fault_stubs[]; /* fault_entry.S: 32 stubs, 8 bytes apart */
+
+static uint64_t nx_bit; /* PTE_NX when the CPU has NX, else 0 */
+
+/* The highest address the page directories map: with 1 GiB pages, 1..4 GiB
+ * are 1 GiB pages and only the first GiB goes through unilang_boot_pd. */
+static uint64_t pd_limit(void)
+{
+    return unilang_boot_gib_pages ? GIB : 4 * GIB;
+}
+
+/* Identity map [lo, hi) read-write, no-execute with 2 MiB pages, above the
+ * first 2 MiB (which the page table maps). */
+static void map_range(uint64_t lo, uint64_t hi)
+{
+    uint64_t i = lo >> 21;
+
+    if (hi > pd_limit())
+        hi = pd_limit();
+    if (i == 0)
+        i = 1;
+    for (; (i << 21) < hi; i++)
+        unilang_boot_pd[i] = (i << 21) | PTE_P | PTE_W | PTE_A | PTE_D | PTE_PS | nx_bit;
+    __asm__ volatile("" : : : "memory"); /* mapped before anything reads through it */
+}
+
+void unilang_map_mmio(uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi || lo >= pd_limit())
+        return; /* 1 GiB pages already map 1..4 GiB (no-execute) */
+    if (hi > pd_limit())
+        hi = pd_limit();
+    /* Only entries that are not present yet: never remap RAM.  A not-present
+     * translation is never cached, so no TLB flush is needed. */
+    for (uint64_t i = lo >> 21; (i << 21) < hi; i++)
+        if (i != 0 && !(unilang_boot_pd[i] & PTE_P))
+            unilang_boot_pd[i] = (i << 21) | PTE_P | PTE_W | PTE_PWT | PTE_PCD | PTE_A | PTE_D |
+                                 PTE_PS | nx_bit; /* uncached */
+    __asm__ volatile("" : : : "memory");
+}
+
+/* What the loader reports: the start info, memory map, command line and
+ * module list, and every RAM and ACPI range below 4 GiB. */
+static void map_memory(void)
+{
+    map_range(unilang_start_info, unilang_start_info + sizeof(struct hvm_start_info));
+    const struct hvm_start_info *si = unilang_get_start_info();
+    if (si == NULL || si->version < 1 || si->memmap_paddr == 0) {
+        map_range(0, 4 * GIB); /* no memory map: be safe, map everything */
+        return;
+    }
+    const struct hvm_memmap_table_entry *e =
+        (const struct hvm_memmap_table_entry *)(uintptr_t)si->memmap_paddr;
+    map_range(si->memmap_paddr, si->memmap_paddr + (uint64_t)si->memmap_entries * sizeof(*e));
+    if (si->cmdline_paddr != 0)
+        map_range(si->cmdline_paddr, si->cmdline_paddr + 1);
+    if (si->modlist_paddr != 0)
+        map_range(si->modlist_paddr, si->modlist_paddr +
+                  (uint64_t)si->nr_modules * sizeof(struct hvm_modlist_entry));
+    for (uint32_t i = 0; i < si->memmap_entries; i++)
+        if (e[i].type == HVM_MEMMAP_TYPE_RAM || e[i].type == HVM_MEMMAP_TYPE_ACPI ||
+            e[i].type == HVM_MEMMAP_TYPE_NVS)
+            map_range(e[i].addr, e[i].addr + e[i].size);
+}
+
+/* The first 2 MiB in 4 KiB pages, from the image's segments. */
+static void map_first_2mib(void)
+{
+    const uint64_t rw = PTE_P | PTE_W | PTE_A | PTE_D | nx_bit;
+    const uint64_t rx = PTE_P | PTE_A;
+    const uint64_t ro = PTE_P | PTE_A | nx_bit;
+    uint64_t *pt = unilang_boot_pt;
+    uint64_t a = PAGE, end;
+
+    pt[0] = 0; /* page 0 */
+    for (end = (uintptr_t)__image_start; a < end; a += PAGE)
+        pt[a >> 12] = a | rw;
+    for (end = (uintptr_t)__rodata_start; a < end; a += PAGE)
+        pt[a >> 12] = a | rx;
+    for (end = (uintptr_t)__stack_guard; a < end; a += PAGE)
+        pt[a >> 12] = a | ro;
+    pt[a >> 12] = 0; /* the guard page */
+    for (a += PAGE; a < MIB2; a += PAGE)
+        pt[a >> 12] = a | rw;
+}
+
+/* 64-bit TSS: only IST1 is used (ring 0 only, no I/O bitmap). */
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iopb;
+} __attribute__((packed));
+_Static_assert(sizeof(struct tss) == 104, "TSS layout");
+
+static struct tss tss __attribute__((aligned(16)));
+static uint64_t idt[32 * 2] __attribute__((aligned(16)));
+
+#define TSS_SELECTOR 0x18
+#define CODE_SELECTOR 0x08
+#define VEC_DOUBLE_FAULT 8
+
+static void set_up_faults(void)
+{
+    uint64_t base = (uintptr_t)&tss;
+    uint64_t limit = sizeof(tss) - 1;
+
+    tss.ist[0] = (uintptr_t)unilang_fault_stack_top;
+    tss.iopb = sizeof(tss);
+    /* available 64-bit TSS (type 9), present; written while the GDT's page is
+     * still writable (the boot map), before ltr marks it busy */
+    unilang_gdt[3] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 |
+                     ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
+    unilang_gdt[4] = base >> 32;
+    __asm__ volatile("ltr %w0" : : "r"(TSS_SELECTOR) : "memory");
+
+    for (unsigned v = 0; v < 32; v++) {
+        uint64_t h = (uintptr_t)unilang_fault_stubs + 8 * v;
+        uint64_t ist = v == VEC_DOUBLE_FAULT ? 1 : 0;
+        /* interrupt gate (type 14), present, DPL 0 */
+        idt[2 * v] = (h & 0xffff) | (uint64_t)CODE_SELECTOR << 16 | ist << 32 | 0x8eull << 40 |
+                     ((h >> 16) & 0xffff) << 48;
+        idt[2 * v + 1] = h >> 32;
+    }
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) idtr = {sizeof(idt) - 1, (uintptr_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(idtr) : "memory");
+}
+
+void unilang_protect(void)
+{
+    uint32_t a, b, c, d;
+
+    unilang_cpuid(0x80000000u, 0, &a, &b, &c, &d);
+    if (a >= 0x80000001u) {
+        unilang_cpuid(0x80000001u, 0, &a, &b, &c, &d);
+        if (d & (1u << 20))
+            nx_bit = PTE_NX; /* pvh_entry.S set EFER.NXE on the same test */
+    }
+    set_up_faults(); /* writes the GDT: before it becomes read-only */
+
+    map_first_2mib();
+    unilang_boot_pd[0] = (uintptr_t)unilang_boot_pt | PTE_P | PTE_W | PTE_A;
+    map_range(0, (uintptr_t)__image_end); /* .bss beyond 2 MiB: no-execute now */
+    map_memory();
+    if (unilang_boot_gib_pages) {
+        unilang_boot_pdpt[0] = (uintptr_t)unilang_boot_pd | PTE_P | PTE_W | PTE_A;
+        for (int i = 1; i < 4; i++)
+            unilang_boot_pdpt[i] |= nx_bit;
+    }
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0\n\tmov %0, %%cr3" : "=r"(cr3) : : "memory"); /* flush */
+}
