@@ -8,7 +8,8 @@
  * .bss, so the image needs no file-backed .data), map memory identity in
  * page tables there (all of 0..4 GiB as four 1 GiB pages when CPUID says
  * the CPU has them; otherwise only 0..__image_end in 2 MiB pages, usually
- * one entry, and boot.c maps the rest from 64-bit code), enable PAE,
+ * one entry, and protect.c replaces this map from
+ * 64-bit code with the final one: W^X, guard page, page 0 unmapped), enable PAE,
  * EFER.LME (+NXE when the CPU has NX), paging, load a 64-bit GDT, far jump
  * to 64-bit code.  64-bit part: segments, a 16 KiB stack (above an unmapped
  * guard page once protect.c has built the final page tables), zero .bss
@@ -160,7 +161,7 @@ _start32:
          * directories of 0..4 GiB (contiguous: entry i maps i * 2 MiB) with
          * 2 MiB pages from 0 up to __image_end (page aligned; one iteration
          * for an image below 2 MiB).  Every other entry is zero (see the
-         * top): boot.c maps the rest of the RAM from 64-bit code. */
+         * top): protect.c maps the rest of the RAM from 64-bit code. */
         movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
         testl   $(1 << 26), %esi
         jz      2f
