@@ -4,7 +4,7 @@
 
 int main(void)
 {
-    unsigned char *code = malloc(16);
+    unsigned char *code = calloc(1, 16); /* calloc: keeps the string library in use */
 
     if (code == NULL)
         return 1;

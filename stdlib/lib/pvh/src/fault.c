@@ -113,6 +113,8 @@ static const char *region(uint64_t a)
         return "data";
     if (a < (uintptr_t)__image_end)
         return "bss";
+    if (a < (uintptr_t)__heap_floor)
+        return "unmapped RAM";
     if (in_ram(a)) {
 #ifdef UNILANG_HAVE_HEAP
         return "heap";

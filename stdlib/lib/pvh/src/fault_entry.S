@@ -24,7 +24,7 @@
 
         .section .text.unilang_fault, "ax", @progbits
         .code64
-        .balign 8
+        .balign 256                     /* the 256 bytes of stubs share bits 16..63 */
         .globl  unilang_fault_stubs
         .type   unilang_fault_stubs, @function
 unilang_fault_stubs:

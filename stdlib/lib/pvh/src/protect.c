@@ -6,16 +6,18 @@
  * page-aligned symbols of the linker script:
  *
  *   0 .. 4 KiB                      not mapped (null pointers fault)
- *   4 KiB .. 1 MiB                  read-write, no-execute (the loader's start
- *                                   info, memory map, command line; ACPI)
+ *   4 KiB .. __image_start          not mapped, except the pages of the
+ *                                   loader's start info, memory map, command
+ *                                   line and module list: read-write, no-execute
  *   __image_start .. __rodata_start read + execute (headers and code)
  *   __rodata_start .. __stack_guard read-only, no-execute (rodata, the init
  *                                   table, the symbol table, the notes, the GDT)
  *   __stack_guard (4 KiB)           not mapped: the guard page below the stack
  *   __stack_bottom .. __image_end   read-write, no-execute (the stacks, .data,
  *                                   .bss with the page tables)
- *   __image_end .. 2 MiB, and every RAM range of the memory map (the heap)
- *                                   read-write, no-execute
+ *   __image_end .. __heap_floor     not mapped (the rest of the first 2 MiB)
+ *   RAM from __heap_floor (2 MiB aligned) up, ACPI ranges: read-write,
+ *                                   no-execute, 2 MiB pages (the heap's RAM)
  *   device memory (unilang_map_mmio) read-write, no-execute, uncached
  *
  * The first 2 MiB use one page table of 4 KiB pages (the linker script
@@ -26,9 +28,12 @@
  * says the CPU has NX) makes the no-execute bit count.  Without NX the NX bit
  * is left out (it would be a reserved bit) and only write protection holds.
  *
- * Only not-present or the boot map's entries are rewritten, and the TLB is
- * flushed once (CR3 reload) at the end.  Cost: one loop over the 512 entries
- * of the first 2 MiB plus the few 2 MiB entries of the RAM (bench/README.md).
+ * Cost.  Only the image's pages (a few dozen) and the loader's few get 4 KiB
+ * entries; the RAM gets one 2 MiB entry per 2 MiB (8 for 16 MiB); the TLB is
+ * flushed once (CR3 reload) at the end.  Each page-table write is expensive
+ * under nested KVM (tens of microseconds: a guest without EPT write-traps
+ * its page tables), which is why the RAM below the heap floor is left
+ * unmapped rather than filled page by page (bench/README.md).
  *
  * Faults.  A 64-bit TSS whose IST1 is the fault stack (pvh_entry.S, above the
  * boot stack), and an IDT whose 32 exception vectors go to fault_entry.S; the
@@ -36,7 +41,7 @@
  * cannot be pushed on the overflowed stack, is still reported (fault.c). */
 #include <unilang/runtime.h>
 
-/* Run once at boot: small beats unrolled (the loops are bounded by memory). */
+/* Run once at boot: small beats unrolled (the loops are short). */
 #pragma GCC optimize("Os", "no-tree-loop-distribute-patterns")
 
 #include "pvh_private.h"
@@ -87,6 +92,23 @@ static void map_range(uint64_t lo, uint64_t hi)
     __asm__ volatile("" : : : "memory"); /* mapped before anything reads through it */
 }
 
+/* Identity map [lo, hi) with 4 KiB pages of the first 2 MiB (never page 0). */
+static void map_4k(uint64_t lo, uint64_t hi, uint64_t flags)
+{
+    if (hi > MIB2)
+        hi = MIB2;
+    for (uint64_t a = lo & ~(PAGE - 1); a < hi; a += PAGE)
+        if (a != 0)
+            unilang_boot_pt[a >> 12] = a | flags;
+}
+
+/* [lo, hi) read-write, no-execute: 4 KiB pages below 2 MiB, 2 MiB above. */
+static void map_data(uint64_t lo, uint64_t hi)
+{
+    map_4k(lo, hi, PTE_P | PTE_W | PTE_A | PTE_D | nx_bit);
+    map_range(lo, hi);
+}
+
 void unilang_map_mmio(uint64_t lo, uint64_t hi)
 {
     if (lo >= hi || lo >= pd_limit())
@@ -103,10 +125,12 @@ void unilang_map_mmio(uint64_t lo, uint64_t hi)
 }
 
 /* What the loader reports: the start info, memory map, command line and
- * module list, and every RAM and ACPI range below 4 GiB. */
+ * module list (wherever they are), and every RAM and ACPI range below 4 GiB
+ * from 2 MiB up (RAM below 2 MiB outside the image stays unmapped: the heap
+ * starts at __heap_floor). */
 static void map_memory(void)
 {
-    map_range(unilang_start_info, unilang_start_info + sizeof(struct hvm_start_info));
+    map_data(unilang_start_info, unilang_start_info + sizeof(struct hvm_start_info));
     const struct hvm_start_info *si = unilang_get_start_info();
     if (si == NULL || si->version < 1 || si->memmap_paddr == 0) {
         map_range(0, 4 * GIB); /* no memory map: be safe, map everything */
@@ -114,37 +138,27 @@ static void map_memory(void)
     }
     const struct hvm_memmap_table_entry *e =
         (const struct hvm_memmap_table_entry *)(uintptr_t)si->memmap_paddr;
-    map_range(si->memmap_paddr, si->memmap_paddr + (uint64_t)si->memmap_entries * sizeof(*e));
+    map_data(si->memmap_paddr, si->memmap_paddr + (uint64_t)si->memmap_entries * sizeof(*e));
     if (si->cmdline_paddr != 0)
-        map_range(si->cmdline_paddr, si->cmdline_paddr + 1);
+        map_data(si->cmdline_paddr, si->cmdline_paddr + 1);
     if (si->modlist_paddr != 0)
-        map_range(si->modlist_paddr, si->modlist_paddr +
-                  (uint64_t)si->nr_modules * sizeof(struct hvm_modlist_entry));
+        map_data(si->modlist_paddr, si->modlist_paddr +
+                 (uint64_t)si->nr_modules * sizeof(struct hvm_modlist_entry));
     for (uint32_t i = 0; i < si->memmap_entries; i++)
         if (e[i].type == HVM_MEMMAP_TYPE_RAM || e[i].type == HVM_MEMMAP_TYPE_ACPI ||
             e[i].type == HVM_MEMMAP_TYPE_NVS)
             map_range(e[i].addr, e[i].addr + e[i].size);
 }
 
-/* The first 2 MiB in 4 KiB pages, from the image's segments. */
-static void map_first_2mib(void)
+/* The image's pages of the first 2 MiB, from its segments.  Every other
+ * entry of the page table stays zero (the loader zeroes .bss): page 0, the
+ * guard page, RAM nothing uses. */
+static void map_image(void)
 {
-    const uint64_t rw = PTE_P | PTE_W | PTE_A | PTE_D | nx_bit;
-    const uint64_t rx = PTE_P | PTE_A;
-    const uint64_t ro = PTE_P | PTE_A | nx_bit;
-    uint64_t *pt = unilang_boot_pt;
-    uint64_t a = PAGE, end;
-
-    pt[0] = 0; /* page 0 */
-    for (end = (uintptr_t)__image_start; a < end; a += PAGE)
-        pt[a >> 12] = a | rw;
-    for (end = (uintptr_t)__rodata_start; a < end; a += PAGE)
-        pt[a >> 12] = a | rx;
-    for (end = (uintptr_t)__stack_guard; a < end; a += PAGE)
-        pt[a >> 12] = a | ro;
-    pt[a >> 12] = 0; /* the guard page */
-    for (a += PAGE; a < MIB2; a += PAGE)
-        pt[a >> 12] = a | rw;
+    map_4k((uintptr_t)__image_start, (uintptr_t)__rodata_start, PTE_P | PTE_A);
+    map_4k((uintptr_t)__rodata_start, (uintptr_t)__stack_guard, PTE_P | PTE_A | nx_bit);
+    map_4k((uintptr_t)__stack_bottom, (uintptr_t)__image_end,
+           PTE_P | PTE_W | PTE_A | PTE_D | nx_bit);
 }
 
 /* 64-bit TSS: only IST1 is used (ring 0 only, no I/O bitmap). */
@@ -180,14 +194,15 @@ static void set_up_faults(void)
     unilang_gdt[4] = base >> 32;
     __asm__ volatile("ltr %w0" : : "r"(TSS_SELECTOR) : "memory");
 
-    for (unsigned v = 0; v < 32; v++) {
-        uint64_t h = (uintptr_t)unilang_fault_stubs + 8 * v;
-        uint64_t ist = v == VEC_DOUBLE_FAULT ? 1 : 0;
-        /* interrupt gate (type 14), present, DPL 0 */
-        idt[2 * v] = (h & 0xffff) | (uint64_t)CODE_SELECTOR << 16 | ist << 32 | 0x8eull << 40 |
-                     ((h >> 16) & 0xffff) << 48;
-        idt[2 * v + 1] = h >> 32;
-    }
+    /* Interrupt gates (type 14), present, DPL 0.  The stubs are 8 bytes apart
+     * in one 256-byte aligned block below 4 GiB (fault_entry.S): gate v is
+     * gate 0 plus 8 * v, and every high half stays zero (.bss). */
+    uint64_t h = (uintptr_t)unilang_fault_stubs;
+    uint64_t gate = (h & 0xffff) | (uint64_t)CODE_SELECTOR << 16 | 0x8eull << 40 |
+                    ((h >> 16) & 0xffff) << 48;
+    for (unsigned v = 0; v < 32; v++, gate += 8)
+        idt[2 * v] = gate;
+    idt[2 * VEC_DOUBLE_FAULT] |= 1ull << 32; /* IST1: the fault stack */
     struct {
         uint16_t limit;
         uint64_t base;
@@ -207,7 +222,7 @@ void unilang_protect(void)
     }
     set_up_faults(); /* writes the GDT: before it becomes read-only */
 
-    map_first_2mib();
+    map_image();
     unilang_boot_pd[0] = (uintptr_t)unilang_boot_pt | PTE_P | PTE_W | PTE_A;
     map_range(0, (uintptr_t)__image_end); /* .bss beyond 2 MiB: no-execute now */
     map_memory();
