@@ -65,6 +65,7 @@ extern uint64_t unilang_boot_pdpt[512];
 extern uint64_t unilang_boot_pd[4 * 512];
 extern uint64_t unilang_boot_pt[512];
 extern uint64_t unilang_boot_gib_pages;
+extern uint64_t unilang_boot_ext_edx;
 extern uint64_t unilang_gdt[5];
 extern char unilang_fault_stubs[]; /* fault_entry.S: 32 stubs, 8 bytes apart */
 
@@ -212,14 +213,9 @@ static void set_up_faults(void)
 
 void unilang_protect(void)
 {
-    uint32_t a, b, c, d;
-
-    unilang_cpuid(0x80000000u, 0, &a, &b, &c, &d);
-    if (a >= 0x80000001u) {
-        unilang_cpuid(0x80000001u, 0, &a, &b, &c, &d);
-        if (d & (1u << 20))
-            nx_bit = PTE_NX; /* pvh_entry.S set EFER.NXE on the same test */
-    }
+    /* CPUID 0x80000001 EDX as pvh_entry.S read it (a cpuid is a VM exit) */
+    if (unilang_boot_ext_edx & (1u << 20))
+        nx_bit = PTE_NX; /* pvh_entry.S set EFER.NXE on the same test */
     set_up_faults(); /* writes the GDT: before it becomes read-only */
 
     map_image();

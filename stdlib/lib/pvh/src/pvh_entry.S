@@ -107,6 +107,9 @@ unilang_boot_pt:
         .globl  unilang_boot_gib_pages
 unilang_boot_gib_pages:
         .skip   8
+        .globl  unilang_boot_ext_edx
+unilang_boot_ext_edx:                   /* CPUID 0x80000001 EDX (0 without the leaf) */
+        .skip   8
         .globl  unilang_start_info
         .type   unilang_start_info, @object
         .size   unilang_start_info, 8
@@ -156,6 +159,7 @@ _start32:
         movl    $0x80000001, %eax
         cpuid
 1:      movl    %edx, %esi
+        movl    %edx, unilang_boot_ext_edx      /* for protect.c: no second cpuid */
 
         /* PML4[0] -> PDPT.  PDPT[0..3] = 1 GiB pages, or -> four page
          * directories of 0..4 GiB (contiguous: entry i maps i * 2 MiB) with
