@@ -101,7 +101,8 @@ def test_build_progress_is_streamed(tmp_path: Path) -> None:
     r = unilang("build", "examples/hello/hello.uni", "-o", str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr
     progress = [l for l in r.stderr.splitlines() if l.startswith("[")]
-    assert progress[-1].startswith("[8/8] LD hello.elf")
+    assert progress[-1] == "[2/2] LD hello.elf hello.debug.elf"  # after the first link
+    assert "LD unilang_pass1.elf" in progress[-3]
     assert r.stderr.rstrip().endswith("libraries)")
 
 

@@ -299,7 +299,7 @@ class Builder:
             _write_if_changed(self.work / rel, data)
         self._remove_stale_copies(set(copies))
 
-        from .emit import cgen
+        from .emit import cgen, symtab
         from .emit.templates import render
 
         init_order = [res.selected[n].library.c_name for n in res.order
@@ -315,7 +315,9 @@ class Builder:
             "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
                                   backend=res.backend, cc=self.toolchain.cc_words, ld=self.tools["ld"],
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
-                                  image=self.image_name, debug_image=self.debug_name).encode(),
+                                  image=self.image_name, debug_image=self.debug_name,
+                                  pass1=symtab.PASS1, symtab_src=symtab.SOURCE,
+                                  symtab_obj=symtab.OBJECT).encode(),
         }
         if res.app.files_span is not None:
             generated["gen/unilang_files.S"] = self.files_source(sealed).encode()
@@ -393,8 +395,39 @@ class Builder:
                         os.unlink(Path(dirpath) / n)
 
     def ninja(self) -> bool:
+        """Build the image in two passes: the first link, the fault report's
+        symbol table from it (``unilang.emit.symtab``), then the image."""
+        from .emit import symtab
+
+        if not self._ninja([symtab.PASS1]):
+            return False
+        self.write_symtab()
+        return self._ninja([]) and self.check_symtab()
+
+    def write_symtab(self) -> None:
+        """gen/unilang_symtab.S from the first link (``unilang.emit.symtab``)."""
+        from .emit import symtab
+
+        pass1 = (self.work / symtab.PASS1).read_bytes()
+        _write_if_changed(self.work / symtab.SOURCE, symtab.source(pass1).encode())
+
+    def check_symtab(self) -> bool:
+        """Whether the final link's functions are where the table says (U0202 if not)."""
+        from .emit import symtab
+
+        pass1 = (self.work / symtab.PASS1).read_bytes()
+        moved = symtab.mismatch(pass1, (self.work / self.debug_name).read_bytes())
+        if moved is not None:
+            self.fail("U0202", f"the {self.res.backend} image of `{self.res.app.name}` failed "
+                      "verification", notes=(moved,),
+                      help="the symbol table of the fault report would name the wrong "
+                           "functions; no image was written to the output directory")
+            return False
+        return True
+
+    def _ninja(self, targets: list[str]) -> bool:
         """Run ninja in the work tree, streaming its progress lines as they come."""
-        cmd = [self.tools["ninja"], "-C", str(self.work)]
+        cmd = [self.tools["ninja"], "-C", str(self.work), *targets]
         if self.jobs is not None:
             cmd += ["-j", str(self.jobs)]
         env = dict(os.environ, NINJA_STATUS="[%f/%t] ")

@@ -342,8 +342,8 @@ docs/build.md, "Adding a backend"."""),
     _c("U0208", "error", "memory smaller than the image", """
 The linked image does not fit in the app's `memory`. The image is loaded at
 1 MiB and its footprint runs from address 0 to the end of its highest
-loaded segment, which includes `.bss` and, in it, the boot stack and the
-page tables. With less RAM than that the guest still boots, but its writes
+loaded segment, which includes the stacks and `.bss` with, in it, the page
+tables. With less RAM than that the guest still boots, but its writes
 above the end of RAM are lost or it triple-faults, so the build stops
 after linking and writes nothing to the output directory. A large static
 array is the usual cause; raise `memory` (the help gives the smallest whole

@@ -115,8 +115,9 @@ def footprint(facts: ImageFacts) -> int:
     """The guest RAM an image needs, from physical address 0: up to the end of its
     highest PT_LOAD segment, page aligned (where the linker script puts
     ``__image_end``).  Everything the runtime needs at a fixed place is in that
-    range: the boot stack and the page tables are in .bss (``pvh_entry.S``'s boot
-    area), and the PVH start info, memory map and command line are the loader's,
+    range: the stacks are a segment of their own (above their guard page), the
+    page tables are in .bss (``pvh_entry.S``'s boot area), and the PVH start
+    info, memory map and command line are the loader's,
     in low memory.  The heap is not: it takes whatever RAM the memory map reports
     above ``__image_end``, so it has no fixed size to add."""
     return -(-facts.load_end // PAGE) * PAGE

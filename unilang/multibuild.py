@@ -285,6 +285,8 @@ def _build_pending(pending: list[Output], base: Path, jobs: int | None, log: IO[
                        help="the compiler's messages are above; earlier outputs are "
                             "untouched")
                 continue
+            if not b.check_symtab():  # U0202, as in a single build
+                continue
             try:
                 o.result = b.finish(o.program)
             except OutputRefused as exc:
@@ -327,11 +329,31 @@ def _run_graph(ready: list[Output], folder: Path, tools: dict[str, str], jobs: i
     from .emit.templates import render
     from . import paths
 
+    from .emit import symtab
+
     text = render([paths.stdlib_dir() / "templates"], "set.ninja.j2", builds=ready,
-                  ld=tools["ld"], ldflags=LDFLAGS)
+                  ld=tools["ld"], ldflags=LDFLAGS, pass1=symtab.PASS1,
+                  symtab_src=symtab.SOURCE, symtab_obj=symtab.OBJECT)
     folder.mkdir(parents=True, exist_ok=True)
     _write_if_changed(folder / "build.ninja", text.encode())
-    cmd = [tools["ninja"], "-C", str(folder), "-k", "0"]
+    # two passes, as in a single build: every first link, then (each output's
+    # fault-report symbol table written from it) every image
+    failed = _run_phase(ready, folder, tools, jobs, fds, log,
+                        [o.abs(symtab.PASS1) for o in ready])
+    second = [o for o in ready if o.n not in failed]
+    for o in second:
+        o.builder.write_symtab()
+    if second:
+        failed.update(_run_phase(second, folder, tools, jobs, fds, log,
+                                 [o.abs(o.image) for o in second]))
+    return failed
+
+
+def _run_phase(ready: list[Output], folder: Path, tools: dict[str, str], jobs: int | None,
+               fds: list[int], log: IO[str], targets: list[str]) -> dict[int, list[str]]:
+    """Run the set's graph up to ``targets``; the outputs that failed, each with
+    the lines ninja printed for its failed steps."""
+    cmd = [tools["ninja"], "-C", str(folder), "-k", "0", *targets]
     if jobs is not None:
         cmd += ["-j", str(jobs)]
     env = dict(os.environ, NINJA_STATUS="[%f/%t] ")
@@ -357,7 +379,7 @@ def _run_graph(ready: list[Output], folder: Path, tools: dict[str, str], jobs: i
     if proc.returncode == 0:
         return {}
     # which outputs still have work to do: those failed (a dry run runs nothing)
-    dry = subprocess.run([tools["ninja"], "-C", str(folder), "-n", "-k", "0"],
+    dry = subprocess.run([tools["ninja"], "-C", str(folder), "-n", "-k", "0", *targets],
                          capture_output=True, text=True, errors="replace", check=False,
                          env=env, stdin=subprocess.DEVNULL)
     labels = {o.label: o.n for o in ready}

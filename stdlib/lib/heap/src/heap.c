@@ -3,7 +3,8 @@
  * The part above "PVH arena discovery" is pure C (host-testable): it only
  * needs heap_add_region(ptr, size).  heap_init() (init table entry of the
  * "heap" library) picks the arena from the PVH start-info memory map: the
- * largest type-1 (RAM) range above __image_end and below 4 GiB (the identity
+ * largest type-1 (RAM) range above __heap_floor (the end of the image rounded
+ * up to 2 MiB, the RAM that pvh maps for general use) and below 4 GiB (the identity
  * map), avoiding the start info, memory map, command line and modules, and
  * capped at UNILANG_PARAM_HEAP_MAX_SIZE bytes (heap.max_size).
  *
@@ -315,7 +316,7 @@ void *UHEAP(aligned_alloc)(size_t align, size_t n)
 #ifndef UNILANG_HEAP_HOST_TEST
 #include <unilang/runtime.h>
 
-extern char __image_end[];
+extern char __heap_floor[];
 
 void heap_init(void);
 
@@ -396,7 +397,7 @@ void heap_init(void)
         if (mm[i].type != HVM_MEMMAP_TYPE_RAM)
             continue;
         uint64_t lo = mm[i].addr, hi = mm[i].addr + mm[i].size;
-        uint64_t img = (uint64_t)(uintptr_t)__image_end;
+        uint64_t img = (uint64_t)(uintptr_t)__heap_floor;
         if (lo < img)
             lo = img;
         if (hi > 0x100000000ull) /* identity map covers 4 GiB */

@@ -8,10 +8,12 @@
  * .bss, so the image needs no file-backed .data), map memory identity in
  * page tables there (all of 0..4 GiB as four 1 GiB pages when CPUID says
  * the CPU has them; otherwise only 0..__image_end in 2 MiB pages, usually
- * one entry, and boot.c maps the rest from 64-bit code), enable PAE,
+ * one entry, and protect.c replaces this map from
+ * 64-bit code with the final one: W^X, guard page, page 0 unmapped), enable PAE,
  * EFER.LME (+NXE when the CPU has NX), paging, load a 64-bit GDT, far jump
- * to 64-bit code.  64-bit part: segments, a 16 KiB stack, zero .bss except
- * the boot area, enable write-back caching via the MTRRs if nobody did,
+ * to 64-bit code.  64-bit part: segments, a 16 KiB stack (above an unmapped
+ * guard page once protect.c has built the final page tables), zero .bss
+ * except the boot area, enable write-back caching via the MTRRs if nobody did,
  * call unilang_boot_main (which never returns).
  *
  * Boot time: the 32-bit part is kept to a few dozen instructions.  Some
@@ -54,6 +56,7 @@
 #define PTE_PS   0x080
 
 #define BOOT_STACK_SIZE 16384
+#define FAULT_STACK_SIZE 4096
 
 /* ---- PVH ELF note: XEN_ELFNOTE_PHYS32_ENTRY (18) = 32-bit entry address ---- */
         .section .note.Xen, "a", @note
@@ -65,13 +68,19 @@
         .long   _start32        /* desc */
         .balign 4
 
-/* ---- GDT (accessed bits preset so the CPU never writes it) ---- */
+/* ---- GDT (accessed bits preset so the CPU never writes it) ----
+ * In read-only data: protect.c fills the TSS descriptor (0x18) and loads the
+ * task register while the boot page tables still map everything writable;
+ * after that nothing writes the GDT (ltr's busy bit is set by then). */
         .section .rodata.unilang_gdt, "a", @progbits
         .balign 16
+        .globl  unilang_gdt
+unilang_gdt:
 gdt64:
         .quad   0                       /* 0x00 null */
         .quad   0x00af9b000000ffff      /* 0x08 code: 64-bit, DPL0, present */
         .quad   0x00cf93000000ffff      /* 0x10 data: 4 GiB flat, writable */
+        .quad   0, 0                    /* 0x18 64-bit TSS (16 bytes), filled in protect.c */
 gdt64_end:
         .balign 8
 gdt64_ptr:
@@ -92,8 +101,14 @@ boot_pdpt:
 unilang_boot_pd:
 boot_pd:
         .skip   4 * 4096                /* 0..4 GiB in 2 MiB pages, without 1 GiB pages */
+        .globl  unilang_boot_pt
+unilang_boot_pt:
+        .skip   4096                    /* 0..2 MiB in 4 KiB pages (protect.c) */
         .globl  unilang_boot_gib_pages
 unilang_boot_gib_pages:
+        .skip   8
+        .globl  unilang_boot_ext_edx
+unilang_boot_ext_edx:                   /* CPUID 0x80000001 EDX (0 without the leaf) */
         .skip   8
         .globl  unilang_start_info
         .type   unilang_start_info, @object
@@ -105,11 +120,22 @@ unilang_start_info:
         .size   unilang_tsc_entry, 8
 unilang_tsc_entry:
         .skip   8
-        .balign 16
-boot_stack:
-        .skip   BOOT_STACK_SIZE
-boot_stack_top:
 boot_area_end:
+
+/* ---- the stacks: right above the unmapped guard page (see the linker
+ * script), the boot stack, then the stack the double-fault handler runs on
+ * (IST1), so a stack overflow is still reported ---- */
+        .section .bss.unilang_stack, "aw", @nobits
+        .balign 4096
+        .globl  unilang_boot_stack
+unilang_boot_stack:
+        .skip   BOOT_STACK_SIZE
+        .globl  unilang_boot_stack_top
+unilang_boot_stack_top:
+boot_stack_top:
+        .skip   FAULT_STACK_SIZE
+        .globl  unilang_fault_stack_top
+unilang_fault_stack_top:
 
 /* ---- code ---- */
         .section .text.boot, "ax", @progbits
@@ -133,12 +159,13 @@ _start32:
         movl    $0x80000001, %eax
         cpuid
 1:      movl    %edx, %esi
+        movl    %edx, unilang_boot_ext_edx      /* for protect.c: no second cpuid */
 
         /* PML4[0] -> PDPT.  PDPT[0..3] = 1 GiB pages, or -> four page
          * directories of 0..4 GiB (contiguous: entry i maps i * 2 MiB) with
          * 2 MiB pages from 0 up to __image_end (page aligned; one iteration
          * for an image below 2 MiB).  Every other entry is zero (see the
-         * top): boot.c maps the rest of the RAM from 64-bit code. */
+         * top): protect.c maps the rest of the RAM from 64-bit code. */
         movl    $boot_pdpt + (PTE_P | PTE_W), boot_pml4
         testl   $(1 << 26), %esi
         jz      2f
