@@ -295,3 +295,37 @@ def test_guest_reads_its_files(tmp_path: Path) -> None:
         data = (app / "www" / rel).read_bytes()
         want += [rel, str(f["type"]), f"{len(data):08x}", fnv(data)]
     assert r.stdout.splitlines() == want
+
+
+@needs_tools
+@needs_qemu
+def test_sealed_files_are_read_only_at_run_time_beyond_2_mib(tmp_path: Path) -> None:
+    """Files of any size sit in a read-only segment of their own (2 MiB aligned,
+    after the image's other segments): 3 MiB of them link, read back, and a write
+    into them is a page fault the report names (exit 125)."""
+    (tmp_path / "www").mkdir()
+    blob = bytes((i * 7 + (i >> 8)) & 0xff for i in range(3 << 20))
+    (tmp_path / "www" / "big.bin").write_bytes(blob)
+    (tmp_path / "main.c").write_text(
+        "#include <unilang/files.h>\n#include <stdio.h>\n"
+        "int main(void) {\n"
+        "    const struct unilang_file *f = unilang_file_find(\"big.bin\", 7);\n"
+        "    if (!f) return 1;\n"
+        "    unsigned sum = 0;\n"
+        "    for (uint32_t i = 0; i < f->size; i++) sum = sum * 31 + f->data[i];\n"
+        "    printf(\"size %u sum %08x\\n\", (unsigned)f->size, sum);\n"
+        "    ((volatile unsigned char *)f->data)[f->size - 1] = 0;\n"
+        "    printf(\"written\\n\");\n"
+        "    return 0;\n}\n")
+    (tmp_path / "big.uni").write_text(
+        'app big {\n    sources = ["main.c"];\n    requires = [files, fmt.printf];\n'
+        '    files = ["www"];\n    memory = 32 MiB;\n}\n')
+    r = unilang("run", "big.uni", "-b", "kvm", "--timeout", "240", cwd=tmp_path, timeout=400)
+    s = 0
+    for byte in blob:
+        s = (s * 31 + byte) & 0xffffffff
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"size {len(blob)} sum {s:08x}", r.stdout + r.stderr
+    assert "written" not in r.stdout
+    assert r.returncode == 125, r.stderr
+    assert "unilang: fault: page fault: write to read-only memory at " in r.stdout

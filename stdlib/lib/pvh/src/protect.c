@@ -15,6 +15,8 @@
  *   __stack_guard (4 KiB)           not mapped: the guard page below the stack
  *   __stack_bottom .. __image_end   read-write, no-execute (the stacks, .data,
  *                                   .bss with the page tables)
+ *   __sealed_start .. __sealed_end  read-only, no-execute, 2 MiB pages (the
+ *                                   sealed files of `files`, when there are any)
  *   __image_end .. __heap_floor     not mapped (the rest of the first 2 MiB)
  *   RAM from __heap_floor (2 MiB aligned) up, ACPI ranges: read-write,
  *                                   no-execute, 2 MiB pages (the heap's RAM)
@@ -162,6 +164,20 @@ static void map_image(void)
            PTE_P | PTE_W | PTE_A | PTE_D | nx_bit);
 }
 
+/* The sealed files (`files`): read-only, no-execute, 2 MiB pages.  The linker
+ * script aligns them to 2 MiB at both ends, above the first 2 MiB; after
+ * map_memory(), which mapped that RAM read-write. */
+static void map_sealed(void)
+{
+    uint64_t lo = (uintptr_t)__sealed_start, hi = (uintptr_t)__sealed_end;
+
+    if (hi > pd_limit())
+        hi = pd_limit(); /* the linker script keeps the image below 3 GiB */
+    for (uint64_t i = lo >> 21; i != 0 && (i << 21) < hi; i++)
+        unilang_boot_pd[i] = (i << 21) | PTE_P | PTE_A | PTE_PS | nx_bit;
+    __asm__ volatile("" : : : "memory");
+}
+
 /* 64-bit TSS: only IST1 is used (ring 0 only, no I/O bitmap). */
 struct tss {
     uint32_t reserved0;
@@ -222,6 +238,7 @@ void unilang_protect(void)
     unilang_boot_pd[0] = (uintptr_t)unilang_boot_pt | PTE_P | PTE_W | PTE_A;
     map_range(0, (uintptr_t)__image_end); /* .bss beyond 2 MiB: no-execute now */
     map_memory();
+    map_sealed();
     if (unilang_boot_gib_pages) {
         unilang_boot_pdpt[0] = (uintptr_t)unilang_boot_pd | PTE_P | PTE_W | PTE_A;
         for (int i = 1; i < 4; i++)

@@ -10,7 +10,8 @@
 
 /* Page-aligned boundaries from the linker script (pvh-image.lds.j2). */
 extern char __image_start[], __rodata_start[], __stack_guard[], __stack_bottom[],
-    __stack_end[], __bss_start[], __image_end[], __heap_floor[];
+    __stack_end[], __bss_start[], __image_end[], __heap_floor[],
+    __sealed_start[], __sealed_end[];
 /* pvh_entry.S */
 extern char unilang_boot_stack_top[], unilang_fault_stack_top[];
 
