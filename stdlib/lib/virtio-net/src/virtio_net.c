@@ -93,8 +93,7 @@ int unilang_link_send(const void *frame, unsigned len)
     uint16_t id = tx_free[--tx_nfree];
     uint8_t *b = txbuf[id];
     for (unsigned i = 0; i < HDR; i++) b[i] = 0;
-    const uint8_t *f = frame;
-    for (unsigned i = 0; i < len; i++) b[HDR + i] = f[i];
+    unilang_link_copy(b + HDR, frame, len);
     txq.desc[id].addr = (uintptr_t)b;
     txq.desc[id].len = HDR + len;
     txq.desc[id].flags = 0;
