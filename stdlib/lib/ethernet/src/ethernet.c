@@ -85,8 +85,7 @@ int unilang_eth_send(const uint8_t dst[6], uint16_t ethertype, const void *paylo
         frame[6 + i] = unilang_link_mac[i];
     }
     unilang_put16(frame + 12, ethertype);
-    const uint8_t *p = payload;
-    for (unsigned i = 0; i < len; i++) frame[UNILANG_ETH_HLEN + i] = p[i];
+    unilang_link_copy(frame + UNILANG_ETH_HLEN, payload, len);
     unsigned n = UNILANG_ETH_HLEN + len;
     for (; n < MIN_FRAME; n++) frame[n] = 0;
     if (unilang_link_send(frame, n) < 0) return -1;

@@ -16,7 +16,7 @@ static void input(uint32_t src, uint32_t dst, const uint8_t *p, unsigned len)
         s->icmp_drop_type++;
         return;
     }
-    for (unsigned i = 0; i < len; i++) reply[i] = p[i];
+    unilang_link_copy(reply, p, len);
     reply[0] = 0;
     unilang_put16(reply + 2, 0);
     unilang_put16(reply + 2, unilang_csum_fold(unilang_csum_add(0, reply, len)));

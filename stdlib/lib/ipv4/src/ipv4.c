@@ -17,18 +17,58 @@ static struct {
 static unsigned nhandlers;
 static uint8_t packet[UNILANG_IPV4_HLEN + UNILANG_IPV4_MAX_PAYLOAD];
 
+typedef uint64_t unilang_u64_unaligned __attribute__((aligned(1), may_alias));
+typedef uint32_t unilang_u32_unaligned __attribute__((aligned(1), may_alias));
+typedef uint16_t unilang_u16_unaligned __attribute__((aligned(1), may_alias));
+
+/* The Internet checksum (RFC 1071) of p[0..len), added to `sum`.  The
+ * ones'-complement sum does not depend on byte order (RFC 1071, 2.B), so
+ * the data is summed as little-endian 64-bit words with end-around carry,
+ * four words per loop iteration in one add-with-carry chain, and only the
+ * folded 16-bit result is byte-swapped into the big-endian domain of `sum`.
+ * Few instructions per byte matter where the hypervisor emulates each one
+ * (docs/network.md, "Figures"): ~0.2 a byte here, against ~5 for a 16-bit
+ * loop.  Same value as adding each big-endian 16-bit word to `sum`. */
 uint32_t unilang_csum_add(uint32_t sum, const uint8_t *p, unsigned len)
 {
-    /* 32-bit accumulator, folded as we go: no overflow for any length */
-    for (unsigned i = 0; i + 1 < len; i += 2) {
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-        sum = (sum & 0xffff) + (sum >> 16);
+    uint64_t acc = 0;
+    unsigned long blocks = len / 32;
+    if (blocks != 0) {
+        /* dec and lea leave CF alone: the carry runs through the loop */
+        __asm__("clc\n"
+                "1:\n\t"
+                "adcq 0(%[p]), %[acc]\n\t"
+                "adcq 8(%[p]), %[acc]\n\t"
+                "adcq 16(%[p]), %[acc]\n\t"
+                "adcq 24(%[p]), %[acc]\n\t"
+                "leaq 32(%[p]), %[p]\n\t"
+                "decq %[n]\n\t"
+                "jnz 1b\n\t"
+                "adcq $0, %[acc]"
+                : [acc] "+r"(acc), [p] "+r"(p), [n] "+r"(blocks)
+                : "m"(*(const uint8_t(*)[len])p)
+                : "cc");
     }
-    if (len & 1) {
-        sum += (uint32_t)p[len - 1] << 8;
-        sum = (sum & 0xffff) + (sum >> 16);
+    unsigned rest = len % 32;
+    for (; rest >= 8; rest -= 8, p += 8) {
+        uint64_t w = *(const unilang_u64_unaligned *)p;
+        acc += w;
+        acc += acc < w;
     }
-    return sum;
+    uint64_t tail = 0;
+    if (rest & 4) { tail = *(const unilang_u32_unaligned *)p; p += 4; }
+    if (rest & 2) { tail += (uint64_t)*(const unilang_u16_unaligned *)p << 32; p += 2; }
+    if (rest & 1) tail += (uint64_t)p[0] << 48; /* an even offset: the low byte of a word */
+    acc += tail;
+    acc += acc < tail;
+    /* fold 64 -> 16 bits with end-around carry */
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    sum += (uint32_t)(((acc & 0xff) << 8) | (acc >> 8));
+    return (sum & 0xffff) + (sum >> 16);
 }
 
 uint16_t unilang_csum_fold(uint32_t sum)
@@ -140,8 +180,7 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
     unilang_put32(h + 12, my_ip);
     unilang_put32(h + 16, dst);
     unilang_put16(h + 10, unilang_csum_fold(unilang_csum_add(0, h, UNILANG_IPV4_HLEN)));
-    const uint8_t *q = payload;
-    for (unsigned i = 0; i < len; i++) h[UNILANG_IPV4_HLEN + i] = q[i];
+    unilang_link_copy(h + UNILANG_IPV4_HLEN, payload, len);
     if (unilang_eth_send(mac, UNILANG_ETHERTYPE_IPV4, packet, UNILANG_IPV4_HLEN + len) < 0)
         return -1;
     unilang_net_stats.ip_tx++;

@@ -116,9 +116,10 @@ static int xmit(uint32_t dst, uint16_t sport, uint16_t dport, uint32_t seq, uint
     if (flags & SYN) {          /* MSS option */
         unilang_put32(out + HLEN, 0x02040000u | MSS);
     }
-    for (uint32_t i = 0; i < n; i++) {
-        out[hl + i] = buf[pos];
-        if (++pos == SB) pos = 0;
+    if (n != 0) { /* the ring may wrap once */
+        uint32_t first = n < SB - pos ? n : SB - pos;
+        unilang_link_copy(out + hl, buf + pos, first);
+        unilang_link_copy(out + hl + first, buf, n - first);
     }
     uint32_t ph = unilang_ipv4_pseudo_sum(unilang_ipv4_address(), dst, UNILANG_IP_TCP, hl + n);
     unilang_put16(out + 16, unilang_csum_fold(unilang_csum_add(ph, out, hl + n)));
@@ -629,11 +630,9 @@ int unilang_tcp_send(int conn, const void *data, unsigned len)
     if (c->state != ESTABLISHED && c->state != CLOSE_WAIT) return UNILANG_TCP_EINVAL;
     if (len > room) len = room;
     if (pos >= SB) pos -= SB;
-    const uint8_t *d = data;
-    for (unsigned i = 0; i < len; i++) {
-        ring[conn][pos] = d[i];
-        if (++pos == SB) pos = 0;
-    }
+    uint32_t first = len < SB - pos ? len : SB - pos; /* the ring may wrap once */
+    unilang_link_copy(ring[conn] + pos, data, first);
+    unilang_link_copy(ring[conn], (const uint8_t *)data + first, len - first);
     c->len += len;
     if (len) schedule(c, 0);
     return (int)len;

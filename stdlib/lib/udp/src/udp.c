@@ -67,8 +67,7 @@ int unilang_udp_send(int sock, uint32_t dst, uint16_t dst_port, const void *data
     unilang_put16(out + 2, dst_port);
     unilang_put16(out + 4, (uint16_t)ulen);
     unilang_put16(out + 6, 0);
-    const uint8_t *d = data;
-    for (unsigned i = 0; i < len; i++) out[HLEN + i] = d[i];
+    unilang_link_copy(out + HLEN, data, len);
     uint32_t ph = unilang_ipv4_pseudo_sum(unilang_ipv4_address(), dst, UNILANG_IP_UDP, ulen);
     uint16_t c = unilang_csum_fold(unilang_csum_add(ph, out, ulen));
     unilang_put16(out + 6, c == 0 ? 0xffff : c);

@@ -39,8 +39,11 @@ struct vq {
 };
 
 static struct vq rxq, txq;
-static uint8_t rxbuf[QN][BUF] __attribute__((aligned(64)));
-static uint8_t txbuf[QN][BUF] __attribute__((aligned(64)));
+/* Not cleared at boot (2 x QN x 2 KiB; the device writes an RX buffer
+ * before we read it, we write a TX buffer before the device reads it). */
+#define NOINIT __attribute__((section(".bss.unilang_noinit"), aligned(64)))
+static uint8_t rxbuf[QN][BUF] NOINIT;
+static uint8_t txbuf[QN][BUF] NOINIT;
 static uint16_t tx_free[QN], tx_nfree;
 static uintptr_t dev;
 static unsigned rx_unannounced;
@@ -93,8 +96,7 @@ int unilang_link_send(const void *frame, unsigned len)
     uint16_t id = tx_free[--tx_nfree];
     uint8_t *b = txbuf[id];
     for (unsigned i = 0; i < HDR; i++) b[i] = 0;
-    const uint8_t *f = frame;
-    for (unsigned i = 0; i < len; i++) b[HDR + i] = f[i];
+    unilang_link_copy(b + HDR, frame, len);
     txq.desc[id].addr = (uintptr_t)b;
     txq.desc[id].len = HDR + len;
     txq.desc[id].flags = 0;
