@@ -90,6 +90,10 @@ def init_source(res: Resolution) -> str:
                       c=cname, fn=fn))
     if entries:
         out.append("")
+    from .netpolicy import has_stack, table_lines
+
+    if has_stack(res):
+        out += table_lines(res.net)
     entry = res.app.entry.name
     if entry != "main":
         out += [_c("int {e}(void);", e=E.c_ident(entry)), "int main(void);",
