@@ -310,7 +310,10 @@ class Builder:
     def manifest(self, image: bytes, facts: object, size_limit: tuple[str, int] | None) -> dict[str, object]:
         from .report import resolution_json
 
+        from .emit.note import document
+
         r = resolution_json(self.res)
+        note = document(self.res)
         policies: list[object] = list(r["policies"])  # type: ignore[call-overload]
         if size_limit is not None:
             policies.append({"name": size_limit[0], "ok": True,
@@ -329,6 +332,9 @@ class Builder:
             "pruned": r["pruned"],
             "policies": policies,
             "sources": dict(sorted(self.sources.items())),
+            # as the image's note says them (unilang.emit.note; `unilang inspect` compares)
+            "rules": note["rules"],
+            "protections": note["protections"],
         }
 
     def refuse(self, exc: OutputRefused) -> None:

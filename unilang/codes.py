@@ -372,6 +372,29 @@ guest needs more, nothing is started; the message gives both sizes. Lower
 127.0.0.1 to the guest through QEMU user networking, which needs a NIC: the
 app must declare `device NAME { kind = net; }` (and require the network, or
 the device is U0154) on a backend whose `[qemu] net` gives QEMU one."""),
+    _c("U0214", "error", "not a unilang image", """
+`unilang inspect` reads 64-bit little-endian ELF images, as `unilang build`
+writes them (`<app>.elf`). The file given is not one: it does not start
+with the ELF magic, is of another class, or its program headers lie
+outside the file.""", """
+$ unilang inspect build/hello/kvm/manifest.json
+error[U0214]: `build/hello/kvm/manifest.json`: not an ELF file"""),
+    _c("U0215", "error", "no readable manifest note", """
+A unilang image describes itself in an ELF note (name `unilang`, type 1, a
+JSON document) in a PT_NOTE segment. The image has no such note (it was
+not built by unilang), or the note is damaged: the segment or a note in it
+claims more bytes than the file holds (a truncated copy), or the document
+is not UTF-8 JSON with the keys `app`, `backend`, `libraries` and
+`policies`. Nothing read from a damaged note is shown."""),
+    _c("U0216", "error", "manifest and image disagree", """
+`unilang inspect` found `manifest.json` beside the image and compared the
+two: the manifest's `sha256` and `size` with the image file, and its app,
+backend, memory, vcpus, cmdline, libraries, parameters, policy verdicts,
+run-time rules and protections with the note inside the image. Each
+difference is a note. The note is part of the image, so the image's sha256
+covers it: a manifest whose hash does not match describes another build
+(a stale copy, or a changed image). The image's own description is still
+printed before the error."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

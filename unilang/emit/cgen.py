@@ -63,12 +63,9 @@ def params_header(res: Resolution) -> str:
 
 def manifest_note_payload(res: Resolution) -> bytes:
     """What the image says about itself (``.note.unilang``, type 1): compact JSON."""
-    doc = {
-        "app": res.app.name,
-        "backend": res.backend,
-        "libraries": list(res.order),
-        "policies": [{"name": v.policy, "ok": v.ok} for v in res.verdicts],
-    }
+    from .note import document
+
+    doc = document(res)
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
