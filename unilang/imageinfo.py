@@ -159,11 +159,12 @@ def _compare_manifest(image: Path, size: int, sha: str,
         if isinstance(libs, list) else libs
     differ("libraries", names, note["libraries"])
     if "params" in note and isinstance(libs, list):
-        mparams = [{"library": lib.get("name"), "name": p.get("name"), "value": p.get("value")}
+        mparams = {f"{lib.get('name')}.{p.get('name')}": p.get("value")
                    for lib in libs if isinstance(lib, dict)
-                   for p in (lib.get("params") or []) if isinstance(p, dict)]
-        key = lambda p: (str(p["library"]), str(p["name"]))  # noqa: E731
-        differ("parameters", sorted(mparams, key=key), sorted(note["params"], key=key))
+                   for p in (lib.get("params") or []) if isinstance(p, dict)}
+        differ("parameters", dict(sorted(mparams.items())),
+               dict(sorted(note["params"].items())) if isinstance(note["params"], dict)
+               else note["params"])
     verdicts: dict[str, object] = {}
     for v in m.get("policies") or []:
         if isinstance(v, dict):
@@ -220,18 +221,18 @@ def as_text(info: ImageInfo) -> str:
         out.append(f"cmdline: {json.dumps(n['cmdline'], ensure_ascii=False)}")
     out += ["", "libraries (init order):"] + [f"  {lib}" for lib in n["libraries"]]
     params = n.get("params")
-    if params is not None:
+    if isinstance(params, dict):
         out += ["", "parameters:"]
-        out += [f"  {p.get('library')}.{p.get('name')} = "
-                f"{json.dumps(p.get('value'), ensure_ascii=False)}"
-                for p in params if isinstance(p, dict)] or ["  (none)"]
+        out += [f"  {k} = {json.dumps(v, ensure_ascii=False)}"
+                for k, v in params.items()] or ["  (none)"]
     out += ["", "policies:"]
     out += [f"  {v.get('name')}: {'pass' if v.get('ok') else 'FAIL'}"
             for v in n["policies"] if isinstance(v, dict)] or ["  (none applied)"]
-    net = (n.get("rules") or {}).get("network") if isinstance(n.get("rules"), dict) else None
-    if isinstance(net, dict):
+    rules = n.get("rules")
+    if isinstance(rules, dict):
+        net = rules.get("network")
         out += ["", "run-time rules (network):"]
-        if not net.get("enforced"):
+        if not isinstance(net, dict):
             out.append("  none: the image has no network stack")
         else:
             listen, peers = net.get("listen"), net.get("peers")

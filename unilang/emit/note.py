@@ -42,9 +42,9 @@ def document(res: Resolution) -> dict[str, Any]:
         "vcpus": res.app.vcpus,
         "cmdline": res.app.cmdline,
         "libraries": list(res.order),
-        "params": [{"library": p.library, "name": p.name, "value": p.value}
-                   for p in res.params],
+        "params": {f"{p.library}.{p.name}": p.value for p in res.params},
         "policies": [{"name": v.policy, "ok": v.ok} for v in res.verdicts],
-        "rules": {"network": dict(res.net.as_json(), enforced=has_stack(res))},
+        # the rules the image enforces at run time: the network's, when it has a stack
+        "rules": {"network": res.net.as_json()} if has_stack(res) else {},
         "protections": protections(res),
     }
