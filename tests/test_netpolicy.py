@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from support import ROOT, needs_qemu, needs_tools, unilang
-from test_net import (GUEST_IP, PEER_IP, PEER_MAC, _echo_round, close_guest, eth, ipv4,
+from test_net import (GUEST_IP, PEER_IP, PEER_MAC, _echo_round, close_guest, csum, eth, ipv4,
                       quit_guest, start_dgram_guest, udp)
 
 APP = ROOT / "tests" / "apps" / "netpolicy" / "netpolicy.uni"
@@ -271,3 +271,46 @@ def test_policy_holds_in_the_running_image(tmp_path: Path) -> None:
     assert c["policy_drop_send"] == 1, out
     assert c["udp_rx"] >= 3 and c["icmp_rx"] == 0, out  # before, after, quit (and resends)
     assert proc.returncode == (4 << 1) | 1, (out, err)  # isa-debug-exit: guest exit code 4
+
+
+@needs_tools
+@needs_qemu
+def test_receive_only_policy_sends_nothing(tmp_path: Path) -> None:
+    """The same app under `send = false`: datagrams and pings from a peer arrive
+    (and `quit` works) but nothing IPv4 leaves the guest; every send is refused
+    and counted. ARP, below IPv4, still answers."""
+    spec = tmp_path / "netpolicy.uni"
+    spec.write_text(APP.read_text().replace('peers = ["10.0.2.0/24"];', "send = false;"))
+    (tmp_path / "netpolicy.c").write_text((APP.parent / "netpolicy.c").read_text())
+    out_dir = tmp_path / "out"
+    r = unilang("build", str(spec), "-o", str(out_dir))
+    assert r.returncode == 0, r.stderr
+    assert "  send: refused\n" in unilang("inspect", str(out_dir / "netpolicy.elf")).stdout
+    proc, peer, sockdir = start_dgram_guest(out_dir, "unpol")
+    try:
+        mac = None
+        deadline = time.monotonic() + 60
+        while mac is None and time.monotonic() < deadline and proc.poll() is None:
+            for f in peer.frames(time.monotonic() + 0.5):
+                if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == GUEST_IP:
+                    mac = f[6:12]
+        assert mac is not None, "no gratuitous ARP from the guest"
+        assert _echo_round(peer, mac, [b"one", b"two"]) == 0  # announces the peer by ARP
+        back: list[bytes] = []
+        for n in range(5):
+            icmp = bytes([8, 0, 0, 0, 0, 1, 0, n])
+            icmp = icmp[:2] + csum(icmp).to_bytes(2, "big") + icmp[4:]
+            back += peer.send(eth(mac, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 1, icmp)))
+        back += peer.frames(time.monotonic() + 1.0)
+        assert not [f for f in back if f[12:14] == b"\x08\x00"], "the guest sent IPv4"
+        out, err = quit_guest(proc, peer, mac, " under send = false:")
+    finally:
+        close_guest(proc, peer, sockdir)
+    assert "netpolicy: send to 192.0.2.1 -> -4 (refused by the policy)" in out, out
+    assert "netpolicy: quit from 10.0.2.2" in out, out
+    c = {k: int(v) for k, v in re.findall(r"^(\w+)=(\d+)$", out, re.M)}
+    # the send at start, each echo attempt (3 per datagram), each ping reply
+    assert c["policy_drop_send"] == 1 + 2 * 3 + 5, out
+    assert c["icmp_rx"] == 5 and c["policy_drop_peer"] == 0, out
+    assert proc.returncode == (4 << 1) | 1, (out, err)
+
