@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from support import ROOT, needs_qemu, needs_tools, unilang
-from test_net import (GUEST_IP, PEER_IP, PEER_MAC, _echo_round, close_guest, csum, eth, ipv4,
+from test_net import (GUEST_IP, PEER_IP, PEER_MAC, Peer, _echo_round, close_guest, csum, eth, ipv4,
                       quit_guest, start_dgram_guest, udp)
 
 APP = ROOT / "tests" / "apps" / "netpolicy" / "netpolicy.uni"
@@ -220,6 +220,16 @@ def test_the_table_is_read_only_data(tmp_path: Path) -> None:
         in r.stdout, r.stdout
 
 
+def _guest_mac(proc: subprocess.Popen[str], peer: Peer) -> bytes:
+    """The guest's MAC, from its gratuitous ARP at start (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        for f in peer.frames(time.monotonic() + 0.5):
+            if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == GUEST_IP:
+                return f[6:12]
+    raise AssertionError("no gratuitous ARP from the guest")
+
+
 FORGED_SOURCES = [bytes([192, 0, 2, 99]), bytes([172, 16, 0, 1]), bytes([10, 0, 3, 5]),
                   bytes([8, 8, 8, 8])]
 
@@ -236,13 +246,7 @@ def test_policy_holds_in_the_running_image(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     proc, peer, sockdir = start_dgram_guest(out_dir, "unpol")
     try:
-        mac = None
-        deadline = time.monotonic() + 60
-        while mac is None and time.monotonic() < deadline and proc.poll() is None:
-            for f in peer.frames(time.monotonic() + 0.5):
-                if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == GUEST_IP:
-                    mac = f[6:12]
-        assert mac is not None, "no gratuitous ARP from the guest"
+        mac = _guest_mac(proc, peer)
         assert _echo_round(peer, mac, [b"before"]) == 1
         forged = 0
         back: list[bytes] = []
@@ -288,13 +292,7 @@ def test_receive_only_policy_sends_nothing(tmp_path: Path) -> None:
     assert "  send: refused\n" in unilang("inspect", str(out_dir / "netpolicy.elf")).stdout
     proc, peer, sockdir = start_dgram_guest(out_dir, "unpol")
     try:
-        mac = None
-        deadline = time.monotonic() + 60
-        while mac is None and time.monotonic() < deadline and proc.poll() is None:
-            for f in peer.frames(time.monotonic() + 0.5):
-                if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == GUEST_IP:
-                    mac = f[6:12]
-        assert mac is not None, "no gratuitous ARP from the guest"
+        mac = _guest_mac(proc, peer)
         assert _echo_round(peer, mac, [b"one", b"two"]) == 0  # announces the peer by ARP
         back: list[bytes] = []
         for n in range(5):
