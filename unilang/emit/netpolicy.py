@@ -7,8 +7,9 @@ only when the image has a network stack (a library provides ``net.ip``)."""
 
 from __future__ import annotations
 
-from ..netrules import PROTOCOLS, NetRules, dotted
+from ..netrules import PROTOCOLS, NetRules
 from ..resolve import Resolution
+from . import escape as E
 
 NET_IP = "net.ip"
 
@@ -26,12 +27,14 @@ def table_lines(rules: NetRules) -> list[str]:
     if listen:
         out.append("static const struct unilang_port_rule unilang_netpolicy_listen[] = {")
         for p in listen:
-            out.append(f"    {{{PROTOCOLS[p.proto]}, {p.low}, {p.high}}}, /* {p.text()} */")
+            out.append(f"    {{{PROTOCOLS[p.proto]}, {p.low}, {p.high}}}, "
+                       f"/* {E.c_comment(p.text())} */")
         out.append("};")
     if peers:
         out.append("static const struct unilang_peer_rule unilang_netpolicy_peers[] = {")
         for c in peers:
-            out.append(f"    {{0x{c.addr:08x}u, 0x{c.mask:08x}u}}, /* {dotted(c.addr)}/{c.prefix} */")
+            out.append(f"    {{0x{c.addr:08x}u, 0x{c.mask:08x}u}}, "
+                       f"/* {E.c_comment(c.text())} */")
         out.append("};")
     out += [
         "const struct unilang_netpolicy unilang_netpolicy = {",
