@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from support import ROOT, needs_qemu, needs_tools, unilang
 from test_net import (GUEST_IP, PEER_IP, PEER_MAC, Peer, _echo_round, close_guest, csum, eth, ipv4,
@@ -312,3 +314,51 @@ def test_receive_only_policy_sends_nothing(tmp_path: Path) -> None:
     assert c["icmp_rx"] == 5 and c["policy_drop_peer"] == 0, out
     assert proc.returncode == (4 << 1) | 1, (out, err)
 
+
+
+# ------------------------------------------------------------------ the set algebra
+
+
+def _span():  # type: ignore[no-untyped-def]
+    from unilang.diagnostics import Span
+
+    return Span("x", 1, 1, 1, 2)
+
+
+_cidr = st.builds(lambda a, n: (a & ((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF), n),
+                  st.integers(0, 2**32 - 1), st.integers(0, 32))
+_ports = st.builds(lambda p, a, b: (p, min(a, b), max(a, b)), st.sampled_from(["udp", "tcp"]),
+                   st.integers(1, 65535), st.integers(1, 65535))
+
+
+@given(st.lists(_cidr, max_size=5), st.lists(_cidr, max_size=5),
+       st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=30))
+def test_peer_intersection_is_the_set_intersection(a, b, addrs) -> None:  # type: ignore[no-untyped-def]
+    from unilang.netrules import Cidr, intersect_cidrs
+
+    ca = [Cidr(x, n, _span()) for x, n in a]
+    cb = [Cidr(x, n, _span()) for x, n in b]
+    both = intersect_cidrs(ca, cb)
+    # also probe the ranges' own edges
+    addrs = addrs + [c.addr for c in ca + cb] + [c.addr | ~c.mask & 0xFFFFFFFF for c in ca + cb]
+
+    def inside(cs, x):  # type: ignore[no-untyped-def]
+        return any((x & c.mask) == c.addr for c in cs)
+
+    for x in addrs:
+        assert inside(both, x) == (inside(ca, x) and inside(cb, x))
+    assert all(not o.contains(c) for c in both for o in both if o is not c)
+
+
+@given(st.lists(_ports, max_size=5), st.lists(_ports, max_size=5),
+       st.lists(st.tuples(st.sampled_from(["udp", "tcp"]), st.integers(1, 65535)), max_size=30))
+def test_port_intersection_is_the_set_intersection(a, b, probes) -> None:  # type: ignore[no-untyped-def]
+    from unilang.netrules import NetRules, PortRange, intersect_ports
+
+    pa = [PortRange(p, lo, hi, _span()) for p, lo, hi in a]
+    pb = [PortRange(p, lo, hi, _span()) for p, lo, hi in b]
+    both = NetRules(tuple(intersect_ports(pa, pb)))
+    probes = probes + [(r.proto, n) for r in pa + pb for n in (r.low, r.high)]
+    for proto, n in probes:
+        want = NetRules(tuple(pa)).may_listen(proto, n) and NetRules(tuple(pb)).may_listen(proto, n)
+        assert both.may_listen(proto, n) == want
