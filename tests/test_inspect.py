@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from support import ROOT, needs_tools, unilang
 
@@ -203,3 +205,60 @@ def test_damaged_images(images: dict[tuple[str, str], Path], tmp_path: Path) -> 
                                        f"segment has {end - note} left")
     _bad(tmp_path / "json", "U0215", "the manifest note is damaged: not UTF-8 JSON (Expecting "
                                      "value: line 1 column 1 (char 0))")
+
+
+# ------------------------------------------------------------------ forged notes
+
+def _elf_with_note(desc: bytes, name: bytes = b"unilang\0", ntype: int = 1) -> bytes:
+    """A minimal 64-bit little-endian ELF: its header, one PT_NOTE program header
+    and the note (enough for `inspect`, which reads nothing else)."""
+    import struct
+
+    note = struct.pack("<III", len(name), len(desc), ntype) + name + b"\0" * (-len(name) % 4) \
+        + desc + b"\0" * (-len(desc) % 4)
+    ehdr = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack(
+        "<HHIQQQIHHHHHH", 2, 62, 1, 0, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+    phdr = struct.pack("<IIQQQQQQ", 4, 4, 120, 0, 0, len(note), len(note), 4)
+    return ehdr + phdr + note
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda kids: st.lists(kids, max_size=3)
+                     | st.dictionaries(st.text(max_size=6), kids, max_size=3), max_leaves=12)
+_keys = st.sampled_from(["memory", "vcpus", "cmdline", "params", "rules", "protections",
+                         "version", "other"])
+
+
+@settings(max_examples=150)
+@given(app=st.text(max_size=12), libs=st.lists(_json, max_size=4),
+       pols=st.lists(_json, max_size=3), extra=st.dictionaries(_keys, _json, max_size=6),
+       network=_json)
+def test_any_note_is_shown_never_acted_on(tmp_path_factory: pytest.TempPathFactory, app: str,
+                                          libs: list, pols: list, extra: dict,  # type: ignore[type-arg]
+                                          network: object) -> None:
+    """Whatever a (forged) note holds beyond its required keys, inspect shows it
+    without an exception and without a raw control character."""
+    from unilang.imageinfo import as_json, as_text, read_image
+
+    doc = {"app": app + "\x1b[31m", "backend": "kvm\u202e", "libraries": libs, "policies": pols,
+           **extra}
+    if "rules" in extra:
+        doc["rules"] = {"network": network}
+    path = tmp_path_factory.mktemp("forged") / "x.elf"
+    path.write_bytes(_elf_with_note(json.dumps(doc).encode()))
+    info, diags = read_image(path)
+    assert info is not None and diags == []
+    text = as_text(info)
+    assert "\x1b" not in text and "\u202e" not in text and "\\x1b[31m" in text
+    json.dumps(as_json(info))
+
+
+def test_a_forged_note_of_another_type_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "other").write_bytes(_elf_with_note(b'{"app":"x"}', ntype=2))
+    _bad(tmp_path / "other", "U0215", 'the image has no manifest note: no note named "unilang" '
+                                      "of type 1")
+    (tmp_path / "list").write_bytes(_elf_with_note(b'["app"]'))
+    _bad(tmp_path / "list", "U0215", "the manifest note is damaged: not a JSON object")
+    (tmp_path / "nolibs").write_bytes(_elf_with_note(b'{"app":"x","backend":"kvm","policies":[]}'))
+    _bad(tmp_path / "nolibs", "U0215", "the manifest note is damaged: `libraries` is missing or "
+                                       "not a list")

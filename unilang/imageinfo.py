@@ -237,9 +237,9 @@ def as_text(info: ImageInfo) -> str:
         else:
             listen, peers = net.get("listen"), net.get("peers")
             out.append("  listen: " + ("any port" if listen is None
-                                       else ", ".join(map(str, listen)) or "no port"))
+                                       else _items(listen) or "no port"))
             out.append("  peers: " + ("any address" if peers is None
-                                      else ", ".join(map(str, peers)) or "no address"))
+                                      else _items(peers) or "no address"))
             out.append("  send: " + ("allowed" if net.get("send", True) else "refused"))
     prot = n.get("protections")
     if isinstance(prot, list):
@@ -248,4 +248,12 @@ def as_text(info: ImageInfo) -> str:
         out += ["", "protections:"]
         out += [f"  {p}: {PROTECTIONS.get(str(p), '(not known to this unilang)')}"
                 for p in prot]
-    return "\n".join(out) + "\n"
+    # what the note says is shown, never acted on by a terminal (a forged note
+    # may carry escape sequences in any string)
+    from .render import visible
+
+    return "".join(visible(line) + "\n" for line in out)
+
+
+def _items(v: object) -> str:
+    return ", ".join(map(str, v)) if isinstance(v, list) else str(v)
