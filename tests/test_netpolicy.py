@@ -362,3 +362,13 @@ def test_port_intersection_is_the_set_intersection(a, b, probes) -> None:  # typ
     for proto, n in probes:
         want = NetRules(tuple(pa)).may_listen(proto, n) and NetRules(tuple(pb)).may_listen(proto, n)
         assert both.may_listen(proto, n) == want
+
+
+def test_declared_ports_without_a_stack_are_a_warning(tmp_path: Path) -> None:
+    diags, res = _resolve(tmp_path, """
+app a { sources = ["main.c"]; requires = [console]; listens = ["udp:7"]; }
+""")
+    assert [(d.code, d.message) for d in diags] == [
+        ("U0159", "app `a` declares `listens`, but the image has no network stack (nothing "
+                  "provides `net.ip`)")]
+    assert res.ok
