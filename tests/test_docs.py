@@ -128,3 +128,17 @@ def test_cli_example(where: str, example: str, cli_dir: Path) -> None:
     missing = [l for l in lines[1:] if l.strip() and l.strip() != "..." and not printed(l)]
     assert not missing, f"{where} `{lines[0]}`: documented but not printed:\n" + "\n".join(
         missing) + "\n---\n" + p.stdout + p.stderr
+
+
+FILE_BLOCK = re.compile(r"<!-- file: (\S+) -->\n```[a-z]*\n(.*?)```\n", re.S)
+
+
+def test_file_blocks_are_the_files_they_name() -> None:
+    """A block marked `<!-- file: PATH -->` shows PATH exactly (section 15 shows
+    the example project this way)."""
+    blocks = FILE_BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    assert {p for p, _ in blocks} >= {"examples/project/apps/one/one.uni",
+                                       "examples/project/common/lib/greeter/greeter.uni",
+                                       "examples/project/common/lib/greeter/include/greeter.h"}
+    for path, text in blocks:
+        assert (ROOT / path).read_text(encoding="utf-8") == text, path

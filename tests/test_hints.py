@@ -206,3 +206,26 @@ def test_set_of_the_provider_that_lost_suggests_use(tmp_path: Path) -> None:
     assert (d["code"], d["notes"], d["help"]) == (
         "U0112", ["`kv-fast` is not chosen: `kv-small` provides `kv` instead"],
         "to use it, choose it: `use kv-fast for kv;`")
+
+
+def test_unknown_name_declared_in_a_file_not_imported(tmp_path: Path, monkeypatch) -> None:
+    """The construct exists in the project, in a module the spec does not import:
+    the error names the file and the exact `import` line (relative to the spec)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "sensors.uni").write_text(
+        'construct sensor.temp "A temperature sensor";\n')
+    spec = app(tmp_path, '    sources = ["main.c"];\n    requires = [sensor.temp];\n')
+    d = diag(spec)
+    assert (d["code"], d["message"], d["help"]) == (
+        "U0031", "unknown construct `sensor.temp`",
+        "`sensor.temp` is declared in `common/sensors.uni`, which is not imported: "
+        'add `import "common/sensors.uni";`')
+    # the suggested line is itself valid: with it the spec gets past the name
+    spec.write_text('import "common/sensors.uni";\n' + spec.read_text())
+    r = run("check", str(spec), "--format", "json")
+    assert "U0031" not in r.stdout
+    # two files declaring it: no guess which one is meant
+    (tmp_path / "common" / "more.uni").write_text('construct sensor.temp "Again";\n')
+    spec.write_text(spec.read_text().split("\n", 1)[1])
+    assert diag(spec).get("help") is None

@@ -84,3 +84,51 @@ def test_include_folder_reaches_the_compiler_and_edits_are_seen(tmp_path: Path) 
     assert r.returncode == 0, r.stderr
     assert "src/app/inc/more.h" in (out / "manifest.json").read_text()
     shutil.rmtree(out)
+
+
+def _libs_project(root: Path, beta_requires: str) -> Path:
+    """alpha publishes include/alpha.h; beta's source includes it; the app uses both."""
+    for name, provides, requires, body in [
+        ("alpha", "demo.alpha", "", "int alpha_value(void) { return ALPHA; }\n"),
+        ("beta", "demo.beta", beta_requires,
+         "int beta_value(void) { return ALPHA + 1; }\n")]:
+        lib = root / "lib" / name
+        (lib / "src").mkdir(parents=True)
+        (lib / "src" / f"{name}.c").write_text('#include "alpha.h"\n' + body)
+        reqs = f"    requires = [{requires}];\n" if requires else ""
+        (lib / f"{name}.uni").write_text(
+            f"construct {provides} \"{name}\";\n"
+            f"library {name} {{\n    provides = [{provides}];\n{reqs}"
+            f"    sources = [\"src/{name}.c\"];\n}}\n")
+    (root / "lib" / "alpha" / "include").mkdir()
+    (root / "lib" / "alpha" / "include" / "alpha.h").write_text(
+        "#pragma once\n#define ALPHA 41\nint alpha_value(void);\n")
+    (root / "main.c").write_text('#include "alpha.h"\nint beta_value(void);\n'
+                                 "int main(void) { return beta_value() - ALPHA - 1; }\n")
+    spec = root / "app.uni"
+    spec.write_text('import "lib/alpha/alpha.uni";\nimport "lib/beta/beta.uni";\n'
+                    'app headers {\n    sources = ["main.c"];\n'
+                    "    requires = [demo.alpha, demo.beta, console.lines];\n}\n")
+    return spec
+
+
+@needs_tools
+def test_library_headers_are_seen_only_by_the_app_and_dependents(tmp_path: Path) -> None:
+    # beta does not depend on alpha: alpha's public header is not on its include path
+    spec = _libs_project(tmp_path / "p1", "")
+    r = unilang("build", str(spec), "-o", str(tmp_path / "out1"))
+    assert r.returncode == 1
+    assert "error[U0201]" in r.stderr
+    assert "src/lib/beta/src/beta.c:1:10: fatal error: alpha.h: No such file or directory" \
+        in r.stderr
+    # once beta requires what alpha provides, it sees the header; the app always does
+    spec = _libs_project(tmp_path / "p2", "demo.alpha")
+    out = tmp_path / "out2"
+    r = unilang("build", str(spec), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    ninja = (out / "build.ninja").read_text()
+    assert "build obj/lib/beta/src/beta.c.o: cc src/lib/beta/src/beta.c | toolchain.id\n" \
+           "  incflags = -Ilibinc/alpha\n" in ninja
+    # the app sees every selected library's public headers
+    assert "build obj/app/main.c.o: cc src/app/main.c | toolchain.id\n" \
+           "  incflags = -Ilibinc/alpha -Ilibinc/conio\n" in ninja

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from support import ROOT, needs_qemu, needs_tools, unilang
 from unilang.cli import main
 
 COMMON = 'construct greet.hello "Say hello";\nlibrary greeter {\n    provides = [greet.hello];\n}\n'
@@ -64,3 +65,14 @@ def test_adding_the_marker_is_seen_by_the_cached_check(tmp_path: Path) -> None:
     assert check(spec)[0] == 1
     (tmp_path / "unilang.toml").write_text("")
     assert check(spec) == (0, [])
+
+
+@needs_qemu
+@needs_tools
+def test_the_example_project_builds_and_boots_both_apps(tmp_path: Path) -> None:
+    """examples/project (docs/language.md, section 15): two apps below one
+    unilang.toml share a library by a path import; each prints its greeting."""
+    for app in ("one", "two"):
+        spec = ROOT / "examples" / "project" / "apps" / app / f"{app}.uni"
+        r = unilang("run", str(spec), "-o", str(tmp_path / app), "--timeout", "120")
+        assert (r.returncode, r.stdout) == (0, f"Hello from {app}!\n"), r.stderr

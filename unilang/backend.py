@@ -62,6 +62,9 @@ class Backend:
     disk_prefix: str           # guest disk names: vda, vdb ... or xvda ...
     bridge: str                # the host bridge a net device joins unless it names one
     emits: tuple[str, ...]     # the configuration files a build writes
+    #: ``[oci] hypervisors``: the monitors `unilang package --hypervisor` may name
+    #: for this backend's images, the default first; empty: it cannot be packaged
+    hypervisors: tuple[str, ...] = ()
 
     def facts(self) -> dict[str, Any]:
         """What a result that used this backend depends on (``unilang.fresh``):
@@ -103,6 +106,19 @@ def _net_args(qemu: dict[str, Any], where: str) -> tuple[str, ...]:
             raise BackendError(f"`net` in [qemu] of {where}: `{a}` may use only {{id}} and "
                                "{mac} (write {{ and }} for braces)") from None
     return args
+
+
+def _hypervisors(doc: dict[str, Any], where: str) -> tuple[str, ...]:
+    """``[oci] hypervisors``: names of lower case letters, digits and `-`."""
+    if "oci" not in doc:
+        return ()
+    oci = _get(doc, "oci", dict, where)
+    names = tuple(_get(oci, "hypervisors", list, f"[oci] of {where}"))
+    for h in names:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", h):
+            raise BackendError(f"`hypervisors` in [oci] of {where}: `{h}` is not a hypervisor "
+                               "name (lower case letters, digits and `-`)")
+    return names
 
 
 def load(name: str) -> Backend:
@@ -156,4 +172,5 @@ def load(name: str) -> Backend:
         disk_prefix=_get(configs, "disk_prefix", str, f"[configs] of {where}"),
         bridge=_get(configs, "bridge", str, f"[configs] of {where}"),
         emits=emits,
+        hypervisors=_hypervisors(doc, where),
     )

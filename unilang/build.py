@@ -172,10 +172,11 @@ class Builder:
         self.sink.add(d)
 
     # ------------------------------------------------------------ work tree
-    def populate(self) -> list[tuple[str, str]] | None:
+    def populate(self) -> list[tuple[str, str, tuple[str, ...]]] | None:
         """Copy sources, write generated files; return (object, source) pairs."""
         res = self.res
-        objects: list[tuple[str, str]] = []
+        # (object, source, the -I flags of the public headers that source may see)
+        objects: list[tuple[str, str, tuple[str, ...]]] = []
         copies: dict[str, Path] = {}
 
         def add_tree(prefix: str, directory: Path, files: list[str]) -> None:
@@ -186,33 +187,45 @@ class Builder:
                 for h in sorted(d.glob("*.h")):
                     copies[f"{prefix}/{h.relative_to(directory).as_posix()}"] = h
 
-        # include/: the core headers every build sees (stdlib's, the backend's),
-        # then the public headers of exactly the selected libraries
+        # include/: the core headers every source sees (stdlib's, the backend's);
+        # libinc/<library>/: a selected library's public headers, seen only by the
+        # app, the generated C, the library itself and the libraries that depend on
+        # it (directly or not), each through its own -I (see `incflags` below)
         published: dict[str, str] = {}
-        includes = [("stdlib/include", paths.stdlib_dir() / libfolders.INCLUDE),
-                    (f"backends/{res.backend}/include",
+        includes = [("stdlib/include", "include", paths.stdlib_dir() / libfolders.INCLUDE),
+                    (f"backends/{res.backend}/include", "include",
                      self.platform.directory / libfolders.INCLUDE)]
+        public: dict[str, str] = {}  # library -> its libinc folder in the work tree
         for name in res.order:
             lib = res.selected[name].library
             inc = libfolders.include_dir(lib.directory, lib.name)
             if inc is not None:
-                includes.append((f"library `{lib.name}`", inc))
-        for owner, inc in includes:
+                public[name] = f"libinc/{lib.c_name}"
+                includes.append((f"library `{lib.name}`", public[name], inc))
+        for owner, top, inc in includes:
             for h in libfolders.headers(inc) if inc.is_dir() else []:
-                rel = f"include/{h.relative_to(inc).as_posix()}"
-                if rel in published:
-                    self.fail("U0047", f"{owner} and {published[rel]} both publish the header "
-                              f"`{rel[len('include/'):]}`",
+                name = h.relative_to(inc).as_posix()
+                if name in published:
+                    self.fail("U0047", f"{owner} and {published[name]} both publish the header "
+                              f"`{name}`",
                               help="rename one of the headers, or keep the two libraries "
                                    "from being selected together (`conflicts`)")
                     return None
-                published[rel] = owner
-                copies[rel] = h
+                published[name] = owner
+                copies[f"{top}/{name}"] = h
+        reach = _dependencies(res)
+        everything = [f for n in res.order if (f := public.get(n))]
+
+        def incflags(lib: str | None) -> tuple[str, ...]:
+            seen = everything if lib is None else [
+                public[n] for n in res.order if n in public and (n == lib or n in reach[lib])]
+            return tuple(f"-I{d}" for d in seen)
         for name in res.order:
             lib = res.selected[name].library
             add_tree(f"src/lib/{lib.c_name}", lib.directory, [s.path for s in lib.sources])
             for s in lib.sources:
-                objects.append((f"obj/lib/{lib.c_name}/{s.path}.o", f"src/lib/{lib.c_name}/{s.path}"))
+                objects.append((f"obj/lib/{lib.c_name}/{s.path}.o",
+                                f"src/lib/{lib.c_name}/{s.path}", incflags(name)))
         add_tree("src/app", res.app.directory, [s.path for s in res.app.sources])
         # include folders (`includes`): their headers are copied, each folder is a -I;
         # the folder's listing is an input, so a header added to it is seen
@@ -226,8 +239,8 @@ class Builder:
                 include_flags += ["-I", f"{prefix}/{inc.path}"]
                 self.inputs[str(inc.file)] = dir_fact(str(inc.file))
         for s in res.app.sources:
-            objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}"))
-        objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c"))
+            objects.append((f"obj/app/{s.path}.o", f"src/app/{s.path}", incflags(None)))
+        objects.append(("obj/gen/unilang_init.c.o", "gen/unilang_init.c", incflags(None)))
 
         templates = [p for d in self.platform.template_search() for p in sorted(d.glob("*.j2"))]
         # hashed before they are used: an edit after this point is seen next time
@@ -272,7 +285,7 @@ class Builder:
     def _remove_stale_copies(self, wanted: set[str]) -> None:
         """Delete copies in the work tree whose original is gone, so a deleted
         header can never be compiled from a stale copy."""
-        for top in ("src", "include"):
+        for top in ("src", "include", "libinc"):
             base = self.work / top
             for dirpath, _dirs, names in os.walk(base):
                 for n in names:
@@ -415,6 +428,18 @@ class Builder:
 
 def default_outdir(app: str, backend: str) -> Path:
     return Path("build") / app / backend
+
+
+def _dependencies(res: "Resolution") -> dict[str, set[str]]:
+    """library -> every library it depends on, directly or through others."""
+    direct: dict[str, set[str]] = {n: set() for n in res.order}
+    for e in res.edges:
+        if e.src in direct:
+            direct[e.src].add(e.dst)
+    reach: dict[str, set[str]] = {}
+    for n in res.order:  # dependencies come first
+        reach[n] = set(direct[n]).union(*(reach.get(d, set()) for d in direct[n]))
+    return reach
 
 
 def _sha(data: bytes) -> str:

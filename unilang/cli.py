@@ -2,7 +2,7 @@
 
 Exit codes: 0 success (warnings allowed), 1 errors in the input, 2 usage
 error, 3 internal error.  Diagnostics go to stderr as text (or to stdout as
-JSON with ``--format json``).
+JSON with ``--format json``, SARIF 2.1.0 with ``check --format sarif``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ def emit_diagnostics(session: Any, diags: list[Diagnostic], fmt: str,
 
     if fmt == "json":
         sys.stdout.write(render_json(diags, extra))
+        return
+    if fmt == "sarif":
+        from .sarif import render_sarif
+
+        sys.stdout.write(render_sarif(diags, session.files.get, extra))
         return
     r = TextRenderer(session.source_text, use_color(sys.stderr))
     for d in diags:
@@ -118,8 +123,9 @@ def main() -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-b", "--backend", type=BACKEND_OR_ALL, default="all", show_default=True,
               help="Backend to check the spec for; `all` checks each and reports per backend.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Diagnostics as rustc-style text (stderr) or JSON (stdout).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
+              show_default=True, help="Diagnostics as rustc-style text (stderr), or JSON or "
+              "SARIF 2.1.0 (for code-scanning tools) on stdout.")
 @click.option("--werror", is_flag=True, help="Treat warnings as errors (exit 1).")
 @guarded
 def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
@@ -384,6 +390,64 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
 
 
 @main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("-b", "--backend", type=BACKEND_CHOICE, default=DEFAULT_BACKEND, show_default=True)
+@click.option("--oci", "oci_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              metavar="DIR",
+              help="The OCI image layout directory to write (new, empty, or one unilang wrote); "
+                   "the image is named by the backend: oci:DIR:BACKEND.")
+@click.option("-o", "--output", "outdir", type=click.Path(path_type=Path, file_okay=False),
+              metavar="DIR", help="The build's output directory [default: "
+                                  "build/<app>/<backend>].")
+@click.option("--hypervisor", metavar="NAME",
+              help="The monitor a runtime should boot the image with "
+                   "(com.urunc.unikernel.hypervisor): one of the backend's `[oci] hypervisors` "
+                   "(kvm: qemu, firecracker; xen: xen). [default: the first]")
+@click.option("--revision", metavar="REV",
+              help="org.opencontainers.image.revision [default: the git commit checked out "
+                   "where the spec is; none outside git].")
+@click.option("--unikernel-type", "unikernel_type", metavar="TYPE", default="unikraft",
+              show_default=True,
+              help="com.urunc.unikernel.unikernelType: how urunc starts the image "
+                   "(docs/deploy.md).")
+@click.option("--compression", type=click.Choice(["gzip", "none"]), default="gzip",
+              show_default=True,
+              help="The layer as tar+gzip, or as a plain tar (the same digest with any zlib).")
+@guarded
+def package(spec: Path, backend: str, oci_dir: Path, outdir: Path | None,
+            hypervisor: str | None, revision: str | None, unikernel_type: str,
+            compression: str) -> None:
+    """Package SPEC's image as an OCI image, for container platforms.
+
+    Builds SPEC for the backend (or reuses its up-to-date build), then writes
+    an OCI image layout in DIR: one layer with the image and its hypervisor
+    configurations under /unikernel/, and the annotations urunc reads
+    (com.urunc.unikernel.*) beside the org.opencontainers.image.* ones. The
+    index names the image by the backend, so `skopeo copy oci:DIR:kvm ...`
+    finds it; packaging another backend into DIR adds it. The same spec gives
+    the same digest wherever it is packaged; `created` is $SOURCE_DATE_EPOCH,
+    else 1970-01-01T00:00:00Z.
+    """
+    import os
+
+    from .package import Options, package as do_package
+
+    options = Options(hypervisor=hypervisor, revision=revision, unikernel_type=unikernel_type,
+                      compression=compression,
+                      source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
+    session, result = do_package(spec, backend, oci_dir, outdir, options)
+    diags = session.sink.sorted()
+    if diags:
+        emit_diagnostics(session, diags, "text")
+    if result is None:
+        sys.exit(EXIT_ERRORS)
+    what = "packaged" if result.changed else "up to date"
+    click.echo(f"{what}: oci:{result.oci}:{result.ref} ({result.app}, hypervisor "
+               f"{result.hypervisor}, layer {result.layer_size} bytes)")
+    click.echo(f"digest: {result.digest}")
+
+
+@main.command()
 @click.argument("code")
 def explain(code: str) -> None:
     """Explain a diagnostic CODE (for example U0031)."""
@@ -430,6 +494,85 @@ def inspect(image: Path, fmt: str) -> None:
         sys.stdout.write(as_text(info))
         emit_diagnostics(Session(), diags, "text")
     finish(diags)
+@main.command("fmt")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--check", is_flag=True,
+              help="Change nothing: list the files that would change (stdout) and exit 1 if any.")
+@guarded
+def fmt_command(files: tuple[Path, ...], check: bool) -> None:
+    """Format .uni FILES in place, in unilang's one canonical layout.
+
+    A folder stands for every .uni file below it (hidden folders and build
+    outputs skipped). Without FILES, formats the project: the folder of the
+    nearest unilang.toml at or above the current one, else the current
+    folder. `-` reads stdin and writes the result to stdout.
+
+    Comments stay where they were; the meaning never changes. A file is
+    written (atomically) only when its text changes. A file that does not
+    parse gets its diagnostics and is left as it is. Exit status: 0 when all
+    is well, 1 when a file has errors or, with --check, would change.
+    """
+    from .fmtfiles import format_file, project_files, project_root
+    from .render import TextRenderer, use_color
+
+    if files == (Path("-"),):
+        _fmt_stdin(check)
+        return
+    paths: list[Path] = []
+    for f in files or (project_root(Path.cwd()),):
+        paths.extend(project_files(f) if f.is_dir() else [f])
+    texts: dict[str, str] = {}
+    r = TextRenderer(texts.get, use_color(sys.stderr))
+    changed = errors = 0
+    for path in paths:
+        res = format_file(path, check)
+        if res.text is not None:
+            texts[res.name] = res.text
+        for d in res.diagnostics:
+            sys.stderr.write(r.render(d) + "\n")
+        if res.status == "error":
+            errors += 1
+        elif res.status == "changed":
+            changed += 1
+            if check:
+                click.echo(res.name)
+    verb = "would be reformatted" if check else "reformatted"
+    total = len(paths)
+    parts = [f"{changed} of {total} file{'s' if total != 1 else ''} {verb}"]
+    if errors:
+        parts.append(f"{errors} left as {'it is' if errors == 1 else 'they are'} "
+                     f"(errors above)")
+    click.echo(", ".join(parts), err=True)
+    sys.exit(EXIT_ERRORS if errors or (check and changed) else EXIT_OK)
+
+
+def _fmt_stdin(check: bool) -> NoReturn:
+    import hashlib
+
+    from .fmt import format_source
+    from .front.source import SourceFile, normalize_line_ends
+    from .render import TextRenderer, use_color
+
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        d = error("U0002", f"`<stdin>` is not valid UTF-8: byte 0x{data[exc.start]:02x} "
+                  f"at offset {exc.start}", help="save the file as UTF-8")
+        sys.stderr.write(TextRenderer(lambda _n: None).render(d))
+        sys.exit(EXIT_ERRORS)
+    src = SourceFile("<stdin>", Path("<stdin>"), normalize_line_ends(text.removeprefix("\ufeff")),
+                     hashlib.sha256(data).hexdigest())
+    res = format_source(src)
+    r = TextRenderer({"<stdin>": src.text}.get, use_color(sys.stderr))
+    for d in res.diagnostics:
+        sys.stderr.write(r.render(d) + "\n")
+    if res.text is None:
+        sys.exit(EXIT_ERRORS)
+    if check:
+        sys.exit(EXIT_ERRORS if res.text.encode("utf-8") != data else EXIT_OK)
+    sys.stdout.write(res.text)
+    sys.exit(EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

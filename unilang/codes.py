@@ -395,6 +395,47 @@ difference is a note. The note is part of the image, so the image's sha256
 covers it: a manifest whose hash does not match describes another build
 (a stale copy, or a changed image). The image's own description is still
 printed before the error."""),
+    _c("U0217", "error", "cannot write a formatted file", """
+`unilang fmt` formats a file into a temporary file beside it, then renames
+it over the original, so the file is only ever whole: the old text or the
+new. That failed: the folder is not writable, the disk is full, or the file
+is read-only for you. The file is left as it was; the message says why.
+Fix the permissions (or free space) and run `unilang fmt` again, or run
+`unilang fmt --check` to only list what would change."""),
+    _c("U0223", "error", "OCI layout directory refused", """
+`unilang package --oci DIR` writes only into a directory that is new, empty,
+or an OCI image layout unilang wrote before: one whose `.unilang-output`
+marker says `"kind": "oci-layout"` and lists the files unilang wrote there.
+It refuses any other non-empty directory (including a build's output
+directory), the spec's own folder, the current directory and the build's
+output directory, so it never overwrites or deletes a file it did not
+write. In a layout it owns, it also refuses to replace a blob, `blobs`
+folder or `oci-layout` file that is not a regular file or directory it
+wrote; images other tools added to the index are kept.""", """
+$ mkdir keep; echo x > keep/notes.txt
+$ unilang package hello.uni -b kvm --oci keep
+error[U0223]: `keep` is not empty and is not an OCI layout unilang wrote"""),
+    _c("U0224", "error", "package option not valid", """
+An option of `unilang package` cannot be used: `--hypervisor` names a
+monitor that does not boot the backend's images (its `[oci] hypervisors`
+in `backend.toml`: qemu or firecracker for kvm, xen for xen), the backend
+names no hypervisors at all, `SOURCE_DATE_EPOCH` is not a whole number of
+seconds, or `--revision` / `--unikernel-type` is not a plain name.""", """
+$ unilang package hello.uni -b xen --oci oci --hypervisor firecracker
+error[U0224]: `--hypervisor firecracker` cannot boot a xen image"""),
+    _c("U0225", "error", "OCI index damaged", """
+The `index.json` of an OCI layout unilang wrote can no longer be read as an
+image index (not JSON, no `schemaVersion` 2, `manifests` not a list of
+descriptors). unilang keeps every image an index lists, including those
+other tools added, so it does not overwrite a damaged one: repair it or
+remove the directory."""),
+    _c("U0226", "error", "cannot package the build", """
+Packaging could not read the build's outputs (the image, `manifest.json`
+and configurations in the build's output directory), found the image not
+matching its manifest (another build replaced it meanwhile), or could not
+write the OCI layout (the message gives the system's reason). A layout that
+was being written stays readable: each file is replaced whole, blobs before
+the index that names them."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

@@ -73,8 +73,15 @@ class Session:
 
         foreign = frozenset(d.split(":", 1)[1] for m in self.foreign_modules(spec, backend)
                             for d in m.info.defines if d.startswith("library:"))
+        from .importhint import ImportHints
+        from .paths import backend_dir, stdlib_dir
+
+        spec_module = modules[0].info
+        hints = ImportHints(spec_module.root_path if spec_module.root == "project" else None,
+                            [stdlib_dir(), backend_dir(backend)],
+                            [m.info.path for m in modules], self.reads)  # type: ignore[arg-type]
         try:
-            return check_modules(modules, backend, self.sink, foreign)
+            return check_modules(modules, backend, self.sink, foreign, hints)
         except CacheInconsistent as exc:
             self.sink.add(error("U0001", f"`{exc.args[0]}` changed while unilang was reading "
                                 "it", help="run the command again"))

@@ -8,14 +8,15 @@ from pathlib import Path
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644, durable: bool = True,
-                 dir_mode: int = 0o777) -> None:
+                 dir_mode: int = 0o777, prefix: str = ".tmp-") -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: readers
     and concurrent writers only ever see a whole file.  ``durable`` also syncs
-    it to disk (a cache entry does not need that)."""
+    it to disk (a cache entry does not need that).  The temporary file is
+    named ``<prefix>*`` beside ``path``."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -40,8 +40,11 @@ Headers: a build sees the core headers in `stdlib/include/`
 `<unilang/x86.h>`: port I/O, CPUID, MSRs, TSC), the backend's
 `backends/<backend>/include/`, and the `include/` of exactly the libraries
 it selected (`<stdio.h>` only with `printf`, `<unilang/tsc-clock.h>` only
-with `tsc-clock` ...). `<unilang/runtime.h>` is an umbrella that includes
-the core headers and the API headers of the selected runtime libraries.
+with `tsc-clock` ...): a library's headers are seen by the app, by the
+library itself and by the libraries that depend on it, and by no other
+source. `<unilang/runtime.h>` is an umbrella that includes the core headers
+and those API headers of the selected runtime libraries that the including
+source can see.
 
 Resolution keeps only the libraries an app reaches, so different apps get
 different images: `examples/hello` links `pvh`, `conio`, a console and a

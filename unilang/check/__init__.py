@@ -14,9 +14,14 @@ builders of pass 2: ``library``, ``policies``, ``app``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import model as M
 from ..diagnostics import Sink
 from ..loader import LoadedModule
+
+if TYPE_CHECKING:
+    from ..importhint import ImportHints
 from .app import Apps
 from .library import Libraries
 from .policies import Policies
@@ -45,5 +50,6 @@ class Checker(Libraries, Policies, Apps):
 
 
 def check_modules(modules: list[LoadedModule], backend: str, sink: Sink,
-                  foreign: frozenset[str] = frozenset()) -> M.Program:
-    return Checker(modules, backend, sink, foreign).run()
+                  foreign: frozenset[str] = frozenset(),
+                  hints: "ImportHints | None" = None) -> M.Program:
+    return Checker(modules, backend, sink, foreign, hints).run()

@@ -3,12 +3,15 @@ it reports: every other part of the checker builds on ``Base``."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import model as M
 from ..front import syntax as S
 from ..diagnostics import Label, Sink, Span, did_you_mean, error, one_of
 from ..loader import LoadedModule
+
+if TYPE_CHECKING:
+    from ..importhint import ImportHints
 
 #: Names that reach generated files (app, library, device) are NAME tokens
 #: ([A-Za-z_][A-Za-z0-9_-]*) and at most this long.
@@ -19,8 +22,11 @@ class Base:
     """What every part of the checker shares: the input, the sink, the symbols."""
 
     def __init__(self, modules: list[LoadedModule], backend: str, sink: Sink,
-                 foreign: frozenset[str] = frozenset()) -> None:
+                 foreign: frozenset[str] = frozenset(),
+                 hints: "ImportHints | None" = None) -> None:
         self.modules = modules
+        #: finds an unknown name in a `.uni` file that was not imported
+        self.hints = hints
         #: Libraries that only other backends declare: `use` and `set` naming
         #: them apply on those backends and are skipped on this one.
         self.foreign = foreign
@@ -43,6 +49,9 @@ class Base:
         known = list(known)
         guess = did_you_mean(name, known)
         help_ = f"did you mean `{guess}`?" if guess else extra_help
+        if not guess and self.hints is not None:
+            importer = next((m.info.path for m in self.modules if m.info.name == span.file), None)
+            help_ = self.hints.help(what, name, importer) or help_
         notes: tuple[str, ...] = ()
         if not guess and known and len(known) <= 12:
             notes = (f"known {what}s: {one_of(known)}",)

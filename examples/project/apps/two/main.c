@@ -1,0 +1,7 @@
+#include <greeter.h>
+
+int main(void)
+{
+    greet("two");
+    return 0;
+}
