@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 import gen  # noqa: E402
 
-SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot", "net")
+SECTIONS = ("resolution", "chain", "warm", "coldstart", "build", "image", "boot", "net", "multi")
 UNIKRAFT_HELLO_BYTES = 197_280  # platform-facts: Unikraft helloworld, with DCE
 UNIKRAFT_HELLO_NO_DCE_BYTES = 262_816
 
@@ -49,6 +49,7 @@ TARGETS = {
     "boot_ratio": 1.2,
     "run_ratio": 1.3,
     "entry_to_main_us": 100.0,
+    "multi_ratio": 0.7,  # every example for both backends as one set <= 0.7x one by one
 }
 
 
@@ -443,6 +444,82 @@ def bench_build(reps: int, work: Path, spec: Path | None = None, backend: str = 
             "error": None if all(s.rc == 0 for s in full + noop) else (full + noop)[-1].stderr[-2000:]}
 
 
+# --------------------------------------------------------------------------- 7. many specs
+
+def example_specs(env: dict[str, str], backends: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """examples/<name>/<name>.uni that check clean on every backend; the others, and why."""
+    ok, left = [], []
+    for folder in sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir()):
+        spec = folder / f"{folder.name}.uni"
+        if not spec.is_file():
+            continue
+        bad = [b for b in backends
+               if run_process(unilang_argv() + ["check", str(spec), "-b", b], env=env).rc != 0]
+        if bad:
+            left.append(f"{folder.name} (does not check on {', '.join(bad)})")
+        else:
+            ok.append(spec)
+    return ok, left
+
+
+def bench_multi(reps: int, work: Path, backends: tuple[str, ...] = ("kvm", "xen"),
+                log: Callable[[str], None] = print) -> dict:
+    """Every example for every backend: one `unilang build A B ... -b kvm,xen` against
+    one `unilang build SPEC -b BACKEND` per output, one after the other, interleaved.
+    Each run starts from empty output and work trees and an empty cache dir."""
+    if not have_cc():
+        return {"skipped": "gcc/ld not found"}
+    caches = CacheDirs(work)
+    specs, left = example_specs(base_env(caches.fresh()), backends)
+    top = work / "multi"
+    dirs: dict[str, list[Path]] = {"one_by_one": [], "set": []}
+
+    def fresh_dir(tag: str) -> tuple[Path, dict[str, str]]:
+        d = top / f"{tag}-{len(dirs[tag])}"
+        dirs[tag].append(d)
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        return d, base_env(caches.fresh())
+
+    def one_by_one() -> Sample:
+        d, env = fresh_dir("one_by_one")
+        samples = [run_process(unilang_argv() + ["build", str(s), "-b", b], env=env, cwd=d)
+                   for s in specs for b in backends]
+        return Sample(sum(x.wall for x in samples), max(x.maxrss_kib for x in samples),
+                      max(x.rc for x in samples), "".join(x.stdout for x in samples),
+                      "".join(x.stderr for x in samples))
+
+    def one_set() -> Sample:
+        d, env = fresh_dir("set")
+        return run_process(unilang_argv() + ["build", *map(str, specs), "-b",
+                                             ",".join(backends)], env=env, cwd=d)
+
+    log(f"multi: {len(specs)} specs x {len(backends)} backends, {reps} run(s) per side")
+    samples = interleaved([("one_by_one", one_by_one), ("set", one_set)], reps)
+    # the two sides must have built the same bytes
+    a_dir, b_dir = dirs["one_by_one"][-1] / "build", dirs["set"][-1] / "build"
+    apps = sorted(p.name for p in a_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    same = len(apps) == len(specs) and apps == sorted(
+        p.name for p in b_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for app in apps:
+        for b in backends:
+            ta, tb = (tree_state_bytes(x / app / b) for x in (a_dir, b_dir))
+            same = same and bool(ta) and ta == tb
+    shutil.rmtree(top, ignore_errors=True)
+    a, b = summary(samples["one_by_one"]), summary(samples["set"])
+    # each set run against the one-by-one run next to it (same load, roughly)
+    pairs = [y.wall / x.wall for x, y in zip(samples["one_by_one"], samples["set"]) if x.wall]
+    return {"pair_ratios": [round(r, 3) for r in pairs], "pair_ratio_median": median(pairs),
+            "specs": [s.parent.name for s in specs], "left_out": left, "backends": list(backends),
+            "outputs": len(specs) * len(backends), "one_by_one": a, "set": b,
+            "ratio": ratio(b["median_s"], a["median_s"]), "identical_outputs": same,
+            "ok": all(x.rc == 0 for x in samples["one_by_one"] + samples["set"])}
+
+
+def tree_state_bytes(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
 # --------------------------------------------------------------------------- 5. image size
 
 _DISCOVER = r"""
@@ -791,6 +868,31 @@ def render(results: dict) -> str:
                         if bo.get("run") else []),
                       f"| stats: PVH entry to main (TSC) | {'-' if med is None else f'{med:.0f} us'} | "
                       f"<= 100 us: {verdict(med <= T['entry_to_main_us'] if med is not None and e2m.get('meaningful') else None)} |"]
+    mu = results.get("multi")
+    if mu:
+        lines += ["", "### 7. Many specs in one build (every example, every backend)", ""]
+        if "skipped" in mu:
+            lines.append(f"skipped: {mu['skipped']}")
+        else:
+            r = mu["ratio"]
+            lines += [f"{', '.join(mu['specs'])} for {', '.join(mu['backends'])}: "
+                      f"{mu['outputs']} outputs, from empty output dirs and an empty cache "
+                      f"dir each run" + (f"; left out: {', '.join(mu['left_out'])}"
+                                         if mu["left_out"] else "") + ".", "",
+                      "| build | runs | median | min | max |", "|---|---|---|---|---|",
+                      *[f"| {label} | {mu[k]['runs']} | {fmt_s(mu[k]['median_s'])} | "
+                        f"{fmt_s(mu[k]['min_s'])} | {fmt_s(mu[k]['max_s'])} |"
+                        for label, k in (("one by one (`unilang build SPEC -b B` per output)",
+                                          "one_by_one"),
+                                         ("one set (`unilang build A B ... -b kvm,xen`)",
+                                          "set"))],
+                      "", f"set / one by one (medians): {fmt_x(r)}, target <= 0.7x: "
+                      f"{verdict(None if r is None else r <= T['multi_ratio'])}; "
+                      f"outputs byte-identical: {'yes' if mu['identical_outputs'] else 'NO'}; "
+                      f"all exit 0: {'yes' if mu['ok'] else 'NO'}",
+                      *([f"run by run (each set run / the one-by-one run beside it): "
+                         f"{', '.join(f'{x:.2f}x' for x in mu['pair_ratios'])}; median "
+                         f"{fmt_x(mu['pair_ratio_median'])}"] if mu.get("pair_ratios") else [])]
     return "\n".join(lines)
 
 
@@ -849,6 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         "image": lambda: bench_image(work, log=log),
         "boot": lambda: bench_boot(max(args.reps, 5) if not args.quick else args.reps, work, log),
         "net": lambda: _bench_net(max(args.reps, 5) if not args.quick else args.reps, work, log),
+        "multi": lambda: bench_multi(args.reps, work, log=log),
     }
     for name in SECTIONS:
         if name in args.only:

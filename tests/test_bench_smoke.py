@@ -187,3 +187,16 @@ def test_gen_command_line(tmp_path):
     out = subprocess.run([sys.executable, str(BENCH / "gen.py"), "5", str(tmp_path), "--modules", "2"],
                          capture_output=True, text=True, check=True)
     assert "split:" in out.stdout and (tmp_path / "mods" / "m1.uni").is_file()
+
+
+def test_multi_section_renders_its_verdict():
+    side = {"median_s": 2.0, "min_s": 1.9, "max_s": 2.2, "runs": 3}
+    table = run.render({"machine": run.machine(), "config": {"reps": 3}, "multi": {
+        "specs": ["hello", "stats"], "left_out": ["udp-echo (does not check on xen)"],
+        "backends": ["kvm", "xen"], "outputs": 4, "one_by_one": side,
+        "set": dict(side, median_s=1.5), "ratio": 0.75, "identical_outputs": True, "ok": True}})
+    assert "### 7. Many specs in one build" in table
+    assert "left out: udp-echo (does not check on xen)" in table
+    assert "set / one by one (medians): 0.75x, target <= 0.7x: MISSED; outputs byte-identical: " \
+        "yes" in table
+    assert "multi" in run.SECTIONS and run.TARGETS["multi_ratio"] == 0.7

@@ -33,7 +33,8 @@ C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: Example apps that need a construct a backend has no provider for (U0100 there).
 #: (No xen netfront yet: the network apps build on kvm only.)
 NOT_ON: dict[str, tuple[str, ...]] = {"udp-echo": ("xen",), "netfuzz": ("xen",),
-                                      "udp-echo-dhcp": ("xen",), "netpolicy": ("xen",)}
+                                      "udp-echo-dhcp": ("xen",), "tcp-echo": ("xen",),
+                                      "netpolicy": ("xen",)}
 
 
 def example_apps() -> list[Path]:
@@ -204,14 +205,14 @@ def test_adding_a_library_is_adding_a_folder(checkout: Path) -> None:
         r = _run(checkout, "build", "greeter/greeter.uni", "-o", "out-greet")
         assert r.returncode == 0, r.stderr
         assert "greet" in _symbols(checkout / "out-greet" / "greeter.debug.elf")
-        assert (checkout / ".out-greet.work/include/unilang/greet.h").is_file()
+        assert (checkout / ".out-greet.work/libinc/greet/unilang/greet.h").is_file()
         # an app that does not select it does not see its header
         (app / "other.uni").write_text('app other { sources = ["main.c"]; '
                                        'requires = [console.lines]; }\n')
         r = _run(checkout, "build", "greeter/other.uni", "-o", "out-other")
         assert r.returncode == 1 and "error[U0201]" in r.stderr
         assert "unilang/greet.h" in r.stderr
-        assert not (checkout / ".out-other.work/include/unilang/greet.h").exists()
+        assert not (checkout / ".out-other.work/libinc/greet/unilang/greet.h").exists()
         # two selected libraries may not publish the same header
         (lib / "include" / "stdio.h").write_text("int greet_printf(void);\n")
         (app / "both.uni").write_text('app both { sources = ["main.c"]; '

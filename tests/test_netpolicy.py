@@ -372,3 +372,19 @@ app a { sources = ["main.c"]; requires = [console]; listens = ["udp:7"]; }
         ("U0159", "app `a` declares `listens`, but the image has no network stack (nothing "
                   "provides `net.ip`)")]
     assert res.ok
+
+
+@needs_tools
+@needs_qemu
+def test_tcp_listen_on_a_forbidden_port_gets_the_policy_error(tmp_path: Path) -> None:
+    """tcp's listen asks the same table: tcp-echo under a policy that allows only
+    udp:9 cannot listen on tcp:7, sees UNILANG_TCP_EPOLICY (-4) and exits 1."""
+    tcp = ROOT / "tests" / "apps" / "tcp-echo"
+    (tmp_path / "tcp-echo.c").write_text((tcp / "tcp-echo.c").read_text())
+    spec = tmp_path / "tcp-echo.uni"
+    spec.write_text('policy udp-only { listen = ["udp:9"]; }\n' + (tcp / "tcp-echo.uni")
+                    .read_text().replace("memory = 16 MiB;",
+                                         "memory = 16 MiB;\n    policies = [udp-only];"))
+    r = unilang("run", str(spec), "-o", str(tmp_path / "out"), "--timeout", "240")
+    assert "tcp-echo: listen failed (-4)\n" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 1, r.stderr

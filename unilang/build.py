@@ -73,9 +73,25 @@ def _write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
 
 
 def find_tools(sink: Sink) -> dict[str, str] | None:
+    """gcc (or the compiler ``CC`` names), ld and ninja by resolved path; the
+    wrapper programs ``CC`` puts before the compiler, if any, under
+    ``"wrapper"`` (NUL-separated: ``Toolchain.wrapper`` splits them)."""
+    from .ccenv import CCProblem, compiler
+
     tools = {}
     missing = []
+    try:
+        cc = compiler()
+    except CCProblem as exc:
+        sink.add(error("U0228", exc.message, help=exc.help))
+        return None
+    if cc is not None:
+        tools["gcc"] = cc.compiler
+        if cc.wrapper:
+            tools["wrapper"] = "\0".join(cc.wrapper)
     for tool in ("gcc", "ld"):
+        if tool in tools:
+            continue
         found = shutil.which(tool)
         if found is None:
             missing.append(tool)
@@ -114,10 +130,21 @@ def _ask(argv: list[str]) -> str:
 class Toolchain:
     """The tools a build runs, by resolved path, and what identifies them."""
 
-    tools: dict[str, str]   # gcc, ld, ninja -> resolved path
+    tools: dict[str, str]   # gcc, ld, ninja -> resolved path (and "wrapper", see find_tools)
     include: str            # gcc's own freestanding headers
     programs: list[str]     # every binary whose change must rebuild: gcc, cc1, as, ld, ninja
     identity: bytes         # toolchain.id: versions and (path, size, mtime) of each program
+
+    @property
+    def wrapper(self) -> tuple[str, ...]:
+        """The programs ``CC`` puts in front of the compiler (ccache, distcc)."""
+        w = self.tools.get("wrapper")
+        return tuple(w.split("\0")) if w else ()
+
+    @property
+    def cc_words(self) -> list[str]:
+        """The compiler's command words in build.ninja: the wrappers, then gcc."""
+        return [*self.wrapper, self.tools["gcc"]]
 
     @classmethod
     def probe(cls, tools: dict[str, str]) -> Toolchain:
@@ -132,9 +159,14 @@ class Toolchain:
             if found:
                 programs.append(os.path.realpath(found))
         programs += [tools["ld"], tools["ninja"]]
-        doc = {"gcc --version": _ask([gcc, "--version"]).splitlines()[:1],
-               "ld --version": _ask([tools["ld"], "--version"]).splitlines()[:1],
-               "programs": [file_identity(p) for p in programs]}
+        doc: dict[str, object] = {
+            "gcc --version": _ask([gcc, "--version"]).splitlines()[:1],
+            "ld --version": _ask([tools["ld"], "--version"]).splitlines()[:1],
+            "programs": [file_identity(p) for p in programs]}
+        wrapper = tools.get("wrapper")
+        if wrapper:  # a new wrapper (or another one) is a new toolchain too
+            doc["wrapper"] = [file_identity(p) for p in wrapper.split("\0")]
+            programs += wrapper.split("\0")
         return cls(tools, _ask([gcc, "-print-file-name=include"]), programs,
                    (json.dumps(doc, indent=1) + "\n").encode())
 
@@ -161,6 +193,7 @@ class Builder:
         self.debug_name = f"{res.app.name}.debug.elf"
         self.stamp_key: str | None = None
         self.lock_fd: int | None = None
+        self.jobs: int | None = None  # ninja's -j; None: ninja's default
         # path -> fact about what this build read: sha256 of the bytes, None (must stay
         # absent) or a folder listing (see unilang.fresh)
         self.inputs: dict[str, object] = {}
@@ -272,7 +305,7 @@ class Builder:
             "image.lds": render(search, "image.lds.j2", app=res.app.name, backend=res.backend,
                                 init_order=init_order).encode(),
             "build.ninja": render(search, "build.ninja.j2", app=res.app.name,
-                                  backend=res.backend, cc=self.tools["gcc"], ld=self.tools["ld"],
+                                  backend=res.backend, cc=self.toolchain.cc_words, ld=self.tools["ld"],
                                   cflags=cflags, ldflags=LDFLAGS, objects=objects,
                                   image=self.image_name, debug_image=self.debug_name).encode(),
         }
@@ -280,6 +313,8 @@ class Builder:
             _write_if_changed(self.work / rel, data)
         _write_if_changed(self.work / "toolchain.id", self.toolchain.identity)
         self.generated = generated
+        self.cflags = cflags          # for a set's one ninja graph (unilang.multibuild)
+        self.copied = sorted(copies)
         return objects
 
     def _remove_stale_copies(self, wanted: set[str]) -> None:
@@ -296,6 +331,8 @@ class Builder:
     def ninja(self) -> bool:
         """Run ninja in the work tree, streaming its progress lines as they come."""
         cmd = [self.tools["ninja"], "-C", str(self.work)]
+        if self.jobs is not None:
+            cmd += ["-j", str(self.jobs)]
         env = dict(os.environ, NINJA_STATUS="[%f/%t] ")
         lines: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -355,7 +392,7 @@ class Builder:
 
     def run(self, program: object) -> BuildResult | None:
         """Check the output directory, then build and publish under its lock."""
-        maybe = [self.image_name, self.debug_name, *FIXED_NAMES, *self.platform.emits]
+        maybe = self.maybe_names()
         try:
             self.out.check_target(self.spec, maybe)  # refuse before creating anything
         except OutputRefused as exc:
@@ -372,18 +409,30 @@ class Builder:
                       f"{exc.strerror or exc}" + (f" (`{exc.filename}`)" if exc.filename else ""))
         return None
 
-    def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
-        from .elfcheck import memory_shortfall, verify
-        from .policy import max_image_size
+    def maybe_names(self) -> list[str]:
+        """Every name a build of this output may write."""
+        return [self.image_name, self.debug_name, *FIXED_NAMES, *self.platform.emits]
 
+    def build_locked(self, program: object, maybe: list[str]) -> BuildResult | None:
+        objects = self.prepare(maybe)
+        if objects is None or not self.ninja():
+            return None
+        return self.finish(program)
+
+    def prepare(self, maybe: list[str]) -> list[tuple[str, str]] | None:
+        """Under the lock: check the output again and fill the work tree."""
         self.out.check_target(self.spec, maybe)  # again, now that no one else builds here
         try:
-            objects = self.populate()
+            return self.populate()
         except Unrepresentable as exc:
             self.fail("U0204", f"a value cannot be written safely: {exc}")
             return None
-        if objects is None or not self.ninja():
-            return None
+
+    def finish(self, program: object) -> BuildResult | None:
+        """Under the lock, once ninja has linked the image: verify, publish, stamp."""
+        from .elfcheck import memory_shortfall, verify
+        from .policy import max_image_size
+
         image = (self.work / self.image_name).read_bytes()
         limit = max_image_size(program)  # type: ignore[arg-type]
         facts, problems = verify(image, limit[1].value if limit else None)
@@ -454,7 +503,7 @@ def _sha_path(path: Path) -> str | None:
 
 
 def build(spec: Path, backend: str, outdir: Path | None = None,
-          log: IO[str] | None = None) -> tuple[Session, BuildResult | None]:
+          log: IO[str] | None = None, jobs: int | None = None) -> tuple[Session, BuildResult | None]:
     session = Session()
     key = build_key(str(spec), backend, str(outdir) if outdir is not None else None)
     found = fresh_build(key, backend, str(outdir) if outdir is not None else None) \
@@ -476,5 +525,6 @@ def build(spec: Path, backend: str, outdir: Path | None = None,
     builder = Builder(res, load_backend(backend), spec, out, session.sink, Toolchain.probe(tools),
                       log or sys.stderr)
     builder.stamp_key = key
+    builder.jobs = jobs
     builder.inputs.update(session.reads)
     return session, builder.run(r.program)

@@ -306,6 +306,21 @@ class _Forward(click.ParamType):
 FORWARD = _Forward()
 
 
+class _Backends(click.ParamType):
+    name = "backends"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from .cliargs import parse_backends
+
+        if isinstance(value, tuple):
+            return value
+        parsed = parse_backends(str(value))
+        if parsed is None:
+            self.fail(f"`{value}` is not a backend or a comma-separated list of backends "
+                      f"(each one of {', '.join(BACKENDS)})", param, ctx)
+        return parsed
+
+
 def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """click options made from ``unilang.cliargs``, the grammar the early paths parse."""
     from .cliargs import MIN_TIMEOUT, OPTIONS
@@ -322,6 +337,14 @@ def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[
                       "show_default": True}
             elif o.kind == "forward":
                 kw = {"type": FORWARD, "multiple": True, "metavar": "PROTO:HOSTPORT:GUESTPORT"}
+            elif o.kind == "backends":
+                kw = {"type": _Backends(), "multiple": True, "default": [(DEFAULT_BACKEND,)],
+                      "metavar": "[" + "|".join(BACKENDS) + "],..."}
+                fn = click.option(*o.flags, o.dest, help=f"{o.help}  [default: "
+                                  f"{DEFAULT_BACKEND}]", **kw)(fn)
+                continue
+            elif o.kind == "count":
+                kw = {"type": click.IntRange(min=1), "metavar": "N"}
             else:
                 kw = {"type": click.Choice(o.choices), "default": o.default,
                       "show_default": True}
@@ -331,11 +354,12 @@ def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[
     return apply
 
 
-def _build_or_exit(spec: Path, backend: str, outdir: Path | None) -> tuple[Any, Any]:
+def _build_or_exit(spec: Path, backend: str, outdir: Path | None,
+                   jobs: int | None = None) -> tuple[Any, Any]:
     """Build (or find up to date) SPEC's image; print diagnostics; exit 1 on failure."""
     from .build import build as do_build
 
-    session, result = do_build(spec, backend, outdir)
+    session, result = do_build(spec, backend, outdir, jobs=jobs)
     diags = session.sink.sorted()
     if diags:
         emit_diagnostics(session, diags, "text")
@@ -345,10 +369,12 @@ def _build_or_exit(spec: Path, backend: str, outdir: Path | None) -> tuple[Any, 
 
 
 @main.command()
-@click.argument("spec", type=click.Path(path_type=Path))
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path),
+                metavar="SPEC...")
 @early_path_options("build")
 @guarded
-def build(spec: Path, backend: str, outdir: Path | None) -> None:
+def build(specs: tuple[Path, ...], backend: tuple[tuple[str, ...], ...], outdir: Path | None,
+          jobs: int | None) -> None:
     """Build SPEC into a sealed image and its hypervisor configurations.
 
     Checks and resolves the spec, then compiles only the selected libraries
@@ -358,8 +384,25 @@ def build(spec: Path, backend: str, outdir: Path | None) -> None:
     hypervisor configurations the backend emits (`emits` in its backend.toml,
     e.g. qemu.json, run-qemu.sh, firecracker.json, libvirt.xml, xl.cfg).
     A failed build leaves earlier outputs intact.
+
+    Several specs and backends (`unilang build a.uni b.uni -b kvm,xen`) build
+    every app for every backend through one ninja graph, in parallel, each to
+    build/<app>/<backend> (DIR/<app>/<backend> with -o DIR); a failure in one
+    is reported without stopping the others (exit 1).
     """
-    session, result = _build_or_exit(spec, backend, outdir)
+    from .multibuild import plan
+
+    wanted, dups = plan(list(specs), [b for group in backend for b in group])
+    if dups:
+        from .driver import Session
+
+        emit_diagnostics(Session(), dups, "text")
+    if len(wanted.specs) > 1 or len(wanted.backends) > 1:
+        from .multibuild import build_set
+
+        sys.exit(build_set(wanted, outdir, jobs, emit_diagnostics))
+    spec, backend1 = wanted.specs[0], wanted.backends[0]
+    session, result = _build_or_exit(spec, backend1, outdir, jobs)
     what = "built" if result.changed else "up to date"
     click.echo(f"{what}: {result.image} ({result.manifest['size']} bytes, "
                f"{len(result.manifest['libraries'])} libraries)", err=True)

@@ -32,8 +32,17 @@ BACKEND = Option("backend", ("-b", "--backend"), "backend",
 OUTPUT = Option("outdir", ("-o", "--output"), "dir",
                 "Output directory [default: build/<app>/<backend>]. It must be new, empty or "
                 "written by unilang before.")
+BACKENDS = Option("backend", ("-b", "--backend"), "backends",
+                  "Backend, or several separated by commas (-b kvm,xen): one of the folders "
+                  "under backends/ each.")
+SET_OUTPUT = Option("outdir", ("-o", "--output"), "dir",
+                    "Output directory [default: build/<app>/<backend>]. It must be new, empty "
+                    "or written by unilang before. With several specs or backends, the root "
+                    "of the outputs instead: DIR/<app>/<backend>.")
+JOBS = Option("jobs", ("-j", "--jobs"), "count",
+              "Run N compile and link steps at once [default: ninja's, from the CPU count].")
 OPTIONS: dict[str, tuple[Option, ...]] = {
-    "build": (BACKEND, OUTPUT),
+    "build": (BACKENDS, SET_OUTPUT, JOBS),
     "run": (BACKEND, OUTPUT,
             Option("timeout", ("--timeout",), "seconds",
                    "Kill the guest after this many seconds (exit status 124).", 30.0),
@@ -46,7 +55,9 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
                    "Repeatable.", ())),
 }
 #: Options that may be given more than once; their value is a tuple of every value.
-REPEATABLE = ("forward",)
+REPEATABLE = ("forward", "backends")
+#: Commands that take several specs (``"specs"``: all of them, ``"spec"``: the first).
+MANY_SPECS = ("build",)
 FORWARD_PROTOCOLS = ("udp", "tcp")
 
 
@@ -64,11 +75,30 @@ def parse_forward(raw: str) -> tuple[str, int, int] | None:
 MIN_TIMEOUT = 0.1
 
 
+def parse_backends(raw: str) -> tuple[str, ...] | None:
+    """``kvm,xen`` -> ("kvm", "xen") (lower-cased, in order, repeats kept);
+    None unless every item names a backend."""
+    names = backend_names()
+    items = tuple(b.strip().lower() for b in raw.split(","))
+    return items if items and all(b in names for b in items) else None
+
+
+def parse_jobs(raw: str) -> int | None:
+    """A positive job count, or None."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
+        return None
+    return int(raw)
+
+
 def _value(opt: Option, raw: str) -> Any:
     """The option's value, or None when click should judge it."""
     if opt.kind == "backend":
         b = raw.lower()
         return b if b in backend_names() else None
+    if opt.kind == "backends":
+        return parse_backends(raw)
+    if opt.kind == "count":
+        return parse_jobs(raw)
     if opt.kind == "dir":
         return raw or None
     if opt.kind == "seconds":
@@ -88,6 +118,7 @@ def parse(command: str, args: list[str]) -> dict[str, Any] | None:
     by_flag = {f: o for o in options for f in o.flags}
     found: dict[str, Any] = {}
     spec = None
+    specs: list[str] = []
     i = 0
     while i < len(args):
         a = args[i]
@@ -96,21 +127,33 @@ def parse(command: str, args: list[str]) -> dict[str, Any] | None:
             opt, raw, i = by_flag[a], args[i + 1], i + 2
         elif eq and name.startswith("--") and name in by_flag:
             opt, raw, i = by_flag[name], inline, i + 1
-        elif a.startswith("-") or spec is not None:
+        elif a.startswith("-") or (spec is not None and command not in MANY_SPECS):
             return None  # --help, an unknown option, a second argument
         else:
-            spec, i = a, i + 1
+            spec = spec if spec is not None else a
+            specs.append(a)
+            i += 1
             continue
         value = _value(opt, raw)
         if value is None:
             return None
-        if opt.kind in REPEATABLE:
+        if opt.kind == "backends":
+            found[opt.dest] = found.get(opt.dest, ()) + value
+        elif opt.kind in REPEATABLE:
             found[opt.dest] = found.get(opt.dest, ()) + (value,)
         else:
             found[opt.dest] = value
     if spec is None:
         return None
     out: dict[str, Any] = {"spec": spec}
+    if command in MANY_SPECS:
+        out["specs"] = tuple(specs)
     for o in options:
-        out[o.dest] = found.get(o.dest, default_backend() if o.kind == "backend" else o.default)
+        if o.kind == "backend":
+            default: Any = default_backend()
+        elif o.kind == "backends":
+            default = (default_backend(),)
+        else:
+            default = o.default
+        out[o.dest] = found.get(o.dest, default)
     return out

@@ -436,6 +436,34 @@ matching its manifest (another build replaced it meanwhile), or could not
 write the OCI layout (the message gives the system's reason). A layout that
 was being written stays readable: each file is replaced whole, blobs before
 the index that names them."""),
+    _c("U0227", "error", "two specs of one build make the same app", """
+`unilang build A.uni B.uni ...` puts each app's outputs in
+`build/<app>/<backend>/` (or `DIR/<app>/<backend>/` with `-o DIR`), so two
+specs declaring an app of the same name would write the same output
+directory. The first spec on the command line is built; the other is not.
+Rename one of the apps, or build them one at a time with their own `-o`.""", """
+$ unilang build hello.uni copy/hello.uni -b kvm
+error[U0227]: `copy/hello.uni` and `hello.uni` both declare app `hello`; only `hello.uni` is built"""),
+    _c("U0228", "error", "CC cannot be used", """
+The `CC` environment variable names the compiler a build runs, optionally
+after wrapper programs: `CC=gcc-12`, `CC="ccache gcc"`, `CC="distcc gcc"`.
+Its value is split into words with shell quoting rules (no shell runs), and
+every word must be a program found on PATH or a path to an executable;
+the last word is the compiler. A word that is not found, an option such as
+`-m64` (unilang passes its own flags) or unbalanced quotes stop the build
+before anything is written. An empty `CC` means `gcc`.""", """
+$ CC="cache gcc" unilang build hello.uni
+error[U0228]: `CC=cache gcc` names `cache`, which is not found on PATH"""),
+    _c("U0229", "warning", "spec or backend given twice", """
+A `build` command line named the same spec (the same file, however it was
+spelled) or the same backend more than once. Each app is built once per
+backend; the repeat is ignored."""),
+    _c("U0230", "error", "output root of a set is an output directory", """
+With several specs or backends, `-o DIR` is the root under which each app's
+outputs go (`DIR/<app>/<backend>/`), as `build/` is without `-o`. DIR is
+already the output directory of a single build (it holds `.unilang-output`);
+putting other outputs inside it would make that directory refuse its next
+build. Name another directory for the set."""),
     _c("U0999", "error", "internal compiler error", """
 unilang itself failed. This is a bug: please report it with the spec that
 triggers it. The exit code is 3."""),

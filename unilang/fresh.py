@@ -282,29 +282,43 @@ def work_dir(outdir: str) -> str:
     return os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.work")
 
 
-def build_key(spec: str, backend: str, outdir: str | None) -> str:
+def build_key(spec: str, backend: str, outdir: str | None, root: str | None = None) -> str:
     """The key of a build command, its paths normalised the same way by every
     caller (the arguments as typed, or click's ``Path`` values), with the
     tools PATH finds."""
     import shutil
 
-    tools = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
-    return command_key("build", [os.path.normpath(spec), backend,
-                                 os.path.normpath(outdir) if outdir is not None else None,
-                                 tools])
+    tools: list[object] = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
+    cc = os.environ.get("CC", "")
+    if cc:  # the compiler and its wrappers (unilang.ccenv), as typed and as PATH finds them
+        import shlex
+
+        try:
+            words = shlex.split(cc)
+        except ValueError:
+            words = []
+        tools.append([cc, [shutil.which(w) or "" for w in words]])
+    args: list[object] = [os.path.normpath(spec), backend,
+                          os.path.normpath(outdir) if outdir is not None else None, tools]
+    if root is not None:  # one output of a set built with `-o ROOT` (unilang.multibuild)
+        args.append(["set-root", os.path.normpath(root)])
+    return command_key("build", args)
 
 
-def fresh_build(key: str, backend: str,
-                outdir: str | None) -> "tuple[str, dict[str, Any]] | None":
-    """(image path, manifest) of the up-to-date build stamped with ``key``, or None."""
+def fresh_build(key: str, backend: str, outdir: str | None,
+                root: str | None = None) -> "tuple[str, dict[str, Any]] | None":
+    """(image path, manifest) of the up-to-date build stamped with ``key``, or
+    None.  Without ``outdir`` the output is looked for in ``ROOT/*/backend``
+    (``root``, default ``build``)."""
     if outdir is not None:
         candidates = [work_dir(outdir)]
     else:
+        base = root if root is not None else "build"
         try:
-            apps = sorted(os.listdir("build"))
+            apps = sorted(os.listdir(base))
         except OSError:
             return None
-        candidates = [work_dir(os.path.join("build", a, backend)) for a in apps]
+        candidates = [work_dir(os.path.join(base, a, backend)) for a in apps]
     for work in candidates:
         doc = Stamp(work).read()
         if doc is None or doc.get("key") != key:
@@ -346,12 +360,21 @@ def up_to_date_build(args: list[str]) -> bool:
     parsed = parse("build", args)
     if parsed is None:
         return False
-    spec, backend, outdir = parsed["spec"], parsed["backend"], parsed["outdir"]
-    key = build_key(spec, backend, outdir)
-    found = fresh_build(key, backend, outdir) if key is not None else None
-    if found is None:
-        return False
-    image, manifest = found
-    sys.stderr.write(f"up to date: {image} ({manifest['size']} bytes, "
-                     f"{len(manifest['libraries'])} libraries)\n")
+    specs, backends, outdir = parsed["specs"], parsed["backend"], parsed["outdir"]
+    if len(set(map(os.path.realpath, specs))) != len(specs) or \
+            len(set(backends)) != len(backends):
+        return False  # the full command says which were given twice (U0229)
+    if len(specs) == 1 and len(backends) == 1:
+        pairs = [(specs[0], backends[0], outdir, None)]
+    else:  # a set: each output under ROOT/<app>/<backend> (unilang.multibuild)
+        pairs = [(s, b, None, outdir) for s in specs for b in backends]
+    found = []
+    for spec, backend, out, root in pairs:
+        one = fresh_build(build_key(spec, backend, out, root), backend, out, root)
+        if one is None:
+            return False
+        found.append(one)
+    for image, manifest in found:
+        sys.stderr.write(f"up to date: {image} ({manifest['size']} bytes, "
+                         f"{len(manifest['libraries'])} libraries)\n")
     return True

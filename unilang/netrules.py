@@ -154,14 +154,14 @@ def normal_ports(ps: Iterable[PortRange]) -> list[PortRange]:
 #: docs/stdlib.md is generated from this table.
 RUNTIME_RULES = (
     ("listen", "the ports the image may listen on (`\"udp:7\"`, `\"tcp:8000-8099\"`)",
-     "`unilang_udp_bind` (udp; tcp's listen through `unilang_policy_may_listen`)",
-     "`UNILANG_UDP_EPOLICY` (-4)", "policy_refused_listen"),
+     "`unilang_udp_bind`, `unilang_tcp_listen`",
+     "`UNILANG_UDP_EPOLICY`, `UNILANG_TCP_EPOLICY` (-4)", "policy_refused_listen"),
     ("peers", "the IPv4 addresses the image may talk to (`\"10.0.2.0/24\"`, `\"192.0.2.7\"`)",
      "ipv4's input, before any protocol: a packet from outside is dropped; "
      "`unilang_ipv4_send` to a unicast address outside",
      "nothing (dropped); -4 from a send", "policy_drop_peer, policy_drop_send"),
     ("send", "whether the image may send at all (`false`: receive only)",
-     "`unilang_ipv4_send`, under every protocol (udp, icmp replies, dhcp)",
+     "`unilang_ipv4_send`, under every protocol (udp, tcp, icmp replies, dhcp)",
      "-4 from `unilang_udp_send` / `unilang_ipv4_send`", "policy_drop_send"),
 )
 

@@ -61,9 +61,20 @@ static void input(const uint8_t *f, unsigned len)
     s->eth_drop_ethertype++;
 }
 
+static void (*poll_hook)(void);
+
+int unilang_net_on_poll(void (*fn)(void))
+{
+    if (poll_hook != 0) return -1;
+    poll_hook = fn;
+    return 0;
+}
+
 unsigned unilang_net_poll(void)
 {
-    return unilang_link_poll(input, 64);
+    unsigned n = unilang_link_poll(input, 64);
+    if (poll_hook != 0) poll_hook();
+    return n;
 }
 
 int unilang_eth_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, unsigned len)

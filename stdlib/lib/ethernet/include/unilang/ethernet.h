@@ -49,7 +49,11 @@ int unilang_eth_register(uint16_t ethertype, unilang_eth_handler fn);
 /* Send one frame (padded to 60 bytes); 0, or -1 when it was dropped (counted). */
 int unilang_eth_send(const uint8_t dst[6], uint16_t ethertype, const void *payload, unsigned len);
 
-/* The event loop's step: handle the frames that arrived (at most 64); how many. */
+/* The event loop's step: handle the frames that arrived (at most 64), then
+ * run the poll hook (if one is set); how many frames. */
 unsigned unilang_net_poll(void);
+/* Set the one function unilang_net_poll() calls after the frames of each
+ * step (tcp's timers and deferred output); 0, or -1 when one is set already. */
+int unilang_net_on_poll(void (*fn)(void));
 
 #endif /* UNILANG_ETHERNET_H */
