@@ -419,7 +419,7 @@ class Builder:
             return None
         return self.finish(program)
 
-    def prepare(self, maybe: list[str]) -> list[tuple[str, str]] | None:
+    def prepare(self, maybe: list[str]) -> list[tuple[str, str, tuple[str, ...]]] | None:
         """Under the lock: check the output again and fill the work tree."""
         self.out.check_target(self.spec, maybe)  # again, now that no one else builds here
         try:

@@ -88,7 +88,7 @@ class Output:
         self.n = n
         self.builder: Any = None          # unilang.build.Builder once it is checked
         self.program: object = None
-        self.objects: list[tuple[str, str]] = []
+        self.objects: list[tuple[str, str, tuple[str, ...]]] = []
         self.result: Any = None           # BuildResult when it is built or up to date
         self.status = "failed"            # "built", "up to date" or "failed"
         self.stamp_key: str | None = None
@@ -127,7 +127,7 @@ class Output:
 
     @property
     def deps(self) -> list[str]:
-        compiled = {src for _obj, src in self.objects}
+        compiled = {src for _obj, src, _inc in self.objects}
         rels = [r for r in self.builder.copied if r not in compiled]
         return [self.abs(r) for r in [*rels, "gen/unilang_params.h", "toolchain.id"]]
 
