@@ -532,11 +532,14 @@ def inspect(image: Path, fmt: str) -> None:
         emit_diagnostics(Session(), diags, fmt)
     elif fmt == "json":
         doc = dict(as_json(info), diagnostics=[d.to_json() for d in diags])
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        # ASCII only: what a (forged) note says cannot reach a terminal raw
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
     else:
         sys.stdout.write(as_text(info))
         emit_diagnostics(Session(), diags, "text")
     finish(diags)
+
+
 @main.command("fmt")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--check", is_flag=True,
