@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 from support import ROOT, needs_tools, unilang
 
 BACKENDS = ("kvm", "xen")
-EXAMPLES = sorted(d / f"{d.name}.uni" for d in (ROOT / "examples").iterdir()
-                  if (d / f"{d.name}.uni").is_file())
+#: every example app: examples/<x>/<x>.uni and the project's apps (examples/project/apps/)
+EXAMPLES = sorted(d / f"{d.name}.uni" for base in (ROOT / "examples",
+                                                   ROOT / "examples" / "project" / "apps")
+                  for d in base.iterdir() if (d / f"{d.name}.uni").is_file())
 #: examples that cannot be built on a backend (no net.link provider on xen)
 NOT_ON = {"udp-echo": ("xen",)}
 
