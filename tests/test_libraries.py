@@ -33,7 +33,8 @@ C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: Example apps that need a construct a backend has no provider for (U0100 there).
 #: (No xen netfront yet: the network apps build on kvm only.)
 NOT_ON: dict[str, tuple[str, ...]] = {"udp-echo": ("xen",), "netfuzz": ("xen",),
-                                      "udp-echo-dhcp": ("xen",), "tcp-echo": ("xen",), "http": ("xen",)}
+                                      "udp-echo-dhcp": ("xen",), "tcp-echo": ("xen",), "http": ("xen",),
+                                      "netpolicy": ("xen",)}
 
 
 def example_apps() -> list[Path]:

@@ -561,10 +561,18 @@ def test_tcp_under_sanitizers_on_the_host(tmp_path: Path, name: str,
     incs = [f"-I{ROOT / 'stdlib' / 'include'}"] + [
         f"-I{lib / n / 'include'}" for n in ("tcp", "ipv4", "ethernet", "arp", "conio",
                                              "tsc-clock", "virtio-net")]
+    # ipv4 enforces the image's network policy: the table unilang generates
+    # for an app without network rules (restricts nothing)
+    from unilang.emit.netpolicy import table_lines
+    from unilang.netrules import NetRules
+
+    table = tmp_path / "netpolicy_table.c"
+    table.write_text("\n".join(table_lines(NetRules())))
     r = subprocess.run(["gcc", "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
                         "-fsanitize=address,undefined", "-fno-sanitize-recover=all", *defs, *incs,
                         "-o", str(exe), str(ROOT / "tests" / "host_c" / "tcp_driver.c"),
-                        str(lib / "tcp" / "src" / "tcp.c"), str(lib / "ipv4" / "src" / "ipv4.c")],
+                        str(lib / "tcp" / "src" / "tcp.c"), str(lib / "ipv4" / "src" / "ipv4.c"),
+                        str(lib / "ipv4" / "src" / "netpolicy.c"), str(table)],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     for seed in (1, 2, 3):

@@ -458,7 +458,10 @@ class Builder:
     def manifest(self, image: bytes, facts: object, size_limit: tuple[str, int] | None) -> dict[str, object]:
         from .report import resolution_json
 
+        from .emit.note import document
+
         r = resolution_json(self.res)
+        note = document(self.res)
         policies: list[object] = list(r["policies"])  # type: ignore[call-overload]
         if size_limit is not None:
             policies.append({"name": size_limit[0], "ok": True,
@@ -478,6 +481,9 @@ class Builder:
             "policies": policies,
             "sources": dict(sorted(self.sources.items())),
             **({"files": self.sealed_manifest} if self.res.app.files_span is not None else {}),
+            # as the image's note says them (unilang.emit.note; `unilang inspect` compares)
+            "rules": note["rules"],
+            "protections": note["protections"],
         }
 
     def refuse(self, exc: OutputRefused) -> None:

@@ -508,6 +508,38 @@ def explain(code: str) -> None:
     click.echo(text, nl=False)
 
 
+@main.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="The description as text, or as one JSON object.")
+@guarded
+def inspect(image: Path, fmt: str) -> None:
+    """Describe a built IMAGE from the image alone: app, backend, libraries in
+    init order, parameters, policies and their run-time rules, protections,
+    size and sha256, read from its manifest note (no spec, no build directory).
+
+    When manifest.json sits beside the image it is compared with the image;
+    a disagreement is error U0216 (exit 1), after the description. A file
+    that is not an ELF image (U0214) or has no readable note (U0215) exits 1.
+    """
+    import json
+
+    from .driver import Session
+    from .imageinfo import as_json, as_text, read_image
+
+    info, diags = read_image(image)
+    if info is None:
+        emit_diagnostics(Session(), diags, fmt)
+    elif fmt == "json":
+        doc = dict(as_json(info), diagnostics=[d.to_json() for d in diags])
+        # ASCII only: what a (forged) note says cannot reach a terminal raw
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+    else:
+        sys.stdout.write(as_text(info))
+        emit_diagnostics(Session(), diags, "text")
+    finish(diags)
+
+
 @main.command("fmt")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--check", is_flag=True,

@@ -297,6 +297,44 @@ network driver (a library providing `net.link`): the hypervisor would give
 the guest a NIC it never uses. Require a network construct (`net.udp` ...)
 or remove the device. (The reverse is the error U0114.)""", """
 app echo { sources = ["echo.c"]; requires = [console]; device net0 { kind = net; } }"""),
+    _c("U0155", "error", "malformed port", """
+A port in a policy's `listen` or an app's or library's `listens` is written
+`PROTO:PORT` or `PROTO:LOW-HIGH`, where PROTO is `udp` or `tcp` and ports
+are 1 to 65535. In a library, `PROTO:PARAM` names one of the library's int
+parameters instead (an `http` server listening on its `port`); the
+parameter's range must lie within 1 .. 65535. The message says which part
+is wrong.""", """
+policy web { listen = ["udp:70000"]; }   # ports are 1 to 65535"""),
+    _c("U0156", "error", "malformed peer range", """
+A `peers` entry of a policy is an IPv4 range `A.B.C.D/LEN` (LEN 0 to 32) or a
+single address `A.B.C.D` (a /32). The address must be the start of its
+range: `10.0.2.1/24` has host bits set, and the message gives the range it
+probably means (`10.0.2.0/24`).""", """
+policy lan { peers = ["10.0.2.1/24"]; }"""),
+    _c("U0157", "error", "listening on a port a policy does not allow", """
+The app (`listens = [...]`) or a selected library (its `listens`, such as
+dhcp's `udp:68`) listens on a port that an applied policy, or a policy it
+includes, leaves out of its `listen`. Every policy that sets `listen`
+restricts the image: a port must be allowed by all of them. At run time
+the same table makes `unilang_udp_bind` return `UNILANG_NET_EPOLICY`; the
+check catches what the spec declares before anything is built.""", """
+policy web { listen = ["tcp:80"]; }
+app echo { sources = ["echo.c"]; requires = [net.udp]; listens = ["udp:7"];
+           policies = [web]; device net0 { kind = net; } }"""),
+    _c("U0158", "error", "sending forbidden, but a library must send", """
+An applied policy says `send = false` (the image may receive but never
+send an IPv4 packet), and a selected library declares `sends = true`: it
+cannot work without sending (the `dhcp` client must send DISCOVER and
+REQUEST to get an address). Choose another provider (`use ipv4 for
+net.addr;`) or drop `send = false`."""),
+    _c("U0159", "warning", "network rule with no effect", """
+An applied policy sets `listen`, `peers` or `send`, or the app declares
+`listens`, but nothing in the image provides `net.ip`, the layer that
+enforces the rules at run time: the image has no network stack, so the
+rule changes nothing. (To keep the network libraries out of an image
+altogether, apply `offline`.)""", """
+policy web { listen = ["udp:7"]; }
+app hello { sources = ["hello.c"]; requires = [console]; policies = [web]; }"""),
     # ------------------------------------------------------------ build
     _c("U0200", "error", "build tool missing", """
 A tool the build needs (gcc, ld, ninja, qemu-system-x86_64) was not found.
@@ -360,6 +398,29 @@ guest needs more, nothing is started; the message gives both sizes. Lower
 127.0.0.1 to the guest through QEMU user networking, which needs a NIC: the
 app must declare `device NAME { kind = net; }` (and require the network, or
 the device is U0154) on a backend whose `[qemu] net` gives QEMU one."""),
+    _c("U0214", "error", "not a unilang image", """
+`unilang inspect` reads 64-bit little-endian ELF images, as `unilang build`
+writes them (`<app>.elf`). The file given is not one: it does not start
+with the ELF magic, is of another class, or its program headers lie
+outside the file.""", """
+$ unilang inspect build/hello/kvm/manifest.json
+error[U0214]: `build/hello/kvm/manifest.json`: not an ELF file"""),
+    _c("U0215", "error", "no readable manifest note", """
+A unilang image describes itself in an ELF note (name `unilang`, type 1, a
+JSON document) in a PT_NOTE segment. The image has no such note (it was
+not built by unilang), or the note is damaged: the segment or a note in it
+claims more bytes than the file holds (a truncated copy), or the document
+is not UTF-8 JSON with the keys `app`, `backend`, `libraries` and
+`policies`. Nothing read from a damaged note is shown."""),
+    _c("U0216", "error", "manifest and image disagree", """
+`unilang inspect` found `manifest.json` beside the image and compared the
+two: the manifest's `sha256` and `size` with the image file, and its app,
+backend, memory, vcpus, cmdline, libraries, parameters, policy verdicts,
+run-time rules and protections with the note inside the image. Each
+difference is a note. The note is part of the image, so the image's sha256
+covers it: a manifest whose hash does not match describes another build
+(a stale copy, or a changed image). The image's own description is still
+printed before the error."""),
     _c("U0217", "error", "cannot write a formatted file", """
 `unilang fmt` formats a file into a temporary file beside it, then renames
 it over the original, so the file is only ever whole: the old text or the

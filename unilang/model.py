@@ -13,6 +13,7 @@ import attrs
 
 from .cnames import c_name
 from .diagnostics import Span
+from .netrules import Cidr, PortRange
 
 if TYPE_CHECKING:
     from .loader import ModuleInfo
@@ -124,6 +125,10 @@ class Library:
     directory: Path
     #: Include folders (``includes``): their ``*.h`` are copied and added with ``-I``.
     includes: tuple[SourceRef, ...] = ()
+    #: Ports the library listens on (``listens``); a port may name an int parameter.
+    listens: tuple[PortRange, ...] = ()
+    #: ``sends = true``: the library cannot work without sending (U0158 under ``send = false``).
+    sends: bool = False
 
     def supports(self, backend: str) -> bool:
         return not self.backends or backend in self.backends
@@ -197,6 +202,8 @@ class App:
     files_span: Span | None = None
     #: The root sealed files must stay inside (the app module's root).
     files_root: Path | None = None
+    #: Ports the app listens on (``listens``), checked against the policies' ``listen``.
+    listens: tuple[PortRange, ...] = ()
 
 
 @attrs.frozen
@@ -226,6 +233,15 @@ class Policy:
     max_memory: Limit | None
     max_vcpus: Limit | None
     max_image_size: Limit | None
+    #: Network rules, None when the policy does not set the key; each with the
+    #: span of its value.  ``listen``: the ports the image may listen on;
+    #: ``peers``: the addresses it may talk to; ``send``: whether it may send.
+    listen: tuple[PortRange, ...] | None = None
+    listen_span: Span | None = None
+    peers: tuple[Cidr, ...] | None = None
+    peers_span: Span | None = None
+    send: bool | None = None
+    send_span: Span | None = None
 
 
 @attrs.frozen

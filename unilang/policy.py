@@ -16,7 +16,9 @@ import attrs
 from . import model as M
 from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, warning
 from .model import policy_closure
-from .resolve import Resolution, Selected, Verdict, chain_str
+from .netrules import Cidr, NetRules, PortRange, intersect_cidrs, intersect_ports, normal_cidrs, \
+    normal_ports
+from .resolve import ParamValue, Resolution, Selected, Verdict, chain_str
 from .units import fmt_size
 
 
@@ -45,14 +47,16 @@ def check_policies(p: M.Program, res: Resolution, sink: Sink) -> Resolution:
     def report(d: Diagnostic) -> None:
         diags.append(attrs.evolve(d, backend=res.backend))
 
-    verdicts = _verdicts(p, res.selected, report)
+    verdicts = _verdicts(p, res.selected, report, res.params)
+    net = network_rules(p)
     sink.extend(diags)
-    return attrs.evolve(res, verdicts=verdicts, ok=res.ok and not any(
+    return attrs.evolve(res, verdicts=verdicts, net=net, ok=res.ok and not any(
         d.severity is Severity.ERROR for d in diags))
 
 
 def _verdicts(p: M.Program, selected: dict[str, Selected],
-              report: Callable[[Diagnostic], None]) -> tuple[Verdict, ...]:
+              report: Callable[[Diagnostic], None],
+              params: tuple[ParamValue, ...] = ()) -> tuple[Verdict, ...]:
     app = p.app
     assert app is not None
     provided = {c.name for s in selected.values() for c in s.library.provides}
@@ -115,7 +119,9 @@ def _verdicts(p: M.Program, selected: dict[str, Selected],
                     code, f"app {what} {fmt(value)} is above the limit {fmt(limit[1].value)} "
                     f"of policy `{limit[0]}`", span or app.span,
                     labels=(Label(limit[1].span, "limit set here"),)))
+        findings += _network_findings(ref, closure, app, selected, params, report)
         verdicts.append(Verdict(ref.name, not findings, tuple(findings)))
+    _network_without_stack(p, app, selected, report)
     _resources(app, selected, report)
     _network_devices(app, selected, report)
     return tuple(verdicts)
@@ -178,6 +184,108 @@ def _network_devices(app: M.App, selected: dict[str, Selected],
             "U0154", f"device `{nets[0].name}` is a network device, but nothing the app "
             f"requires uses the network (no library provides `{NET_LINK}`)", nets[0].span,
             help="require a network construct (`net.udp`, ...), or remove the device"))
+
+
+#: The construct of the IPv4 layer, which enforces the run-time network rules.
+NET_IP = "net.ip"
+
+
+def network_rules(p: M.Program) -> NetRules:
+    """The run-time network rules of all the app's applied policies together (and
+    what they include): the ports and peers every policy that restricts them
+    allows (the intersection), and no sending if any policy says `send = false`."""
+    assert p.app is not None
+    listen: list[PortRange] | None = None
+    peers: list[Cidr] | None = None
+    send = True
+    for pol in policy_closure(p, [r.name for r in p.app.policies]):
+        if pol.listen is not None:
+            mine = normal_ports(pol.listen)
+            listen = mine if listen is None else intersect_ports(listen, mine)
+        if pol.peers is not None:
+            cs = normal_cidrs(pol.peers)
+            peers = cs if peers is None else intersect_cidrs(peers, cs)
+        if pol.send is False:
+            send = False
+    return NetRules(None if listen is None else tuple(listen),
+                    None if peers is None else tuple(peers), send)
+
+
+def declared_listens(app: M.App, selected: dict[str, Selected],
+                     params: tuple[ParamValue, ...]) -> list[tuple[str, PortRange]]:
+    """(who, port) for every port the app and its selected libraries listen on; a
+    library's `proto:PARAM` becomes the parameter's resolved value."""
+    values = {(v.library, v.name): v.value for v in params}
+    out = [(f"app `{app.name}`", port) for port in app.listens]
+    for name in sorted(selected):
+        for port in selected[name].library.listens:
+            if port.param is not None:
+                value = values.get((name, port.param))
+                if not isinstance(value, int) or isinstance(value, bool):
+                    continue  # reported by the checker
+                port = attrs.evolve(port, low=value, high=value, param=None)
+            out.append((f"library `{name}`", port))
+    return out
+
+
+def _network_findings(ref: M.Ref, closure: list[M.Policy], app: M.App,
+                      selected: dict[str, Selected], params: tuple[ParamValue, ...],
+                      report: Callable[[Diagnostic], None]) -> list[str]:
+    """U0157: a declared port some policy of ``ref``'s closure does not allow;
+    U0158: `send = false` and a selected library that cannot work without sending."""
+    findings: list[str] = []
+    declared = declared_listens(app, selected, params)
+    for pol in closure:
+        if pol.listen is not None:
+            allowed = ", ".join(r.text() for r in normal_ports(pol.listen)) or "no port"
+            for who, port in declared:
+                if any(r.covers(port) for r in pol.listen):
+                    continue
+                findings.append(f"does not allow listening on {port.text()}")
+                report(error(
+                    "U0157", f"{who} listens on {port.text()}, which policy `{ref.name}` does "
+                    "not allow", port.span,
+                    labels=(Label(ref.span, "policy applied here"),
+                            Label(pol.listen_span or pol.span,
+                                  f"policy `{pol.name}` allows only {allowed}")),
+                    help=f"add \"{port.text()}\" to the `listen` of policy `{pol.name}`, or "
+                         "stop listening on it"))
+        if pol.send is False:
+            for name in sorted(selected):
+                if not selected[name].library.sends:
+                    continue
+                findings.append(f"forbids sending, which `{name}` must do")
+                report(error(
+                    "U0158", f"policy `{ref.name}` forbids sending, but `{name}` cannot work "
+                    "without sending", ref.span,
+                    labels=(Label(pol.send_span or pol.span,
+                                  f"`send = false` in policy `{pol.name}`"),
+                            Label(selected[name].library.span, f"`{name}` is declared here")),
+                    notes=(f"`{name}` is selected by: {chain_str(selected[name].chain)}",),
+                    help=f"choose another provider of `{selected[name].construct}`, or allow "
+                         "sending"))
+    return findings
+
+
+def _network_without_stack(p: M.Program, app: M.App, selected: dict[str, Selected],
+                           report: Callable[[Diagnostic], None]) -> None:
+    """U0159: network rules or declared ports in an image with no IPv4 layer, which
+    is what enforces them: they would have no effect."""
+    if any(c.name == NET_IP for s in selected.values() for c in s.library.provides):
+        return
+    for pol in policy_closure(p, [r.name for r in app.policies]):
+        for key, span in (("listen", pol.listen_span), ("peers", pol.peers_span),
+                          ("send", pol.send_span)):
+            if span is not None:
+                report(warning(
+                    "U0159", f"policy `{pol.name}` sets `{key}`, but the image has no network "
+                    f"stack (nothing provides `{NET_IP}`), so the rule has no effect", span,
+                    help="remove the rule, or apply the policy to an app that uses the network"))
+    if app.listens:
+        report(warning(
+            "U0159", f"app `{app.name}` declares `listens`, but the image has no network stack "
+            f"(nothing provides `{NET_IP}`)", app.listens[0].span,
+            help="remove `listens`, or require a network construct (`net.udp`, ...)"))
 
 
 def _round_mib(n: int) -> int:

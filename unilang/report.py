@@ -79,6 +79,14 @@ def resolution_text(res: Resolution) -> str:
         out += ["", "policies:"]
         for v in res.verdicts:
             out.append(f"  {v.policy}: {'pass' if v.ok else 'FAIL: ' + '; '.join(v.findings)}")
+    if res.net.restricts:  # what the image will enforce at run time (unilang.netrules)
+        net = res.net
+        out += ["", "run-time rules (network):",
+                "  listen: " + ("any port" if net.listen is None
+                                else ", ".join(r.text() for r in net.listen) or "no port"),
+                "  peers: " + ("any address" if net.peers is None
+                               else ", ".join(c.text() for c in net.peers) or "no address"),
+                "  send: " + ("allowed" if net.send else "refused")]
     return "\n".join(out) + "\n"
 
 

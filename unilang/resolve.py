@@ -20,6 +20,7 @@ import attrs
 from . import model as M
 from .cnames import param_macro
 from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, warning
+from .netrules import NetRules
 
 APP = "app"
 
@@ -111,6 +112,9 @@ class Resolution:
     verdicts: tuple[Verdict, ...] = ()
     #: Pruned libraries that provide a construct another library was chosen for.
     lost: dict[str, tuple[str, str]] = attrs.field(factory=dict)
+    #: The network rules of the applied policies, for the run-time tables
+    #: (filled by the policy stage; ``NetRules()`` restricts nothing).
+    net: NetRules = NetRules()
 
 
 def chain_str(chain: Iterable[str]) -> str:

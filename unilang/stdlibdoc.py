@@ -174,6 +174,9 @@ def _library(lib: M.Library) -> list[str]:
     facts.append(("exercises", _code([r.name for r in lib.exercises])))
     facts.append(("conflicts with", _code([r.name for r in lib.conflicts])))
     facts.append(("init", f"`{lib.init.name}()`" if lib.init else ""))
+    facts.append(("listens on", _code([p.text() for p in lib.listens])))
+    if lib.sends:
+        facts.append(("must send", "yes: a policy with `send = false` rejects it (U0158)"))
     if lib.min_memory:
         from .units import fmt_size
 
@@ -247,8 +250,15 @@ def markdown() -> str:
             from .units import fmt_size
 
             rules.append(f"max_image_size = {fmt_size(p.max_image_size.value)}")
+        if p.listen is not None:
+            rules.append(f"listen {_code([r.text() for r in p.listen])}")
+        if p.peers is not None:
+            rules.append(f"peers {_code([c.text() for c in p.peers])}")
+        if p.send is not None:
+            rules.append(f"send = {'true' if p.send else 'false'}")
         out.append(f"| `{p.name}` | {_cell(p.doc)} | {'; '.join(rules)} |")
     out += ["", POLICIES_AFTER]
+    out += _runtime_rules(libs)
     out += ["## Libraries", ""]
     groups: dict[str, list[M.Library]] = {}
     for lib in libs.values():
@@ -260,6 +270,36 @@ def markdown() -> str:
             out += _library(lib)
     out.append(OUTRO)
     return "\n".join(out)
+
+
+RUNTIME_INTRO = """\
+### Run-time policy rules
+
+Three policy keys hold while the image runs, not only at `unilang check`. The
+applied policies' rules (each key that several set: the intersection; `send`:
+false if any says so) are compiled into one read-only table in the image
+(`unilang_netpolicy`, `const` in `.rodata`, declared in `<unilang/netpolicy.h>`
+of `ipv4`), which the stack consults. A key no applied policy sets restricts
+nothing. `unilang inspect IMAGE` prints the rules an image carries.
+"""
+
+
+def _runtime_rules(libs: dict[str, M.Library]) -> list[str]:
+    from .netrules import RUNTIME_RULES
+
+    out = [RUNTIME_INTRO, "| key | allows | enforced in | the app sees | counted in |",
+           "|---|---|---|---|---|"]
+    for key, allows, where, sees, counter in RUNTIME_RULES:
+        out.append(f"| `{key}` | {allows} | {where} | {sees} | "
+                   f"{_code(counter.split(', '))} |")
+    declared = [f"`{lib.name}` {_code([p.text() for p in lib.listens])}"
+                for lib in libs.values() if lib.listens]
+    must_send = [f"`{lib.name}`" for lib in libs.values() if lib.sends]
+    out += ["", "Checked before the build: the ports the app (`listens`) and its libraries "
+            "declare must be allowed (U0157); libraries that declare ports: "
+            f"{', '.join(declared) or 'none'}. Libraries that must send, which "
+            f"`send = false` rejects (U0158): {', '.join(must_send) or 'none'}.", ""]
+    return out
 
 
 def _group(lib: M.Library) -> str:

@@ -12,6 +12,7 @@ from ..loader import LoadedModule
 from .base import field_text
 from .cnaming import CNames
 from .files import SOURCE_PATH, Files, SealedFiles
+from .netspecs import NetSpecs
 from .params import Params
 from .schema import APP_KEYS, DEVICE_KEYS, DEVICE_KIND
 
@@ -21,7 +22,7 @@ MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
 SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 
 
-class Apps(Params, Files, SealedFiles, CNames):
+class Apps(Params, Files, SealedFiles, CNames, NetSpecs):
     """Builds ``model.App`` (with its devices, choices, overrides) from the app block."""
 
     def device(self, d: S.Device) -> M.Device | None:
@@ -167,4 +168,5 @@ class Apps(Params, Files, SealedFiles, CNames):
             sealed=sealed,
             files_span=v["files"].key_span if "files" in v else None,
             files_root=mod.info.root_path,
+            listens=self.port_specs(v.get("listens"), False),
         )

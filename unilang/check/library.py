@@ -10,11 +10,12 @@ from ..loader import LoadedModule
 from .base import field_flag, field_names, field_text
 from .cnaming import CNames
 from .files import Files
+from .netspecs import NetSpecs
 from .params import Params
 from .schema import LIBRARY_KEYS
 
 
-class Libraries(Params, Files, CNames):
+class Libraries(Params, Files, CNames, NetSpecs):
     """Builds ``model.Library`` from a library block."""
 
     def requirements(self, fields: list[S.Field]) -> tuple[M.Requirement, ...]:
@@ -70,6 +71,20 @@ class Libraries(Params, Files, CNames):
         rank = self.number(v.get("rank"), LIBRARY_KEYS) if "rank" in v else 0
         max_vcpus = self.number(v.get("max_vcpus"), LIBRARY_KEYS)
         min_memory = self.number(v.get("min_memory"), LIBRARY_KEYS) or 0
+        listens = self.port_specs(v.get("listens"), True)
+        for port in listens:
+            if port.param is None:
+                continue
+            decl = next((p for p in params if p.name == port.param), None)
+            if decl is None or decl.type.kind != "int":
+                self.err("U0155", f"`listens` entry `{port.text()}` names `{port.param}`, which "
+                         f"is not an int parameter of library `{block.name}`", port.span,
+                         help=f"declare `param {port.param}: int = PORT in 1 .. 65535;`")
+            elif decl.low is None or decl.high is None or decl.low < 1 or decl.high > 65535:
+                self.err("U0155", f"`listens` entry `{port.text()}`: parameter "
+                         f"`{block.name}.{port.param}` may be outside the ports 1 to 65535",
+                         port.span, labels=(Label(decl.span, "declared here"),),
+                         help="give the parameter the range `in 1 .. 65535` (or narrower)")
         return M.Library(
             name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
             provides=self.refs(v.get("provides"), self.construct_ref),
@@ -86,4 +101,6 @@ class Libraries(Params, Files, CNames):
             default=field_flag(v.get("default")),
             rank=rank or 0,
             directory=mod.info.path.parent,
+            listens=listens,
+            sends=field_flag(v.get("sends")),
         )

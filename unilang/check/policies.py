@@ -7,11 +7,12 @@ from ..front import syntax as S
 from ..diagnostics import Label, one_of
 from ..loader import LoadedModule
 from .base import field_text
+from .netspecs import NetSpecs
 from .schema import POLICY_KEYS, Schema
 from .symbols import Symbols
 
 
-class Policies(Schema, Symbols):
+class Policies(Schema, Symbols, NetSpecs):
     """Builds ``model.Policy`` from a policy block; include cycles."""
 
     def policy(self, block: S.Block, mod: LoadedModule) -> M.Policy:
@@ -50,6 +51,12 @@ class Policies(Schema, Symbols):
             max_memory=limit("max_memory"),
             max_vcpus=limit("max_vcpus"),
             max_image_size=limit("max_image_size"),
+            listen=self.port_specs(v["listen"], False) if "listen" in v else None,
+            listen_span=v["listen"].value.span if "listen" in v else None,
+            peers=self.cidrs(v["peers"]) if "peers" in v else None,
+            peers_span=v["peers"].value.span if "peers" in v else None,
+            send=v["send"].value.value if "send" in v else None,  # type: ignore[union-attr]
+            send_span=v["send"].value.span if "send" in v else None,
         )
 
     def policy_include_cycles(self, policies: dict[str, M.Policy]) -> None:

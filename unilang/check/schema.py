@@ -67,17 +67,18 @@ LIBRARY_KEYS: dict[str, KeyType] = {
     "doc": STR, "provides": NAMES, "requires": NAMES, "sources": STRS, "includes": STRS,
     "backends": NAMES, "exercises": NAMES, "conflicts": NAMES, "init": NAME,
     "min_memory": SIZE.within(0, MAX_MEMORY), "max_vcpus": INT.within(1, MAX_VCPUS),
-    "default": BOOL, "rank": INT.within(0, 1000),
+    "default": BOOL, "rank": INT.within(0, 1000), "listens": STRS, "sends": BOOL,
 }
 APP_KEYS: dict[str, KeyType] = {
     "doc": STR, "sources": STRS, "includes": STRS, "entry": NAME, "requires": NAMES,
     "memory": SIZE.within(1 << 20, MAX_MEMORY), "vcpus": INT.within(1, MAX_VCPUS),
-    "cmdline": STR, "policies": NAMES, "files": STRS,
+    "cmdline": STR, "policies": NAMES, "files": STRS, "listens": STRS,
 }
 POLICY_KEYS: dict[str, KeyType] = {
     "doc": STR, "include": NAMES, "deny": NAMES, "allow": NAMES, "forbid": NAMES,
     "require": NAMES, "max_memory": SIZE.within(0, MAX_MEMORY),
     "max_vcpus": INT.within(1, MAX_VCPUS), "max_image_size": SIZE.within(0, MAX_MEMORY),
+    "listen": STRS, "peers": STRS, "send": BOOL,
 }
 DEVICE_KEYS: dict[str, dict[str, KeyType]] = {
     "net": {"kind": DEVICE_KIND, "mac": STR, "bridge": STR, "tap": STR},

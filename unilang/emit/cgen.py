@@ -63,12 +63,9 @@ def params_header(res: Resolution) -> str:
 
 def manifest_note_payload(res: Resolution) -> bytes:
     """What the image says about itself (``.note.unilang``, type 1): compact JSON."""
-    doc = {
-        "app": res.app.name,
-        "backend": res.backend,
-        "libraries": list(res.order),
-        "policies": [{"name": v.policy, "ok": v.ok} for v in res.verdicts],
-    }
+    from .note import document
+
+    doc = document(res)
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -90,6 +87,10 @@ def init_source(res: Resolution) -> str:
                       c=cname, fn=fn))
     if entries:
         out.append("")
+    from .netpolicy import has_stack, table_lines
+
+    if has_stack(res):
+        out += table_lines(res.net)
     entry = res.app.entry.name
     if entry != "main":
         out += [_c("int {e}(void);", e=E.c_ident(entry)), "int main(void);",

@@ -4,6 +4,7 @@
 #include <unilang/conio.h>
 #include <unilang/ethernet.h>
 #include <unilang/ipv4.h>
+#include <unilang/netpolicy.h>
 #include <unilang/runtime.h> /* UNILANG_PARAM_* */
 
 #define MAX_PROTOCOLS 4
@@ -145,6 +146,7 @@ static void input(const uint8_t *src_mac, const uint8_t *p, unsigned len)
         s->ip_drop_bad_source++;
         return;
     }
+    if (!unilang_policy_peer_allowed(src)) { s->policy_drop_peer++; return; }
     /* dst 0.0.0.0 is never ours, not even while unconfigured (my_ip == 0) */
     if (dst == 0 || (dst != my_ip && dst != 0xffffffffu && dst != bcast)) {
         s->ip_drop_not_for_us++;
@@ -163,6 +165,11 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
     if (len > UNILANG_IPV4_MAX_PAYLOAD) {
         unilang_net_stats.ip_drop_tx_too_long++;
         return -1;
+    }
+    /* the policy: no sending at all, or not to this unicast destination */
+    if (!unilang_policy_may_send() || (dst != 0xffffffffu && !unilang_policy_peer_allowed(dst))) {
+        unilang_net_stats.policy_drop_send++;
+        return UNILANG_NET_EPOLICY;
     }
     if (my_ip == 0 && dst != 0xffffffffu) return -1; /* unconfigured: broadcasts only */
     uint32_t hop = (dst & netmask) == (my_ip & netmask) || dst == 0xffffffffu ? dst : gateway;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <unilang/ethernet.h>
 #include <unilang/ipv4.h>
+#include <unilang/netpolicy.h>
 #include <unilang/runtime.h> /* UNILANG_PARAM_* */
 #include <unilang/tcp.h>
 #include <unilang/tsc-clock.h>
@@ -599,10 +600,16 @@ static struct conn *app_conn(int conn)
     return &conns[conn];
 }
 
+_Static_assert(UNILANG_TCP_EPOLICY == UNILANG_NET_EPOLICY, "one policy error code for udp and tcp");
+
 int unilang_tcp_listen(uint16_t port, const struct unilang_tcp_callbacks *cb, void *ctx)
 {
     int free = -1;
     if (port == 0 || cb == 0) return UNILANG_TCP_EINVAL;
+    if (!unilang_policy_may_listen(UNILANG_IP_TCP, (uint16_t)port)) {
+        unilang_net_stats.policy_refused_listen++;
+        return UNILANG_TCP_EPOLICY;
+    }
     for (int l = 0; l < NL; l++) {
         if (lsts[l].cb && lsts[l].port == port) return UNILANG_TCP_EINUSE;
         if (!lsts[l].cb && free < 0) free = l;

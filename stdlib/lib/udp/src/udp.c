@@ -38,6 +38,10 @@ int unilang_udp_bind(uint16_t port, unilang_udp_recv_fn fn, void *ctx)
 {
     int free = -1;
     if (port == 0 || fn == 0) return -1;
+    if (!unilang_policy_may_listen(UNILANG_IP_UDP, port)) {
+        unilang_net_stats.policy_refused_listen++;
+        return UNILANG_UDP_EPOLICY;
+    }
     for (int i = 0; i < N; i++) {
         if (socks[i].fn != 0 && socks[i].port == port) return -1;
         if (socks[i].fn == 0 && free < 0) free = i;
@@ -71,7 +75,8 @@ int unilang_udp_send(int sock, uint32_t dst, uint16_t dst_port, const void *data
     uint32_t ph = unilang_ipv4_pseudo_sum(unilang_ipv4_address(), dst, UNILANG_IP_UDP, ulen);
     uint16_t c = unilang_csum_fold(unilang_csum_add(ph, out, ulen));
     unilang_put16(out + 6, c == 0 ? 0xffff : c);
-    if (unilang_ipv4_send(dst, UNILANG_IP_UDP, out, ulen) < 0) return -1;
+    int rc = unilang_ipv4_send(dst, UNILANG_IP_UDP, out, ulen);
+    if (rc < 0) return rc;
     unilang_net_stats.udp_tx++;
     return 0;
 }

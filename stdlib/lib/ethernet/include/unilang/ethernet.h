@@ -25,6 +25,9 @@ struct unilang_net_stats {
     uint64_t udp_rx, udp_tx;
     uint64_t udp_drop_short, udp_drop_length, udp_drop_checksum, udp_drop_no_socket;
     uint64_t udp_drop_tx_too_long;
+    /* the network policy (<unilang/netpolicy.h>): packets from a peer it does not
+     * allow, sends it refused, binds of a port it does not allow */
+    uint64_t policy_drop_peer, policy_drop_send, policy_refused_listen;
 };
 extern struct unilang_net_stats unilang_net_stats;
 

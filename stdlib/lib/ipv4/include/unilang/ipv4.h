@@ -28,7 +28,9 @@ typedef void (*unilang_ipv4_handler)(uint32_t src, uint32_t dst, const uint8_t *
  * again replaces its function. */
 int unilang_ipv4_register(uint8_t protocol, unilang_ipv4_handler fn);
 /* Send one packet (DF set); 0, or -1 when it was dropped (counted: too long,
- * or the next hop's MAC is not known yet, in which case it was asked for). */
+ * or the next hop's MAC is not known yet, in which case it was asked for), or
+ * UNILANG_NET_EPOLICY (-4) when the network policy refuses it (<unilang/netpolicy.h>:
+ * `send = false`, or a unicast destination outside `peers`; counted). */
 int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsigned len);
 /* "a.b.c.d" -> 0 and *out; -1 if it is not a dotted quad. */
 int unilang_ipv4_parse(const char *s, uint32_t *out);

@@ -44,7 +44,7 @@ void unilang_tcp_abort(int conn);
 #define UNILANG_TCP_EINVAL   (-1)  /* bad argument (port 0, bad handle) */
 #define UNILANG_TCP_EINUSE   (-2)  /* port already listened on */
 #define UNILANG_TCP_EFULL    (-3)  /* listener table full */
-#define UNILANG_TCP_EPOLICY  (-4)  /* the image's network policy forbids this port (reserved: no policy restricts ports yet) */
+#define UNILANG_TCP_EPOLICY  (-4)  /* the image's network policy (its `listen`) forbids this port: UNILANG_NET_EPOLICY of <unilang/netpolicy.h>, counted in policy_refused_listen */
 
 #define UNILANG_IP_TCP 6u
 
