@@ -87,3 +87,22 @@ def param_defines() -> dict[str, list[str]]:
                     defs.append(f"-D{m.name}={value}")
             out.setdefault(name, defs)
     return out
+
+
+#: ipv4's parameters as the generated header defines them by default, for host builds
+IPV4_DEFINES = ['-DUNILANG_PARAM_IPV4_ADDRESS="10.0.2.15"',
+                '-DUNILANG_PARAM_IPV4_NETMASK="255.255.255.0"',
+                '-DUNILANG_PARAM_IPV4_GATEWAY="10.0.2.2"', "-DUNILANG_PARAM_IPV4_TTL=(64)"]
+
+
+def ipv4_host_sources(tmp: Path) -> list[str]:
+    """ipv4's sources for a host build (tests/host_c drivers): ipv4.c, the network
+    policy's enforcement, and the policy table unilang generates for an app
+    without network rules (it restricts nothing)."""
+    from unilang.emit.netpolicy import table_lines
+    from unilang.netrules import NetRules
+
+    src = ROOT / "stdlib" / "lib" / "ipv4" / "src"
+    table = tmp / "netpolicy_table.c"
+    table.write_text("\n".join(table_lines(NetRules())))
+    return [str(src / "ipv4.c"), str(src / "netpolicy.c"), str(table)]

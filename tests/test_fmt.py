@@ -412,8 +412,7 @@ APPS = sorted(p for p in (ROOT / "examples").glob("*/*.uni") if p.parent.name !=
 @given(st.sampled_from(APPS), st.data())
 def test_formatting_keeps_resolution(tmp_path_factory: Any, spec: Path, data: Any) -> None:
     tmp = tmp_path_factory.mktemp("res")
-    for f in spec.parent.iterdir():
-        shutil.copy(f, tmp / f.name)
+    shutil.copytree(spec.parent, tmp, dirs_exist_ok=True)  # sources, sealed folders
     messy = tmp / spec.name
     # a layout that is nothing like the canonical one
     messy.write_text(relayout(spec.read_text(encoding="utf-8"), data.draw), encoding="utf-8")

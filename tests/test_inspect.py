@@ -23,7 +23,7 @@ EXAMPLES = sorted(d / f"{d.name}.uni" for base in (ROOT / "examples",
                                                    ROOT / "examples" / "project" / "apps")
                   for d in base.iterdir() if (d / f"{d.name}.uni").is_file())
 #: examples that cannot be built on a backend (no net.link provider on xen)
-NOT_ON = {"udp-echo": ("xen",)}
+NOT_ON = {"udp-echo": ("xen",), "http": ("xen",)}
 
 
 @pytest.fixture(scope="module")

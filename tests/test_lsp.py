@@ -213,7 +213,9 @@ def test_session_over_stdio(project: Path) -> None:
             {"label": "cmdline", "kind": 5, "detail": "a string"},
             {"label": "doc", "kind": 5, "detail": "a string"},
             {"label": "entry", "kind": 5, "detail": "a name"},
+            {"label": "files", "kind": 5, "detail": "a list of strings"},
             {"label": "includes", "kind": 5, "detail": "a list of strings"},
+            {"label": "listens", "kind": 5, "detail": "a list of strings"},
             {"label": "memory", "kind": 5, "detail": "a size (e.g. 64 MiB)"},
             {"label": "policies", "kind": 5, "detail": "a list of names"},
             {"label": "requires", "kind": 5, "detail": "a list of names"},
@@ -534,7 +536,7 @@ def test_hover_of_a_default_parameter_in_its_library(tmp_path: Path) -> None:
     ("    requires on ", ["kvm", "xen"]),
     ("    device net0 { kind = ", ["net", "block"]),
     ("    device net0 { kind = block; ", ["format", "kind", "path", "readonly"]),
-    ("    cmdline = \"a;b\"; # c { d\n    vcpus", ["cmdline", "doc", "entry", "includes"]),
+    ("    cmdline = \"a;b\"; # c { d\n    vcpus", ["cmdline", "doc", "entry", "files"]),
     ("}\n", ["app", "capability", "construct", "import", "library", "policy"]),
     ("    # set heap.", []),  # in a comment
     ('    doc = "set heap.', []),  # in a string

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from support import IPV4_DEFINES, ipv4_host_sources
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed")
@@ -26,14 +28,12 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is need
 def test_checksum_and_copy_match_the_models(tmp_path: Path) -> None:
     lib = ROOT / "stdlib" / "lib"
     exe = tmp_path / "csum_driver"
-    defs = ['-DUNILANG_PARAM_IPV4_ADDRESS="10.0.2.15"', '-DUNILANG_PARAM_IPV4_NETMASK="255.255.255.0"',
-            '-DUNILANG_PARAM_IPV4_GATEWAY="10.0.2.2"', "-DUNILANG_PARAM_IPV4_TTL=(64)"]
     incs = [f"-I{ROOT / 'stdlib' / 'include'}"] + [
         f"-I{lib / n / 'include'}" for n in ("ipv4", "ethernet", "arp", "conio", "virtio-net")]
     r = subprocess.run(["gcc", "-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
-                        "-fsanitize=address,undefined", "-fno-sanitize-recover=all", *defs, *incs,
-                        "-o", str(exe), str(ROOT / "tests" / "host_c" / "csum_driver.c"),
-                        str(lib / "ipv4" / "src" / "ipv4.c")],
+                        "-fsanitize=address,undefined", "-fno-sanitize-recover=all", *IPV4_DEFINES,
+                        *incs, "-o", str(exe), str(ROOT / "tests" / "host_c" / "csum_driver.c"),
+                        *ipv4_host_sources(tmp_path)],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     for seed in (1, 2):

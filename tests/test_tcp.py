@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, needs_qemu, needs_tools, unilang
+from support import IPV4_DEFINES, ROOT, ipv4_host_sources, needs_qemu, needs_tools, unilang
 from test_net import (GUEST_IP, PEER_IP, PEER_MAC, Peer, arp, close_guest, csum, eth, ipv4,
                       start_dgram_guest)
 
@@ -555,24 +555,14 @@ def test_tcp_under_sanitizers_on_the_host(tmp_path: Path, name: str,
                                           params: dict[str, int]) -> None:
     lib = ROOT / "stdlib" / "lib"
     exe = tmp_path / "tcp_driver"
-    defs = [f"-DUNILANG_PARAM_TCP_{k}=({v})" for k, v in params.items()] + [
-        '-DUNILANG_PARAM_IPV4_ADDRESS="10.0.2.15"', '-DUNILANG_PARAM_IPV4_NETMASK="255.255.255.0"',
-        '-DUNILANG_PARAM_IPV4_GATEWAY="10.0.2.2"', "-DUNILANG_PARAM_IPV4_TTL=(64)"]
+    defs = [f"-DUNILANG_PARAM_TCP_{k}=({v})" for k, v in params.items()] + IPV4_DEFINES
     incs = [f"-I{ROOT / 'stdlib' / 'include'}"] + [
         f"-I{lib / n / 'include'}" for n in ("tcp", "ipv4", "ethernet", "arp", "conio",
                                              "tsc-clock", "virtio-net")]
-    # ipv4 enforces the image's network policy: the table unilang generates
-    # for an app without network rules (restricts nothing)
-    from unilang.emit.netpolicy import table_lines
-    from unilang.netrules import NetRules
-
-    table = tmp_path / "netpolicy_table.c"
-    table.write_text("\n".join(table_lines(NetRules())))
     r = subprocess.run(["gcc", "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
                         "-fsanitize=address,undefined", "-fno-sanitize-recover=all", *defs, *incs,
                         "-o", str(exe), str(ROOT / "tests" / "host_c" / "tcp_driver.c"),
-                        str(lib / "tcp" / "src" / "tcp.c"), str(lib / "ipv4" / "src" / "ipv4.c"),
-                        str(lib / "ipv4" / "src" / "netpolicy.c"), str(table)],
+                        str(lib / "tcp" / "src" / "tcp.c"), *ipv4_host_sources(tmp_path)],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     for seed in (1, 2, 3):

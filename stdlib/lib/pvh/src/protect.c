@@ -171,6 +171,8 @@ static void map_sealed(void)
 {
     uint64_t lo = (uintptr_t)__sealed_start, hi = (uintptr_t)__sealed_end;
 
+    if (lo >= hi || (lo & (MIB2 - 1)))
+        return; /* no sealed files (then both are the end of .bss) */
     if (hi > pd_limit())
         hi = pd_limit(); /* the linker script keeps the image below 3 GiB */
     for (uint64_t i = lo >> 21; i != 0 && (i << 21) < hi; i++)
