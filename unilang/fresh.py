@@ -19,18 +19,19 @@ facts plus the hash and mode of every output) and the early up-to-date path
 of `build` and `run`, which answers from the stamp before anything heavy is
 imported.  On any doubt the caller falls back to doing the work.
 
-Only the standard library is imported here.
+Only ``os``, ``stat`` and ``sys`` are imported at load time (JSON through
+``unilang.quickjson``): `run` checks a stamp here while QEMU starts.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from . import quickjson
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -59,8 +60,8 @@ def _read_json(path: str, limit: int = 16 << 20) -> "Any":
     from .fsutil import read_regular
 
     try:
-        return json.loads(read_regular(path, limit))
-    except (OSError, ValueError):
+        return quickjson.loads(read_regular(path, limit))
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -184,6 +185,9 @@ class Stamp:
 
     def write(self, key: str, inputs: dict[str, str | None], tools: list[str],
               outputs: dict[str, tuple[str, int]], image: str) -> None:
+        import json
+        from pathlib import Path
+
         from .fsutil import atomic_write
 
         doc = {"version": STAMP_VERSION, "key": key, "image": image, "inputs": inputs,
@@ -236,6 +240,9 @@ class Stamp:
         have = len(doc.get("tokens") or {}) + len(doc.get("output_tokens") or {})
         if have == sum(isinstance(f, str) for f in [*doc["inputs"].values(), *outputs.values()]):
             return
+        import json
+        from pathlib import Path
+
         from .fsutil import atomic_write
 
         doc = dict(doc, tokens=settle(doc["inputs"]), output_tokens=settle(outputs))
@@ -262,7 +269,7 @@ def command_key(command: str, args: list[object]) -> str:
     from . import __version__
 
     pkg, grammar, stdlib, _backends = _data_dirs()
-    parts = [json.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib, args])]
+    parts = [quickjson.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib, args])]
     files = [os.path.join(grammar, "unilang.lark")]
     for dirpath, dirs, filenames in os.walk(pkg):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -286,9 +293,9 @@ def build_key(spec: str, backend: str, outdir: str | None, root: str | None = No
     """The key of a build command, its paths normalised the same way by every
     caller (the arguments as typed, or click's ``Path`` values), with the
     tools PATH finds."""
-    import shutil
+    from .fsutil import which
 
-    tools: list[object] = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
+    tools: list[object] = [which(t) or "" for t in ("gcc", "ld", "ninja")]
     cc = os.environ.get("CC", "")
     if cc:  # the compiler and its wrappers (unilang.ccenv), as typed and as PATH finds them
         import shlex
@@ -297,7 +304,7 @@ def build_key(spec: str, backend: str, outdir: str | None, root: str | None = No
             words = shlex.split(cc)
         except ValueError:
             words = []
-        tools.append([cc, [shutil.which(w) or "" for w in words]])
+        tools.append([cc, [which(w) or "" for w in words]])
     args: list[object] = [os.path.normpath(spec), backend,
                           os.path.normpath(outdir) if outdir is not None else None, tools]
     if root is not None:  # one output of a set built with `-o ROOT` (unilang.multibuild)

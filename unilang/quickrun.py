@@ -1,21 +1,26 @@
 """The early path of `unilang run`: boot an up-to-date image before click,
 attrs or jinja2 are imported (``unilang.entry`` calls ``quick_run``).
 
-Only the standard library is imported here; the booting itself is
-``unilang.run``'s, shared with the full CLI.
+Only the standard library is imported here, and of it only what QEMU's
+start cannot wait for: no ``typing``, ``json``, ``re``, ``pathlib``,
+``subprocess`` or ``socket`` (bench/README.md says what each would cost);
+the booting itself is ``unilang.run``'s, shared with the full CLI.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from .run import (INTERNAL_EXIT, Forward, Prepared, Problem, RunResult, StopSignals, Stopped, boot,
                   discard, prepare, render_problem, resume, runtime_argv, spawn, stop, wait)
 
 
-RunArgs = tuple[str, str, str | None, float, str | None, tuple[Forward, ...]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    RunArgs = tuple[str, str, str | None, float, str | None, tuple[Forward, ...]]
 
 
 def parse_run_args(args: list[str]) -> RunArgs | None:
@@ -32,12 +37,12 @@ def parse_run_args(args: list[str]) -> RunArgs | None:
 
 
 def _read_json(path: str) -> Any:
-    import json
+    from .quickjson import loads
 
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+            return loads(f.read())
+    except (OSError, ValueError, RecursionError):
         return None
 
 
