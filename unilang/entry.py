@@ -24,10 +24,26 @@ def main() -> None:
 
         status = quick_run(args[1:])
         if status is not None:
-            sys.exit(status)
+            _exit(status)
     from .cli import main as cli_main
 
     cli_main(prog_name="unilang")
+
+
+def _exit(status: int) -> None:
+    """Exit with ``status`` once the output is flushed, without tearing the
+    interpreter down: module teardown and the final garbage collection take
+    milliseconds that an up-to-date `run` would spend after its guest ended.
+    Nothing else is pending on the early path (no atexit hooks, no threads,
+    files written whole), so only the standard streams need flushing."""
+    import os
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(status)  # the usual exit reports what went wrong with the streams
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -189,9 +189,9 @@ def host_memory() -> list[tuple[str, int]]:
     """What this host can give a new process: MemAvailable, and RLIMIT_AS when set."""
     out: list[tuple[str, int]] = []
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
+        with open("/proc/meminfo", "rb") as f:  # bytes: no codec to load on the way to QEMU
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(b"MemAvailable:"):
                     out.append(("MemAvailable in /proc/meminfo", int(line.split()[1]) * 1024))
                     break
     except (OSError, ValueError, IndexError):
@@ -272,10 +272,22 @@ class Qemu:
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit status (negative: killed by that signal); TimedOut after ``timeout`` s."""
-        if timeout is None:
-            code = self._reap(0)
-            assert code is not None
-            return code
+        if timeout is not None and self.poll() is None:
+            try:
+                pidfd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):  # before Linux 5.3: look now and then
+                self._sleep_until_exit(timeout)
+            else:
+                try:  # readable when the process has exited: no polling delay
+                    if not _readable(pidfd, timeout):
+                        raise TimedOut
+                finally:
+                    os.close(pidfd)
+        code = self._reap(0)
+        assert code is not None
+        return code
+
+    def _sleep_until_exit(self, timeout: float) -> None:
         import time
 
         deadline = time.monotonic() + timeout
@@ -286,8 +298,6 @@ class Qemu:
                 raise TimedOut
             time.sleep(min(delay, left))
             delay = min(delay * 2, 0.05)
-        assert self.returncode is not None
-        return self.returncode
 
     def send_signal(self, signo: int) -> None:
         if self.poll() is None:
@@ -304,26 +314,17 @@ class Qemu:
         True; or what came within ``timeout`` s, and False."""
         import time
 
-        import select
-
         deadline = None if timeout is None else time.monotonic() + timeout
         chunks = []
-        poller = select.poll()
-        poller.register(self.stderr, select.POLLIN)
         while True:
-            if deadline is None:
-                ready = poller.poll()
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return b"".join(chunks), False
-                ready = poller.poll(max(1, int(left * 1000 + 0.999)))
-            if ready:
-                chunk = os.read(self.stderr, 65536)
-                if not chunk:
-                    self.close()
-                    return b"".join(chunks), True
-                chunks.append(chunk)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and (left <= 0 or not _readable(self.stderr, left)):
+                return b"".join(chunks), False
+            chunk = os.read(self.stderr, 65536)
+            if not chunk:
+                self.close()
+                return b"".join(chunks), True
+            chunks.append(chunk)
 
     def communicate(self, timeout: float | None = None) -> bytes:
         """Read stderr to its end and wait for QEMU (within ``timeout`` s, else TimedOut)."""
@@ -334,7 +335,7 @@ class Qemu:
         if not done:
             raise TimedOut
         left = None if timeout is None else max(0.0, timeout - (time.monotonic() - start))
-        self.wait(left)
+        self.wait(left)  # stderr closed: QEMU is exiting
         return err
 
     def close(self) -> None:
@@ -343,19 +344,37 @@ class Qemu:
             self.stderr = -1
 
 
+def _readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` becomes readable (or hung up) within ``timeout`` s."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, int(timeout * 1000 + 0.999))))
+
+
 def _pdeathsig() -> Callable[[], None] | None:
     """Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` for the child to call
-    before exec, or None elsewhere."""
+    before exec, or None elsewhere.
+
+    Through ``_ctypes``, the C module under ``ctypes``: ``ctypes`` itself
+    (with ``struct``, ``types`` and its dozens of classes) costs a few
+    milliseconds more on the way to QEMU.  ``call_function`` passes the
+    integers as C ints, as a ``ctypes`` call without argtypes does."""
     if not sys.platform.startswith("linux"):
         return None
-    import ctypes
+    args = (PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    try:
+        import _ctypes
 
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
+        address = _ctypes.dlsym(_ctypes.dlopen(None, os.RTLD_NOW), "prctl")
+        call = _ctypes.call_function
+    except (ImportError, AttributeError, OSError):  # pragma: no cover - another Python
+        import ctypes
 
-    def arm() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-
-    return arm
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        return lambda: prctl(*args)
+    return lambda: call(address, args)
 
 
 def _close_fds_except(keep: tuple[int, ...]) -> None:
