@@ -9,7 +9,10 @@ from __future__ import annotations
 import sys
 
 
-def main() -> None:
+def main(load_site: bool = False) -> None:
+    """``load_site``: Python was started without ``site`` (``-S``, by
+    ``unilang.launcher``'s script): run it before the full CLI, whose
+    dependencies live in site-packages."""
     args = sys.argv[1:]
     if args[:1] == ["build"]:
         try:
@@ -25,6 +28,10 @@ def main() -> None:
         status = quick_run(args[1:])
         if status is not None:
             _exit(status)
+    if load_site and "site" not in sys.modules:
+        import site
+
+        site.main()
     from .cli import main as cli_main
 
     cli_main(prog_name="unilang")
