@@ -158,11 +158,12 @@ def parse(command: str, args: list[str]) -> dict[str, Any] | None:
     if command in MANY_SPECS:
         out["specs"] = tuple(specs)
     for o in options:
-        if o.kind == "backend":
-            default: Any = default_backend()
+        if o.dest in found:
+            out[o.dest] = found[o.dest]
+        elif o.kind == "backend":  # found only when needed: it reads every backend.toml
+            out[o.dest] = default_backend()
         elif o.kind == "backends":
-            default = (default_backend(),)
+            out[o.dest] = (default_backend(),)
         else:
-            default = o.default
-        out[o.dest] = found.get(o.dest, default)
+            out[o.dest] = o.default
     return out
