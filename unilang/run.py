@@ -378,7 +378,21 @@ def _pdeathsig() -> Callable[[], None] | None:
 
 
 def _close_fds_except(keep: tuple[int, ...]) -> None:
-    """Close every descriptor from 3 up except ``keep`` (as subprocess's close_fds)."""
+    """Close every descriptor from 3 up except ``keep`` (as subprocess's close_fds):
+    those /proc/self/fd lists, else every number below the descriptor limit."""
+    try:
+        names = os.listdir("/proc/self/fd")  # its own descriptor is closed again by now
+    except OSError:
+        names = []
+    if names:
+        for name in names:
+            fd = int(name)
+            if fd >= 3 and fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        return
     try:
         top = os.sysconf("SC_OPEN_MAX")
     except (ValueError, OSError):
