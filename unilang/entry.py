@@ -45,11 +45,12 @@ def _exit(status: int) -> None:
     files written whole), so only the standard streams need flushing."""
     import os
 
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        sys.exit(status)  # the usual exit reports what went wrong with the streams
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: the descriptor was closed when Python started
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                sys.exit(status)  # the usual exit reports what went wrong with the stream
     os._exit(status)
 
 

@@ -93,7 +93,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
         if found is None:
             return None
         image, fresh_manifest = found
-        sys.stdout.flush()
+        _flush_stdout()
         return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel,
                             forwards=forwards))
     proc = monitor = None
@@ -112,7 +112,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
             else:
                 for note in notes:
                     sys.stderr.write(note)
-                sys.stdout.flush()
+                _flush_stdout()
                 resume(monitor)
                 return _report(wait(proc, ready.accel, timeout))
         except Stopped as stopped:
@@ -123,7 +123,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
             if monitor is not None:
                 monitor.close()
     image, fresh_manifest = found
-    sys.stdout.flush()
+    _flush_stdout()
     return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel,
                         forwards=forwards))
 
@@ -136,6 +136,13 @@ def prepare_argv_unchanged(outdir: str, ready: Prepared,
     except (OSError, ValueError):
         return False
     return argv[1:] == ready.argv[1:]
+
+
+def _flush_stdout() -> None:
+    """Flush what was printed before QEMU writes to the same stdout (None:
+    the descriptor was closed when Python started; QEMU then gets /dev/null)."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
 
 
 def _report(outcome: RunResult) -> int:

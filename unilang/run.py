@@ -520,8 +520,8 @@ def spawn(argv: list[str], cwd: str | os.PathLike[str], stdout: int | IO[Any] | 
     for fd in (0, 1, 2):  # a closed standard descriptor would be reused by the pipes below
         try:
             os.fstat(fd)
-        except OSError:
-            os.open(os.devnull, os.O_RDWR)  # the lowest free number: ``fd``
+        except OSError:  # the lowest free number, ``fd``, inherited as a standard one is
+            os.set_inheritable(os.open(os.devnull, os.O_RDWR), True)
     monitor = theirs = None
     if paused:
         import _socket  # the C module: ``socket`` would import ``enum`` and ``selectors``
