@@ -240,12 +240,15 @@ class Stamp:
         have = len(doc.get("tokens") or {}) + len(doc.get("output_tokens") or {})
         if have == sum(isinstance(f, str) for f in [*doc["inputs"].values(), *outputs.values()]):
             return
+        tokens, output_tokens = settle(doc["inputs"]), settle(outputs)
+        if len(tokens) + len(output_tokens) <= have:
+            return  # nothing more qualifies yet (changed within RACY_NS): no rewrite
         import json
         from pathlib import Path
 
         from .fsutil import atomic_write
 
-        doc = dict(doc, tokens=settle(doc["inputs"]), output_tokens=settle(outputs))
+        doc = dict(doc, tokens=tokens, output_tokens=output_tokens)
         try:
             atomic_write(Path(self.path), json.dumps(doc, sort_keys=True).encode(),
                          durable=False)
@@ -313,10 +316,13 @@ def build_key(spec: str, backend: str, outdir: str | None, root: str | None = No
 
 
 def fresh_build(key: str, backend: str, outdir: str | None,
-                root: str | None = None) -> "tuple[str, dict[str, Any]] | None":
+                root: str | None = None,
+                later: "list[Any] | None" = None) -> "tuple[str, dict[str, Any]] | None":
     """(image path, manifest) of the up-to-date build stamped with ``key``, or
     None.  Without ``outdir`` the output is looked for in ``ROOT/*/backend``
-    (``root``, default ``build``)."""
+    (``root``, default ``build``).  The stamp's refresh (``Stamp.refresh``)
+    is appended to ``later`` when given (`run` does it once the guest runs),
+    else done here."""
     if outdir is not None:
         candidates = [work_dir(outdir)]
     else:
@@ -339,7 +345,10 @@ def fresh_build(key: str, backend: str, outdir: str | None,
         manifest = Stamp.fresh_doc(doc, out)
         if manifest is None:
             return None
-        Stamp(work).refresh(doc, out)
+        if later is None:
+            Stamp(work).refresh(doc, out)
+        else:
+            later.append(lambda stamp=Stamp(work), doc=doc, out=out: stamp.refresh(doc, out))
         return image, manifest
     return None
 

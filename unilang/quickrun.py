@@ -57,14 +57,24 @@ def _guess_outdir(spec: str, backend: str, outdir: str | None) -> str:
     return os.path.join("build", stem, backend)
 
 
-def _fresh(spec: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
+def _fresh(spec: str, backend: str, outdir: str | None,
+           later: list[Any] | None = None) -> tuple[str, dict[str, Any]] | None:
     try:
         from .fresh import build_key, fresh_build
 
         key = build_key(spec, backend, outdir)
-        return fresh_build(key, backend, outdir) if key is not None else None
+        return fresh_build(key, backend, outdir, later=later) if key is not None else None
     except Exception:  # noqa: BLE001 - any doubt: the full command decides
         return None
+
+
+def _run_later(later: list[Any]) -> None:
+    """Bookkeeping the boot did not wait for (the stamp's refresh)."""
+    for job in later:
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - only an optimisation of the next check
+            pass
 
 
 def _same_dir(a: str, b: str) -> bool:
@@ -100,7 +110,8 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
     with StopSignals():
         try:
             proc, monitor = spawn(ready.argv, guess, None, paused=True)
-            found = _fresh(spec, backend, outdir)
+            later: list[Any] = []
+            found = _fresh(spec, backend, outdir, later)
             confirmed = (found is not None and _same_dir(os.path.dirname(found[0]) or ".", guess)
                          and found[1] == manifest
                          and prepare_argv_unchanged(guess, ready, forwards))
@@ -114,6 +125,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
                     sys.stderr.write(note)
                 _flush_stdout()
                 resume(monitor)
+                _run_later(later)  # while the guest runs
                 return _report(wait(proc, ready.accel, timeout))
         except Stopped as stopped:
             if proc is not None:
