@@ -194,3 +194,14 @@ def test_launcher_runs_the_early_path_without_site_and_the_cli_with_it(tmp_path:
     imported = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "unilang.quickrun" in imported and "site" not in imported and "click" not in imported
+
+
+def test_the_early_hash_is_sha256(tmp_path: Path) -> None:
+    import hashlib
+
+    from unilang import fresh
+
+    for data in (b"", b"int a = 1;\n", bytes(range(256)) * 300):
+        f = tmp_path / "f"
+        f.write_bytes(data)
+        assert fresh.sha_fact(str(f)) == hashlib.sha256(data).hexdigest()
