@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 
 # Bytecode for unilang's own modules, written even where PYTHONDONTWRITEBYTECODE
 # is set (Python still reads it): each command then starts without compiling.
+# Then unilang's launcher over pip's console script (unilang/launcher.py):
+# Python started without `site`, which the early paths of build and run skip.
 setup: sysdeps $(STAMP)
 	$(BIN)/python -m compileall -q unilang
+	$(BIN)/python -m unilang.launcher $(BIN)/unilang
 
 # Check, build and boot the bundled example on the kvm backend.
 demo: setup
@@ -34,6 +37,7 @@ test: setup
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m unilang.launcher $(BIN)/unilang
 	$(BIN)/python bench/run.py
 
 docs: $(STAMP)

@@ -423,7 +423,8 @@ def run(spec: Path, backend: str, outdir: Path | None, timeout: float, accel: st
     from .run import boot
 
     session, result = _build_or_exit(spec, backend, outdir)
-    sys.stdout.flush()
+    if sys.stdout is not None:  # None: stdout was closed when Python started
+        sys.stdout.flush()
     outcome = boot(result.outdir, result.manifest, timeout, None if accel == "auto" else accel,
                    forwards=forwards)
     if outcome.problem is not None:

@@ -5,26 +5,34 @@ paths (``unilang.entry``: a no-op `build`, an up-to-date `run`) parse argv
 with ``parse`` before click is imported.  So the two can never disagree
 about what a command line means; anything ``parse`` is not sure of (help,
 an unknown option, a bad value) returns None and click decides, with its
-own messages.  Only the standard library is imported here.
+own messages.  Only ``os`` is imported at load time (no ``typing``, no
+``pathlib``): `run` parses its arguments here before it starts QEMU.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
-
 from .paths import backend_names, default_backend
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ACCELS = ("auto", "kvm", "tcg")  # QEMU accelerators, not backends
 
 
-class Option(NamedTuple):
-    dest: str
-    flags: tuple[str, ...]
-    kind: str                      # "backend", "dir", "seconds", "choice" or "forward"
-    help: str
-    default: Any = None
-    choices: tuple[str, ...] = ()
+class Option:
+    """One option of a command: its destination, flags, kind, help text, default and choices."""
+
+    __slots__ = ("dest", "flags", "kind", "help", "default", "choices")
+
+    def __init__(self, dest: str, flags: tuple[str, ...], kind: str, help: str,
+                 default: Any = None, choices: tuple[str, ...] = ()) -> None:
+        self.dest = dest
+        self.flags = flags
+        self.kind = kind  # "backend", "backends", "dir", "count", "seconds", "choice", "forward"
+        self.help = help
+        self.default = default
+        self.choices = choices
 
 
 BACKEND = Option("backend", ("-b", "--backend"), "backend",
@@ -73,6 +81,7 @@ def parse_forward(raw: str) -> tuple[str, int, int] | None:
         ports.append(int(p))
     return parts[0], ports[0], ports[1]
 MIN_TIMEOUT = 0.1
+_INF = float("inf")
 
 
 def parse_backends(raw: str) -> tuple[str, ...] | None:
@@ -106,7 +115,7 @@ def _value(opt: Option, raw: str) -> Any:
             v = float(raw)
         except ValueError:
             return None
-        return v if MIN_TIMEOUT <= v and math.isfinite(v) else None
+        return v if MIN_TIMEOUT <= v < _INF else None  # NaN compares False: refused
     if opt.kind == "forward":
         return parse_forward(raw)
     return raw if raw in opt.choices else None
@@ -149,11 +158,12 @@ def parse(command: str, args: list[str]) -> dict[str, Any] | None:
     if command in MANY_SPECS:
         out["specs"] = tuple(specs)
     for o in options:
-        if o.kind == "backend":
-            default: Any = default_backend()
+        if o.dest in found:
+            out[o.dest] = found[o.dest]
+        elif o.kind == "backend":  # found only when needed: it reads every backend.toml
+            out[o.dest] = default_backend()
         elif o.kind == "backends":
-            default = (default_backend(),)
+            out[o.dest] = (default_backend(),)
         else:
-            default = o.default
-        out[o.dest] = found.get(o.dest, default)
+            out[o.dest] = o.default
     return out

@@ -9,7 +9,10 @@ from __future__ import annotations
 import sys
 
 
-def main() -> None:
+def main(load_site: bool = False) -> None:
+    """``load_site``: Python was started without ``site`` (``-S``, by
+    ``unilang.launcher``'s script): run it before the full CLI, whose
+    dependencies live in site-packages."""
     args = sys.argv[1:]
     if args[:1] == ["build"]:
         try:
@@ -24,10 +27,31 @@ def main() -> None:
 
         status = quick_run(args[1:])
         if status is not None:
-            sys.exit(status)
+            _exit(status)
+    if load_site and "site" not in sys.modules:
+        import site
+
+        site.main()
     from .cli import main as cli_main
 
     cli_main(prog_name="unilang")
+
+
+def _exit(status: int) -> None:
+    """Exit with ``status`` once the output is flushed, without tearing the
+    interpreter down: module teardown and the final garbage collection take
+    milliseconds that an up-to-date `run` would spend after its guest ended.
+    Nothing else is pending on the early path (no atexit hooks, no threads,
+    files written whole), so only the standard streams need flushing."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: the descriptor was closed when Python started
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                sys.exit(status)  # the usual exit reports what went wrong with the stream
+    os._exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

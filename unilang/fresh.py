@@ -19,18 +19,19 @@ facts plus the hash and mode of every output) and the early up-to-date path
 of `build` and `run`, which answers from the stamp before anything heavy is
 imported.  On any doubt the caller falls back to doing the work.
 
-Only the standard library is imported here.
+Only ``os``, ``stat`` and ``sys`` are imported at load time (JSON through
+``unilang.quickjson``): `run` checks a stamp here while QEMU starts.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from . import quickjson
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -49,9 +50,12 @@ def _sha_file(path: str) -> str | None:
         data = read_regular(path, 1 << 40)
     except OSError:
         return None
-    import hashlib  # here: OpenSSL takes milliseconds to load
+    try:  # CPython's own SHA-256: hashlib would load OpenSSL (milliseconds) first
+        from _sha256 import sha256
+    except ImportError:  # pragma: no cover - another Python (3.12: _sha2)
+        from hashlib import sha256
 
-    return hashlib.sha256(data).hexdigest()
+    return sha256(data).hexdigest()
 
 
 def _read_json(path: str, limit: int = 16 << 20) -> "Any":
@@ -59,8 +63,8 @@ def _read_json(path: str, limit: int = 16 << 20) -> "Any":
     from .fsutil import read_regular
 
     try:
-        return json.loads(read_regular(path, limit))
-    except (OSError, ValueError):
+        return quickjson.loads(read_regular(path, limit))
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -189,6 +193,9 @@ class Stamp:
 
     def write(self, key: str, inputs: dict[str, str | None], tools: list[str],
               outputs: dict[str, tuple[str, int]], image: str) -> None:
+        import json
+        from pathlib import Path
+
         from .fsutil import atomic_write
 
         doc = {"version": STAMP_VERSION, "key": key, "image": image, "inputs": inputs,
@@ -241,9 +248,15 @@ class Stamp:
         have = len(doc.get("tokens") or {}) + len(doc.get("output_tokens") or {})
         if have == sum(isinstance(f, str) for f in [*doc["inputs"].values(), *outputs.values()]):
             return
+        tokens, output_tokens = settle(doc["inputs"]), settle(outputs)
+        if len(tokens) + len(output_tokens) <= have:
+            return  # nothing more qualifies yet (changed within RACY_NS): no rewrite
+        import json
+        from pathlib import Path
+
         from .fsutil import atomic_write
 
-        doc = dict(doc, tokens=settle(doc["inputs"]), output_tokens=settle(outputs))
+        doc = dict(doc, tokens=tokens, output_tokens=output_tokens)
         try:
             atomic_write(Path(self.path), json.dumps(doc, sort_keys=True).encode(),
                          durable=False)
@@ -267,7 +280,7 @@ def command_key(command: str, args: list[object]) -> str:
     from . import __version__
 
     pkg, grammar, stdlib, _backends = _data_dirs()
-    parts = [json.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib, args])]
+    parts = [quickjson.dumps([__version__, FORMAT_VERSION, command, os.getcwd(), stdlib, args])]
     files = [os.path.join(grammar, "unilang.lark")]
     for dirpath, dirs, filenames in os.walk(pkg):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -291,9 +304,9 @@ def build_key(spec: str, backend: str, outdir: str | None, root: str | None = No
     """The key of a build command, its paths normalised the same way by every
     caller (the arguments as typed, or click's ``Path`` values), with the
     tools PATH finds."""
-    import shutil
+    from .fsutil import which
 
-    tools: list[object] = [shutil.which(t) or "" for t in ("gcc", "ld", "ninja")]
+    tools: list[object] = [which(t) or "" for t in ("gcc", "ld", "ninja")]
     cc = os.environ.get("CC", "")
     if cc:  # the compiler and its wrappers (unilang.ccenv), as typed and as PATH finds them
         import shlex
@@ -302,7 +315,7 @@ def build_key(spec: str, backend: str, outdir: str | None, root: str | None = No
             words = shlex.split(cc)
         except ValueError:
             words = []
-        tools.append([cc, [shutil.which(w) or "" for w in words]])
+        tools.append([cc, [which(w) or "" for w in words]])
     args: list[object] = [os.path.normpath(spec), backend,
                           os.path.normpath(outdir) if outdir is not None else None, tools]
     if root is not None:  # one output of a set built with `-o ROOT` (unilang.multibuild)
@@ -311,10 +324,13 @@ def build_key(spec: str, backend: str, outdir: str | None, root: str | None = No
 
 
 def fresh_build(key: str, backend: str, outdir: str | None,
-                root: str | None = None) -> "tuple[str, dict[str, Any]] | None":
+                root: str | None = None,
+                later: "list[Any] | None" = None) -> "tuple[str, dict[str, Any]] | None":
     """(image path, manifest) of the up-to-date build stamped with ``key``, or
     None.  Without ``outdir`` the output is looked for in ``ROOT/*/backend``
-    (``root``, default ``build``)."""
+    (``root``, default ``build``).  The stamp's refresh (``Stamp.refresh``)
+    is appended to ``later`` when given (`run` does it once the guest runs),
+    else done here."""
     if outdir is not None:
         candidates = [work_dir(outdir)]
     else:
@@ -337,7 +353,10 @@ def fresh_build(key: str, backend: str, outdir: str | None,
         manifest = Stamp.fresh_doc(doc, out)
         if manifest is None:
             return None
-        Stamp(work).refresh(doc, out)
+        if later is None:
+            Stamp(work).refresh(doc, out)
+        else:
+            later.append(lambda stamp=Stamp(work), doc=doc, out=out: stamp.refresh(doc, out))
         return image, manifest
     return None
 

@@ -1,10 +1,45 @@
 """Files, safely: writing whole or not at all; reading only regular files,
-never blocking (a FIFO or a device is refused by its type before a read)."""
+never blocking (a FIFO or a device is refused by its type before a read).
+
+Only ``os`` is imported at load time: the early paths of `build` and `run`
+read files through this module before QEMU starts (``unilang.quickrun``).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def which(cmd: str) -> str | None:
+    """``shutil.which(cmd)`` on POSIX, the same answer without importing
+    ``shutil`` (and ``fnmatch``, ``re`` ...) on the way to starting QEMU."""
+    if os.path.dirname(cmd):
+        return cmd if _access_check(cmd) else None
+    path = os.environ.get("PATH", None)
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH")
+        except (AttributeError, ValueError):
+            path = os.defpath
+    if not path:
+        return None
+    seen = set()
+    for folder in os.fsdecode(path).split(os.pathsep):
+        norm = os.path.normcase(folder)
+        if norm not in seen:
+            seen.add(norm)
+            name = os.path.join(folder, cmd)
+            if _access_check(name):
+                return name
+    return None
+
+
+def _access_check(name: str) -> bool:
+    return os.path.exists(name) and os.access(name, os.F_OK | os.X_OK) and not os.path.isdir(name)
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644, durable: bool = True,

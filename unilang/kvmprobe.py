@@ -9,16 +9,16 @@ cache directory, keyed by the QEMU binary's identity (resolved path, size,
 mtime) and the host kernel's release.  A cache entry that cannot be read,
 parsed or matched (corrupt, hostile, a symlink) is a miss.
 
-Only the standard library is imported on the hit path.
+Only ``os`` and ``stat`` (and the C modules ``_json`` and ``zlib``) are
+imported on the hit path: `run` asks before it starts QEMU.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import struct
-import zlib
+
+from . import quickjson
 
 #: Bump when the probe or the entry format changes: old verdicts are then misses.
 PROBE_VERSION = 1
@@ -59,6 +59,8 @@ def probe_image() -> bytes:
     """A minimal PVH ELF64: one R+X PT_LOAD and a PT_NOTE with Xen's
     PHYS32_ENTRY note; its 32-bit entry writes 0 to port 0xf4, so QEMU exits
     with status 1 (the status of a guest whose main returns 0)."""
+    import struct
+
     entry = _BASE + _CODE_OFF
     note_off = (_CODE_OFF + len(_CODE) + 3) & ~3
     note = struct.pack("<III4sI", 4, 4, _XEN_ELFNOTE_PHYS32_ENTRY, b"Xen\0", entry)
@@ -87,14 +89,16 @@ def cache_key(qemu: str) -> str | None:
         st = os.stat(real)
     except OSError:
         return None
-    return json.dumps([PROBE_VERSION, real, st.st_size, st.st_mtime_ns, os.uname().release,
-                       probe_argv("", "")])
+    return quickjson.dumps([PROBE_VERSION, real, st.st_size, st.st_mtime_ns,
+                            os.uname().release, probe_argv("", "")])
 
 
 def _entry_path(key: str) -> str | None:
-    from .paths import cache_dir
+    import zlib
 
-    d = cache_dir()
+    from .paths import cache_path
+
+    d = cache_path()
     if d is None:
         return None
     # The name only spreads entries (the key inside decides): a CRC is enough,
@@ -120,7 +124,7 @@ def read_verdict(path: str, key: str) -> bool | None:
     if len(data) > MAX_ENTRY_BYTES:
         return None
     try:
-        doc = json.loads(data)
+        doc = quickjson.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(doc, dict) or doc.get("key") != key:
@@ -167,7 +171,7 @@ def kvm_runs_guest(qemu: str) -> bool:
 
         doc = {"key": key, "kvm_runs_guest": verdict}
         try:
-            atomic_write(Path(path), json.dumps(doc).encode(), mode=0o600, durable=False)
+            atomic_write(Path(path), quickjson.dumps(doc).encode(), mode=0o600, durable=False)
         except OSError:
             pass
     return verdict

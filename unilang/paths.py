@@ -2,21 +2,34 @@
 
 In a source checkout the data folders sit beside the package; in an
 installed wheel they are packaged inside it (``unilang/grammar`` ...).
+
+Only ``os`` is imported at load time (``pathlib`` when a ``Path`` is asked
+for): the early paths of `build` and `run` find the default backend and the
+cache directory here before QEMU starts.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-_PKG = Path(__file__).resolve().parent
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_PKG = os.path.dirname(os.path.realpath(__file__))
+
+
+def _data_path(name: str) -> str:
+    inside = os.path.join(_PKG, name)
+    if os.path.isdir(inside):
+        return inside
+    return os.path.join(os.path.dirname(_PKG), name)
 
 
 def _data_dir(name: str) -> Path:
-    inside = _PKG / name
-    if inside.is_dir():
-        return inside
-    return _PKG.parent / name
+    from pathlib import Path
+
+    return Path(_data_path(name))
 
 
 def grammar_dir() -> Path:
@@ -39,14 +52,14 @@ def backend_names() -> tuple[str, ...]:
     """Every backend, by folder name, sorted: each folder under backends/ named
     in lower case letters, digits, `-` and `_` is one (``unilang.backend.load``
     says whether it is complete)."""
-    base = backends_dir()
+    base = _data_path("backends")
     try:
         entries = sorted(os.listdir(base))
     except OSError:
         return ()
     ok = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
     return tuple(n for n in entries if n[:1].isalpha() and n[:1].islower() and set(n) <= ok
-                 and (base / n).is_dir())
+                 and os.path.isdir(os.path.join(base, n)))
 
 
 def default_backend() -> str:
@@ -57,15 +70,16 @@ def default_backend() -> str:
     checks that the scan and the parser agree."""
     found = backend_names()
     for n in found:
-        if declares_default(backends_dir() / n / "backend.toml"):
+        if declares_default(os.path.join(_data_path("backends"), n, "backend.toml")):
             return n
     return found[0] if found else ""
 
 
-def declares_default(descriptor: Path) -> bool:
+def declares_default(descriptor: str | os.PathLike[str]) -> bool:
     """Whether a backend.toml has the line `default = true` before its first table."""
     try:
-        text = descriptor.read_text(encoding="utf-8")
+        with open(descriptor, encoding="utf-8") as f:
+            text = f.read()
     except (OSError, ValueError):
         return False
     for line in text.splitlines():
@@ -80,11 +94,21 @@ def declares_default(descriptor: Path) -> bool:
 
 def cache_dir() -> Path | None:
     """The per-user cache directory, created private (0700); None if unusable."""
+    path = cache_path()
+    if path is None:
+        return None
+    from pathlib import Path
+
+    return Path(path)
+
+
+def cache_path() -> str | None:
+    """``cache_dir()`` as a string (without importing ``pathlib``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "unilang"
+    path = os.path.join(base, "unilang")
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        st = path.stat()
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             return None  # someone else's directory: do not trust what is in it
         if st.st_mode & 0o022:

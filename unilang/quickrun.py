@@ -1,21 +1,26 @@
 """The early path of `unilang run`: boot an up-to-date image before click,
 attrs or jinja2 are imported (``unilang.entry`` calls ``quick_run``).
 
-Only the standard library is imported here; the booting itself is
-``unilang.run``'s, shared with the full CLI.
+Only the standard library is imported here, and of it only what QEMU's
+start cannot wait for: no ``typing``, ``json``, ``re``, ``pathlib``,
+``subprocess`` or ``socket`` (bench/README.md says what each would cost);
+the booting itself is ``unilang.run``'s, shared with the full CLI.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from .run import (INTERNAL_EXIT, Forward, Prepared, Problem, RunResult, StopSignals, Stopped, boot,
                   discard, prepare, render_problem, resume, runtime_argv, spawn, stop, wait)
 
 
-RunArgs = tuple[str, str, str | None, float, str | None, tuple[Forward, ...]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    RunArgs = tuple[str, str, str | None, float, str | None, tuple[Forward, ...]]
 
 
 def parse_run_args(args: list[str]) -> RunArgs | None:
@@ -32,12 +37,12 @@ def parse_run_args(args: list[str]) -> RunArgs | None:
 
 
 def _read_json(path: str) -> Any:
-    import json
+    from .quickjson import loads
 
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+            return loads(f.read())
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -52,14 +57,24 @@ def _guess_outdir(spec: str, backend: str, outdir: str | None) -> str:
     return os.path.join("build", stem, backend)
 
 
-def _fresh(spec: str, backend: str, outdir: str | None) -> tuple[str, dict[str, Any]] | None:
+def _fresh(spec: str, backend: str, outdir: str | None,
+           later: list[Any] | None = None) -> tuple[str, dict[str, Any]] | None:
     try:
         from .fresh import build_key, fresh_build
 
         key = build_key(spec, backend, outdir)
-        return fresh_build(key, backend, outdir) if key is not None else None
+        return fresh_build(key, backend, outdir, later=later) if key is not None else None
     except Exception:  # noqa: BLE001 - any doubt: the full command decides
         return None
+
+
+def _run_later(later: list[Any]) -> None:
+    """Bookkeeping the boot did not wait for (the stamp's refresh)."""
+    for job in later:
+        try:
+            job()
+        except Exception:  # noqa: BLE001 - only an optimisation of the next check
+            pass
 
 
 def _same_dir(a: str, b: str) -> bool:
@@ -88,14 +103,15 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
         if found is None:
             return None
         image, fresh_manifest = found
-        sys.stdout.flush()
+        _flush_stdout()
         return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel,
                             forwards=forwards))
     proc = monitor = None
     with StopSignals():
         try:
             proc, monitor = spawn(ready.argv, guess, None, paused=True)
-            found = _fresh(spec, backend, outdir)
+            later: list[Any] = []
+            found = _fresh(spec, backend, outdir, later)
             confirmed = (found is not None and _same_dir(os.path.dirname(found[0]) or ".", guess)
                          and found[1] == manifest
                          and prepare_argv_unchanged(guess, ready, forwards))
@@ -107,8 +123,9 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
             else:
                 for note in notes:
                     sys.stderr.write(note)
-                sys.stdout.flush()
+                _flush_stdout()
                 resume(monitor)
+                _run_later(later)  # while the guest runs
                 return _report(wait(proc, ready.accel, timeout))
         except Stopped as stopped:
             if proc is not None:
@@ -118,7 +135,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
             if monitor is not None:
                 monitor.close()
     image, fresh_manifest = found
-    sys.stdout.flush()
+    _flush_stdout()
     return _report(boot(os.path.dirname(image) or ".", fresh_manifest, timeout, accel,
                         forwards=forwards))
 
@@ -131,6 +148,13 @@ def prepare_argv_unchanged(outdir: str, ready: Prepared,
     except (OSError, ValueError):
         return False
     return argv[1:] == ready.argv[1:]
+
+
+def _flush_stdout() -> None:
+    """Flush what was printed before QEMU writes to the same stdout (None:
+    the descriptor was closed when Python started; QEMU then gets /dev/null)."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
 
 
 def _report(outcome: RunResult) -> int:
