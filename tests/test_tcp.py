@@ -365,6 +365,41 @@ def _hostile_session(w: Wire, proc: subprocess.Popen[str]) -> None:
     sizes = [len(s["data"]) for s in w.segs[m:] if s["dport"] == 40002 and s["data"]]
     assert sizes and max(sizes) <= 100, sizes
 
+    # -- several segments in flight: before the peer acknowledges anything the
+    # guest sends what the peer's window allows, not one segment per ACK
+    # (issue 12), and never more than that window
+    g = Conn(w, 40008)
+    g.open(mss=100, win=600)
+    m = w.mark()
+    g.send(bytes(range(250)) * 4, win=600)  # 1000 bytes to echo, 600 may leave
+    base = g.ack % 2**32
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + 20
+    while sum(seen.values()) < 600 and time.monotonic() < deadline:
+        s = w.wait(40008, lambda s: s["data"] and (s["seq"] - base) % 2**32 not in seen,
+                   timeout=max(0.05, deadline - time.monotonic()), start=m)
+        if s is None:
+            break
+        seen[(s["seq"] - base) % 2**32] = len(s["data"])
+    w.pump(0.3)  # nothing more may come before an ACK (a retransmission is no new data)
+    for s in w.segs[m:]:
+        if s["dport"] == 40008 and s["data"]:
+            seen[(s["seq"] - base) % 2**32] = len(s["data"])
+    assert len(seen) > 1, seen  # more than one segment before any ACK
+    assert max(off + n for off, n in seen.items()) <= 600, seen  # within the window
+    assert sum(seen.values()) == 600 and max(seen.values()) <= 100, seen
+    # the retransmission timeout resends the first segment (and goes back to
+    # it); an ACK of everything sent before that timeout is still accepted,
+    # and the rest follows (it was once dropped as an ACK of unsent data)
+    again = w.wait(40008, lambda s: s["data"] and s["seq"] == base, timeout=20,
+                   start=w.mark())
+    assert again is not None and again["data"] == bytes(range(100)), again
+    m = w.mark()
+    g.ack += 600
+    g.seg(ACK)
+    assert g.read(400, start=m) == (bytes(range(250)) * 4)[600:]
+    g.seg(RST)
+
     # -- out of order: dropped, answered with an ACK of rcv_nxt; in order after
     m = w.mark()
     a.seg(ACK | PSH, b"LATER", seq=a.seq + 10)
