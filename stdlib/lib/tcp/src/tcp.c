@@ -77,6 +77,8 @@ static uint8_t out[HLEN + 4 + MSS];
 static uint64_t next_deadline = ~0ull;
 static uint32_t secret, serial;
 static int want_output;
+static int arp_wait;         /* a SYN-ACK waits for a MAC: resend when ARP learns one */
+static uint64_t arp_learned; /* unilang_net_stats.arp_learned when that SYN-ACK failed */
 
 #define IDX(c) ((int)((c) - conns))
 #define CB(c) (lsts[(c)->lst].cb)
@@ -147,9 +149,12 @@ static int send_seg(struct conn *c, uint32_t seq, uint8_t flags, uint32_t off, u
  * because the peer's MAC was not known yet: ipv4 has asked ARP for it. */
 static void syn_ack(struct conn *c, uint64_t now)
 {
+    uint64_t learned = unilang_net_stats.arp_learned;
     if (send_seg(c, c->iss, SYN | ACK, 0, 0) < 0 && c->arp > 0) {
         c->arp--;
         arm(c, now + ARP_RETRY_NS);
+        arp_wait = 1;
+        arp_learned = learned;
     } else {
         c->arp = 0;
         arm(c, now + (uint64_t)c->rto * 1000u);
@@ -587,6 +592,14 @@ static void tick(void)
 {
     if (!want_output && next_deadline == ~0ull) return; /* idle: not even the clock */
     uint64_t now = unilang_monotonic_ns();
+    if (arp_wait && unilang_net_stats.arp_learned != arp_learned) {
+        /* ARP learned a MAC (the reply ipv4's request asked for): resend the
+         * waiting SYN-ACKs now rather than at their retry timer */
+        arp_wait = 0;
+        for (int i = 0; i < N; i++)
+            if (conns[i].state == SYN_RCVD && conns[i].arp > 0 && conns[i].deadline != 0)
+                syn_ack(&conns[i], now);
+    }
     if (want_output) {
         want_output = 0;
         for (int i = 0; i < N; i++)
