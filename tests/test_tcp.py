@@ -9,7 +9,10 @@
    dgram): a Python peer speaks TCP segment by segment: MSS, out-of-order and
    out-of-window data, RSTs in and out of the window, invalid flag
    combinations, cut-short segments, bad data offsets and checksums, a zero
-   window, a SYN flood beyond max_connections and a full table. The service
+   window, a SYN flood beyond max_connections and a full table; several
+   segments in flight before any ACK (bounded by the window) and an ACK of
+   everything sent before a retransmission timeout; the gateway's MAC asked
+   for at boot. The service
    still answers a real connection afterwards, and its counters are asserted.
 3. On the host: tcp.c and ipv4.c compiled with AddressSanitizer and UBSan
    under tests/host_c/tcp_driver.c, hundreds of thousands of seeded segments
@@ -303,12 +306,17 @@ def _boot(tmp_path: Path):
     assert r.returncode == 0, r.stderr
     proc, peer, sockdir = start_dgram_guest(out_dir, "utcp")
     mac = None
+    asked = False  # ipv4 asks for the gateway's MAC (10.0.2.2, the peer) once configured
     deadline = time.monotonic() + 60
-    while mac is None and time.monotonic() < deadline and proc.poll() is None:
+    while not (mac and asked) and time.monotonic() < deadline and proc.poll() is None:
         for f in peer.frames(time.monotonic() + 0.5):
             if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == GUEST_IP:
                 mac = f[6:12]
+            if (f[12:14] == b"\x08\x06" and f[14 + 6:14 + 8] == b"\x00\x01" and
+                    f[14 + 14:14 + 18] == GUEST_IP and f[14 + 24:14 + 28] == PEER_IP):
+                asked = True
     assert mac is not None, "no gratuitous ARP from the guest"
+    assert asked, "the guest did not ask for the gateway's MAC after configuring"
     # the peer announces itself, so the guest can answer 10.0.2.2
     peer.send(eth(mac, PEER_MAC, 0x0806, arp(1, PEER_MAC, PEER_IP, b"\0" * 6, GUEST_IP)))
     return proc, peer, sockdir, Wire(peer, mac), out_dir
