@@ -9,7 +9,10 @@
    dgram): a Python peer speaks TCP segment by segment: MSS, out-of-order and
    out-of-window data, RSTs in and out of the window, invalid flag
    combinations, cut-short segments, bad data offsets and checksums, a zero
-   window, a SYN flood beyond max_connections and a full table. The service
+   window, a SYN flood beyond max_connections and a full table; several
+   segments in flight before any ACK (bounded by the window) and an ACK of
+   everything sent before a retransmission timeout; the gateway's MAC asked
+   for at boot. The service
    still answers a real connection afterwards, and its counters are asserted.
 3. On the host: tcp.c and ipv4.c compiled with AddressSanitizer and UBSan
    under tests/host_c/tcp_driver.c, hundreds of thousands of seeded segments
@@ -303,12 +306,17 @@ def _boot(tmp_path: Path):
     assert r.returncode == 0, r.stderr
     proc, peer, sockdir = start_dgram_guest(out_dir, "utcp")
     mac = None
+    asked = False  # ipv4 asks for the gateway's MAC (10.0.2.2, the peer) once configured
     deadline = time.monotonic() + 60
-    while mac is None and time.monotonic() < deadline and proc.poll() is None:
+    while not (mac and asked) and time.monotonic() < deadline and proc.poll() is None:
         for f in peer.frames(time.monotonic() + 0.5):
             if f[12:14] == b"\x08\x06" and f[14 + 24:14 + 28] == GUEST_IP:
                 mac = f[6:12]
+            if (f[12:14] == b"\x08\x06" and f[14 + 6:14 + 8] == b"\x00\x01" and
+                    f[14 + 14:14 + 18] == GUEST_IP and f[14 + 24:14 + 28] == PEER_IP):
+                asked = True
     assert mac is not None, "no gratuitous ARP from the guest"
+    assert asked, "the guest did not ask for the gateway's MAC after configuring"
     # the peer announces itself, so the guest can answer 10.0.2.2
     peer.send(eth(mac, PEER_MAC, 0x0806, arp(1, PEER_MAC, PEER_IP, b"\0" * 6, GUEST_IP)))
     return proc, peer, sockdir, Wire(peer, mac), out_dir
@@ -364,6 +372,41 @@ def _hostile_session(w: Wire, proc: subprocess.Popen[str]) -> None:
     assert b.read(1000) == bytes(range(200)) * 5
     sizes = [len(s["data"]) for s in w.segs[m:] if s["dport"] == 40002 and s["data"]]
     assert sizes and max(sizes) <= 100, sizes
+
+    # -- several segments in flight: before the peer acknowledges anything the
+    # guest sends what the peer's window allows, not one segment per ACK
+    # (issue 12), and never more than that window
+    g = Conn(w, 40008)
+    g.open(mss=100, win=600)
+    m = w.mark()
+    g.send(bytes(range(250)) * 4, win=600)  # 1000 bytes to echo, 600 may leave
+    base = g.ack % 2**32
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + 20
+    while sum(seen.values()) < 600 and time.monotonic() < deadline:
+        s = w.wait(40008, lambda s: s["data"] and (s["seq"] - base) % 2**32 not in seen,
+                   timeout=max(0.05, deadline - time.monotonic()), start=m)
+        if s is None:
+            break
+        seen[(s["seq"] - base) % 2**32] = len(s["data"])
+    w.pump(0.3)  # nothing more may come before an ACK (a retransmission is no new data)
+    for s in w.segs[m:]:
+        if s["dport"] == 40008 and s["data"]:
+            seen[(s["seq"] - base) % 2**32] = len(s["data"])
+    assert len(seen) > 1, seen  # more than one segment before any ACK
+    assert max(off + n for off, n in seen.items()) <= 600, seen  # within the window
+    assert sum(seen.values()) == 600 and max(seen.values()) <= 100, seen
+    # the retransmission timeout resends the first segment (and goes back to
+    # it); an ACK of everything sent before that timeout is still accepted,
+    # and the rest follows (it was once dropped as an ACK of unsent data)
+    again = w.wait(40008, lambda s: s["data"] and s["seq"] == base, timeout=20,
+                   start=w.mark())
+    assert again is not None and again["data"] == bytes(range(100)), again
+    m = w.mark()
+    g.ack += 600
+    g.seg(ACK)
+    assert g.read(400, start=m) == (bytes(range(250)) * 4)[600:]
+    g.seg(RST)
 
     # -- out of order: dropped, answered with an ACK of rcv_nxt; in order after
     m = w.mark()

@@ -60,11 +60,19 @@ struct slot {
     uint32_t body_left;
     unsigned long long last_ns;
     unsigned long long head_ns; /* when the first byte of the request head in buf came */
-    char out[OUT_CAP];
-    uint8_t buf[BUF_CAP];
 };
 
 static struct slot slots[MAX_CONN];
+/* Each slot's response head (read only in out_off..out_len, after respond()
+ * wrote it) and request buffer (read only below len, after it was filled):
+ * written before they are read, so in .bss.unilang_noinit, which the boot
+ * does not clear (where the hypervisor emulates the guest, every 8 bytes
+ * cleared is an emulated step; docs/network.md). */
+#define NOINIT __attribute__((section(".bss.unilang_noinit"), aligned(64)))
+static char outs[MAX_CONN][OUT_CAP] NOINIT;
+static uint8_t bufs[MAX_CONN][BUF_CAP] NOINIT;
+#define OUT(s) outs[(s) - slots]
+#define BUF(s) bufs[(s) - slots]
 static int started;
 /* The request path reads no clock (a TSC read traps under nested KVM): it
  * marks a slot active (or a request head begun), and the next sweep, which
@@ -194,12 +202,12 @@ static unsigned error_body(int status, char *b, unsigned cap)
     return o.n;
 }
 
-/* Format a response head into s->out; the body (file bytes, or the error
- * text in s->out after the head) follows unless head_only. */
+/* Format a response head into OUT(s); the body (file bytes, or the error
+ * text in OUT(s) after the head) follows unless head_only. */
 static void respond(struct slot *s, int status, const struct unilang_file *f, int head_only,
                     int keep_alive_10)
 {
-    struct out o = { s->out, 0, OUT_CAP };
+    struct out o = { OUT(s), 0, OUT_CAP };
     char ebody[64];
     unsigned elen = 0;
     const char *type = "text/plain";
@@ -249,7 +257,7 @@ static void respond(struct slot *s, int status, const struct unilang_file *f, in
 static int pump(struct slot *s)
 {
     while (s->out_off < s->out_len) {
-        int n = unilang_tcp_send(s->conn, s->out + s->out_off, s->out_len - s->out_off);
+        int n = unilang_tcp_send(s->conn, OUT(s) + s->out_off, s->out_len - s->out_off);
         if (n <= 0) {
             if (n < 0) s->out_off = s->out_len, s->body_left = 0; /* the connection is gone */
             return n < 0;
@@ -284,7 +292,7 @@ static void consume(struct slot *s, unsigned n)
 {
     if (n > s->len) n = s->len;
     for (unsigned i = n; i < s->len; i++)
-        s->buf[i - n] = s->buf[i];
+        BUF(s)[i - n] = BUF(s)[i];
     s->len -= n;
     s->line_end = s->scan = s->line_start = 0;
     if (s->len)
@@ -298,25 +306,25 @@ static int find_head(struct slot *s, unsigned *end)
     /* empty lines before the request line are skipped */
     if (s->line_end == 0) {
         unsigned skip = 0;
-        while (skip < s->len && (s->buf[skip] == '\n' ||
-               (s->buf[skip] == '\r' && skip + 1 < s->len && s->buf[skip + 1] == '\n')))
-            skip += s->buf[skip] == '\n' ? 1 : 2;
+        while (skip < s->len && (BUF(s)[skip] == '\n' ||
+               (BUF(s)[skip] == '\r' && skip + 1 < s->len && BUF(s)[skip + 1] == '\n')))
+            skip += BUF(s)[skip] == '\n' ? 1 : 2;
         if (skip) {
             consume(s, skip);
         }
-        if (s->len == 1 && s->buf[0] == '\r')
+        if (s->len == 1 && BUF(s)[0] == '\r')
             return NEED_MORE;
         for (; s->scan < s->len; s->scan++) {
-            if (s->buf[s->scan] == '\n') {
+            if (BUF(s)[s->scan] == '\n') {
                 unsigned line = s->scan;
-                if (line && s->buf[line - 1] == '\r') line--;
+                if (line && BUF(s)[line - 1] == '\r') line--;
                 if (line > MAX_LINE) return TOO_LONG_LINE;
                 s->line_end = s->line_start = s->scan + 1;
                 s->scan++;
                 break;
             }
             /* no LF within the limit: MAX_LINE bytes, then at most a CR */
-            if (s->scan >= MAX_LINE + 1 || (s->scan == MAX_LINE && s->buf[s->scan] != '\r'))
+            if (s->scan >= MAX_LINE + 1 || (s->scan == MAX_LINE && BUF(s)[s->scan] != '\r'))
                 return TOO_LONG_LINE;
         }
         if (s->line_end == 0)
@@ -324,9 +332,9 @@ static int find_head(struct slot *s, unsigned *end)
     }
     for (; s->scan < s->len; s->scan++) {
         if (s->scan - s->line_end >= MAX_HEAD) return TOO_LONG_HEAD;
-        if (s->buf[s->scan] != '\n') continue;
+        if (BUF(s)[s->scan] != '\n') continue;
         unsigned len = s->scan - s->line_start;
-        if (len == 0 || (len == 1 && s->buf[s->line_start] == '\r')) {
+        if (len == 0 || (len == 1 && BUF(s)[s->line_start] == '\r')) {
             *end = s->scan + 1;
             return COMPLETE;
         }
@@ -489,14 +497,14 @@ static void answer(struct slot *s, unsigned end)
 {
     struct request r = { 0 };
     unsigned line = s->line_end - 1;
-    if (line && s->buf[line - 1] == '\r') line--;
+    if (line && BUF(s)[line - 1] == '\r') line--;
     int status = 0;
     for (unsigned i = 0; i < line; i++)
-        if (s->buf[i] == '\r' || s->buf[i] == 0) status = 400;
-    if (!status) status = parse_request_line(s->buf, line, &r);
+        if (BUF(s)[i] == '\r' || BUF(s)[i] == 0) status = 400;
+    if (!status) status = parse_request_line(BUF(s), line, &r);
     unsigned empty = end - 1;                  /* the empty line's LF */
-    if (empty && s->buf[empty - 1] == '\r' && empty - 1 >= s->line_end) empty--;
-    if (!status) status = parse_headers(s->buf, s->line_end, empty, &r);
+    if (empty && BUF(s)[empty - 1] == '\r' && empty - 1 >= s->line_end) empty--;
+    if (!status) status = parse_headers(BUF(s), s->line_end, empty, &r);
     unilang_http_stats.requests++;
     if (!status && !r.http10 && r.hosts != 1) status = 400;
     if (!status && r.hosts > 1) status = 400;
@@ -616,7 +624,7 @@ static void on_received(int conn, const uint8_t *data, unsigned len, void *ctx)
         unsigned n = len < room ? len : room;
         if (s->len == 0)
             s->head_new = 1;
-        for (unsigned i = 0; i < n; i++) s->buf[s->len + i] = data[i];
+        for (unsigned i = 0; i < n; i++) BUF(s)[s->len + i] = data[i];
         s->len += n;
         data += n;
         len -= n;

@@ -194,6 +194,20 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
     return 0;
 }
 
+/* Announce our address (gratuitous ARP) and ask for the gateway's MAC at
+ * once: under QEMU user networking every forwarded connection comes from
+ * the gateway's address, and a first SYN-ACK that meets an unknown MAC
+ * waits for tcp's ARP retry (20 ms).  One request; its reply, addressed to
+ * us, is learned like any other (arp_unresolved counts this request). */
+static void announce(void)
+{
+    unilang_arp_set_address(my_ip);
+    if (my_ip != 0 && gateway != 0 && gateway != my_ip && (gateway & netmask) == (my_ip & netmask)) {
+        uint8_t mac[6];
+        (void)unilang_arp_resolve(gateway, mac);
+    }
+}
+
 int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw)
 {
     /* a netmask is contiguous ones then zeros; the address is a unicast one */
@@ -204,7 +218,7 @@ int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw)
     my_ip = addr;
     netmask = mask;
     gateway = gw;
-    unilang_arp_set_address(my_ip);
+    announce();
     return 0;
 }
 
@@ -217,7 +231,7 @@ int unilang_ipv4_configure_static(void)
         my_ip = 0;
         return -1;
     }
-    unilang_arp_set_address(my_ip);
+    announce();
     return 0;
 }
 

@@ -45,6 +45,7 @@ struct conn {
     uint8_t dupacks; /* duplicate ACKs in a row (3: fast retransmit) */
     uint32_t raddr, born;
     uint32_t iss, snd_una, snd_nxt, snd_wnd, wl1, wl2, cwnd;
+    uint32_t snd_max; /* the highest sequence number sent (snd_nxt goes back on a timeout) */
     uint32_t rcv_nxt, rcv_adv;
     uint32_t head, len; /* send ring: index of the byte at snd_una, bytes queued */
     uint32_t rto, srtt, rttvar, rtt_seq; /* microseconds */
@@ -63,7 +64,10 @@ struct unilang_tcp_stats unilang_tcp_stats;
 #define S unilang_tcp_stats
 
 static struct conn conns[N];
-static uint8_t ring[N][SB];
+/* Send rings are only read where unilang_tcp_send wrote them, so the boot
+ * need not clear them (.bss.unilang_noinit: clearing 64 x 8 KiB is ~64k
+ * emulated steps where the hypervisor emulates the guest; docs/network.md) */
+static uint8_t ring[N][SB] __attribute__((section(".bss.unilang_noinit"), aligned(64)));
 static struct {
     uint16_t port;
     const struct unilang_tcp_callbacks *cb;
@@ -73,6 +77,8 @@ static uint8_t out[HLEN + 4 + MSS];
 static uint64_t next_deadline = ~0ull;
 static uint32_t secret, serial;
 static int want_output;
+static int arp_wait;         /* a SYN-ACK waits for a MAC: resend when ARP learns one */
+static uint64_t arp_learned; /* unilang_net_stats.arp_learned when that SYN-ACK failed */
 
 #define IDX(c) ((int)((c) - conns))
 #define CB(c) (lsts[(c)->lst].cb)
@@ -143,9 +149,12 @@ static int send_seg(struct conn *c, uint32_t seq, uint8_t flags, uint32_t off, u
  * because the peer's MAC was not known yet: ipv4 has asked ARP for it. */
 static void syn_ack(struct conn *c, uint64_t now)
 {
+    uint64_t learned = unilang_net_stats.arp_learned;
     if (send_seg(c, c->iss, SYN | ACK, 0, 0) < 0 && c->arp > 0) {
         c->arp--;
         arm(c, now + ARP_RETRY_NS);
+        arp_wait = 1;
+        arp_learned = learned;
     } else {
         c->arp = 0;
         arm(c, now + (uint64_t)c->rto * 1000u);
@@ -213,19 +222,20 @@ static void output(struct conn *c, int force, uint64_t now)
         if (n == 0 && !fin) break;
         force = 0;
         send_seg(c, c->snd_nxt, (uint8_t)(ACK | (fin ? FIN : 0) | (n ? PSH : 0)), off, n);
-        if (c->rtt_t == 0) {
+        if (c->rtt_t == 0 && c->snd_nxt == c->snd_max) { /* Karn: time new data only */
             c->rtt_t = now;
             c->rtt_seq = c->snd_nxt;
         }
         c->snd_nxt += n + (uint32_t)fin;
+        if (LT(c->snd_max, c->snd_nxt)) c->snd_max = c->snd_nxt;
     }
     /* the retransmission timer runs while anything is unacknowledged, and
      * as the persist timer while data or the FIN waits for the window */
     uint32_t pending = c->len + (c->flags & F_FINQ ? 1u : 0u);
-    if (c->deadline == 0 && (c->snd_nxt != c->snd_una || pending > c->snd_nxt - c->snd_una) &&
+    if (c->deadline == 0 && (c->snd_max != c->snd_una || pending > c->snd_nxt - c->snd_una) &&
         c->state != TIME_WAIT && c->state != FIN_WAIT_2)
         arm(c, now + (uint64_t)c->rto * 1000u);
-    if (c->flags & F_ACKNOW) send_seg(c, c->snd_nxt, ACK, 0, 0);
+    if (c->flags & F_ACKNOW) send_seg(c, c->snd_max, ACK, 0, 0);
 }
 
 static void timeout(struct conn *c, uint64_t now)
@@ -247,7 +257,7 @@ static void timeout(struct conn *c, uint64_t now)
     if (++c->retries > (c->state == SYN_RCVD ? SYN_RETRIES : RETRIES)) {
         if (c->state != SYN_RCVD) {
             S.timed_out++;
-            send_seg(c, c->snd_nxt, RST | ACK, 0, 0);
+            send_seg(c, c->snd_max, RST | ACK, 0, 0);
         }
         release(c);
         return;
@@ -317,7 +327,7 @@ static void passive_open(int l, uint32_t src, uint16_t sport, uint16_t dport, co
                        .snd_wnd = g->wnd, .wl1 = g->seq, .cwnd = 10 * mss,
                        .rcv_nxt = g->seq + 1, .rto = RTO_INIT, .arp = ARP_RETRIES};
     c->snd_una = c->iss;
-    c->snd_nxt = c->iss + 1;
+    c->snd_nxt = c->snd_max = c->iss + 1;
     c->rcv_adv = c->rcv_nxt;
     syn_ack(c, now);
 }
@@ -415,7 +425,9 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
         S.drop_flags++;
         return;
     }
-    if (LT(c->snd_nxt, g->ack) || LT(g->ack, c->snd_una - SB - 1)) { /* unsent or ancient */
+    /* unsent or ancient; after a timeout snd_nxt went back to snd_una, and an
+     * ACK of what was sent before it (up to snd_max) is still good news */
+    if (LT(c->snd_max, g->ack) || LT(g->ack, c->snd_una - SB - 1)) {
         S.drop_ack++;
         schedule(c, F_ACKNOW);
         return;
@@ -427,12 +439,13 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
         if (c->head >= SB) c->head -= SB;
         c->len -= data;
         c->snd_una = g->ack;
+        if (LT(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una; /* not resent again */
         c->retries = 0;
         c->dupacks = 0;
         if (c->rtt_t && LT(c->rtt_seq, g->ack)) rtt_sample(c, now);
         if (c->cwnd < 4 * SB) c->cwnd += c->mss;
         c->deadline = 0;
-        if (c->snd_una != c->snd_nxt) arm(c, now + (uint64_t)c->rto * 1000u);
+        if (c->snd_una != c->snd_max) arm(c, now + (uint64_t)c->rto * 1000u);
         freed = data != 0;
         if (n > data) { /* our FIN is acknowledged */
             c->flags &= (uint8_t)~F_FINQ;
@@ -450,7 +463,7 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
         uint32_t w = SB - c->len < RW ? SB - c->len : RW;
         if (!LT(c->rcv_nxt + w, c->rcv_adv + WND_STEP)) schedule(c, F_ACKNOW);
     } else if (g->ack == c->snd_una && slen == 0 && g->wnd == c->snd_wnd &&
-               c->snd_nxt != c->snd_una && ++c->dupacks == 3) {
+               c->snd_max != c->snd_una && ++c->dupacks == 3) {
         /* RFC 5681 fast retransmit: the first unacknowledged segment, once */
         uint32_t n = c->len < c->mss ? c->len : c->mss;
         S.retransmits++;
@@ -488,7 +501,7 @@ static void segment(struct conn *c, const struct seg *g, uint64_t now)
     }
     if (g->seq + skip != c->rcv_nxt) { /* out of order: dropped, the peer resends */
         S.drop_out_of_order++;
-        send_seg(c, c->snd_nxt, ACK, 0, 0); /* one duplicate ACK each: its fast retransmit */
+        send_seg(c, c->snd_max, ACK, 0, 0); /* one duplicate ACK each: its fast retransmit */
         return;
     }
     uint32_t room = c->rcv_adv - c->rcv_nxt;
@@ -579,6 +592,14 @@ static void tick(void)
 {
     if (!want_output && next_deadline == ~0ull) return; /* idle: not even the clock */
     uint64_t now = unilang_monotonic_ns();
+    if (arp_wait && unilang_net_stats.arp_learned != arp_learned) {
+        /* ARP learned a MAC (the reply ipv4's request asked for): resend the
+         * waiting SYN-ACKs now rather than at their retry timer */
+        arp_wait = 0;
+        for (int i = 0; i < N; i++)
+            if (conns[i].state == SYN_RCVD && conns[i].arp > 0 && conns[i].deadline != 0)
+                syn_ack(&conns[i], now);
+    }
     if (want_output) {
         want_output = 0;
         for (int i = 0; i < N; i++)
@@ -660,7 +681,7 @@ void unilang_tcp_abort(int conn)
 {
     struct conn *c = app_conn(conn);
     if (c == 0) return;
-    send_seg(c, c->snd_nxt, RST | ACK, 0, 0);
+    send_seg(c, c->snd_max, RST | ACK, 0, 0);
     release(c);
 }
 

@@ -4,14 +4,14 @@
  * unilang_monotonic_ns(), unilang_tsc_hz() or unilang_sleep_ns() (or of
  * time_init(), which an app may call to pay the cost up front), so that
  * boot itself does not wait: every CPUID/MSR access is a VM exit, and the
- * PIT fallback waits ~10 ms.  Sources, in this order (none waits but 3):
+ * PIT fallback waits ~2.5 ms.  Sources, in this order (none waits but 3):
  *   1. CPUID 0x15 (TSC/crystal ratio with a known crystal frequency),
  *      else CPUID 0x16 EAX (processor base MHz, ~= TSC on Intel);
  *   2. hypervisor: Xen leaf base+3 subleaf 0 ECX = guest TSC kHz (only on
  *      real Xen; PVH has no PIT); generic leaf 0x40000010 EAX = TSC kHz
  *      (VMware style; QEMU exposes it only with vmware-cpuid-freq=on);
  *      KVM pvclock (tsc_to_system_mul/shift; KVM_FEATURE_CLOCKSOURCE2);
- *   3. the PIT for ~10 ms: channel 2 gated through port 0x61 when that port
+ *   3. the PIT for ~2.5 ms: channel 2 gated through port 0x61 when that port
  *      exists, else channel 0 read back by latching (QEMU microvm has a PIT
  *      but no port 0x61);
  *   4. UNILANG_PARAM_TSC_CLOCK_FALLBACK_HZ (tsc-clock.fallback_hz) if all of that fails.
@@ -25,7 +25,10 @@
  * lives in tsc-clock.uni only, and a build without it does not compile. */
 
 #define PIT_HZ 1193182ull
-#define PIT_LATCH (PIT_HZ / 100) /* 10 ms */
+/* 2.5 ms (2,982 PIT ticks): the read-back error is a few microseconds, ~0.2%,
+ * plenty for timeouts; it was 10 ms, a fifth of a network app's first answer
+ * under TCG (bench/README.md, web server) */
+#define PIT_LATCH (PIT_HZ / 400)
 #define MIN_HZ 10000000ull       /* sanity range for a measured TSC */
 #define MAX_HZ 50000000000ull
 
