@@ -8,6 +8,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Iterator
 
 from .. import model as M
 from ..front import syntax as S
@@ -79,25 +80,8 @@ class Files(Base):
         directory = info.path.parent
         if f is None:
             return ()
-        assert isinstance(f.value, S.List)
         out: list[M.SourceRef] = []
-        seen: dict[str, Span] = {}
-        for item in f.value.items:
-            assert isinstance(item, S.Str)
-            p = item.value.rstrip("/") if item.value != "/" else item.value
-            if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
-                why, fix = path_slip(p)
-                self.err("U0041", f"include folder `{item.value}` is not allowed: {why}",
-                         item.span,
-                         notes=("include folders are relative to the declaring file, use only "
-                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",),
-                         help=fix)
-                continue
-            if p in seen:
-                self.err("U0033", f"include folder `{p}` is listed more than once in `includes`",
-                         item.span, labels=(Label(seen[p], "first listed here"),))
-                continue
-            seen[p] = item.span
+        for p, item in folder_items(self, f, "U0041", "include folder", "includes"):
             folder = directory / p
             real = Path(os.path.realpath(folder))
             if not folder.is_dir():
@@ -116,6 +100,30 @@ class Files(Base):
             if not problems:
                 out.append(M.SourceRef(p, folder, item.span))
         return tuple(out)
+
+
+def folder_items(check: Base, f: S.Field, code: str, what: str,
+                 key: str) -> Iterator[tuple[str, S.Str]]:
+    """The folders a list key (`includes`, `files`) names, as (path, item): each
+    one shaped like a source path (``code`` otherwise) and listed once (U0033)."""
+    assert isinstance(f.value, S.List)
+    seen: dict[str, Span] = {}
+    for item in f.value.items:
+        assert isinstance(item, S.Str)
+        p = item.value.rstrip("/") if item.value != "/" else item.value
+        if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
+            why, fix = path_slip(p)
+            check.err(code, f"{what} `{item.value}` is not allowed: {why}", item.span,
+                      notes=(f"{what}s are relative to the declaring file, use only "
+                             "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",),
+                      help=fix)
+            continue
+        if p in seen:
+            check.err("U0033", f"{what} `{p}` is listed more than once in `{key}`", item.span,
+                      labels=(Label(seen[p], "first listed here"),))
+            continue
+        seen[p] = item.span
+        yield p, item
 
 
 def path_slip(p: str) -> tuple[str, str | None]:
@@ -236,29 +244,12 @@ class SealedFiles(Base):
 
         if f is None:
             return (), ()
-        assert isinstance(f.value, S.List)
         directory = info.path.parent
         folders: list[M.SourceRef] = []
-        seen: dict[str, Span] = {}
         by_path: dict[str, M.SealedFile] = {}
         total = 0
         count_reported = total_reported = False
-        for item in f.value.items:
-            assert isinstance(item, S.Str)
-            p = item.value.rstrip("/") if item.value != "/" else item.value
-            if not SOURCE_PATH.match(p) or any(part == ".." for part in p.split("/")):
-                why, fix = path_slip(p)
-                self.err("U0115", f"sealed folder `{item.value}` is not allowed: {why}",
-                         item.span,
-                         notes=("sealed folders are relative to the declaring file, use only "
-                                "letters, digits, `_`, `-`, `.` and `/`, and may not contain `..`",),
-                         help=fix)
-                continue
-            if p in seen:
-                self.err("U0033", f"sealed folder `{p}` is listed more than once in `files`",
-                         item.span, labels=(Label(seen[p], "first listed here"),))
-                continue
-            seen[p] = item.span
+        for p, item in folder_items(self, f, "U0115", "sealed folder", "files"):
             folder = directory / p
             real = Path(os.path.realpath(folder))
             if not os.path.lexists(folder):

@@ -101,12 +101,13 @@ def lds_comment(value: str) -> Escaped:
     return Escaped(value.replace("*/", "* /"))
 
 
-def c_string(value: str) -> Escaped:
-    """A C string literal; every non-printable or non-ASCII byte as an octal escape."""
+def _quoted(value: str, special: str) -> Escaped:
+    """``"..."`` with the bytes of ``special`` backslash-escaped, other printable
+    ASCII as it is, and every other byte as a three-digit octal escape."""
     out = ['"']
     for b in value.encode("utf-8"):
         c = chr(b)
-        if c in '"\\?':
+        if c in special:
             out.append("\\" + c)
         elif 0x20 <= b < 0x7F:
             out.append(c)
@@ -114,22 +115,18 @@ def c_string(value: str) -> Escaped:
             out.append(f"\\{b:03o}")
     out.append('"')
     return Escaped("".join(out))
+
+
+def c_string(value: str) -> Escaped:
+    """A C string literal; every non-printable or non-ASCII byte as an octal escape
+    (``?`` too, so no trigraph can form)."""
+    return _quoted(value, '"\\?')
 
 
 def as_string(value: str) -> Escaped:
     """A GNU as string (``.asciz``, ``.incbin``): printable ASCII as it is, ``"``
     and ``\\`` escaped, every other byte as a three-digit octal escape."""
-    out = ['"']
-    for b in value.encode("utf-8"):
-        c = chr(b)
-        if c in '"\\':
-            out.append("\\" + c)
-        elif 0x20 <= b < 0x7F:
-            out.append(c)
-        else:
-            out.append(f"\\{b:03o}")
-    out.append('"')
-    return Escaped("".join(out))
+    return _quoted(value, '"\\')
 
 
 def c_comment(value: str) -> Escaped:
