@@ -303,22 +303,13 @@ def _build_pending(pending: list[Output], base: Path, jobs: int | None, log: IO[
 def _graph_lock(base: Path, log: IO[str]) -> Iterator[int]:
     """Hold ``ROOT/.unilang-set.lock`` (the set graph's folder and ninja log)
     while the graph runs; taken after every output's lock, so never in a cycle."""
-    import fcntl
+    from .outdir import hold_lock
 
     base.mkdir(parents=True, exist_ok=True)
     path = base / f".{SET_NAME}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.write(f"waiting for another build of several specs under `{base}` to finish "
-                      f"(lock {path.name})\n")
-            log.flush()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with hold_lock(path, log, f"waiting for another build of several specs under `{base}` "
+                              f"to finish (lock {path.name})") as fd:
         yield fd
-    finally:
-        os.close(fd)
 
 
 def _run_graph(ready: list[Output], folder: Path, tools: dict[str, str], jobs: int | None,

@@ -118,6 +118,24 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+@contextmanager
+def hold_lock(path: Path, log: IO[str], waiting: str) -> Iterator[int]:
+    """Hold an exclusive flock on ``path`` (created if needed) for the duration,
+    writing ``waiting`` to ``log`` first when someone else holds it.  Yields the
+    descriptor (close-on-exec; pass it to children that must hold the lock too)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.write(waiting + "\n")
+            log.flush()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
 class OutputDir:
     """One output directory, as the user named it (``shown``) and as it is (``path``)."""
 
@@ -199,18 +217,9 @@ class OutputDir:
         through it every compiler) holds the lock too, so a build killed with
         SIGKILL keeps its output locked until its last process is gone."""
         self.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.write(f"waiting for another build of `{self.shown}` to finish "
-                          f"(lock {self.lock_path.name})\n")
-                log.flush()
-                fcntl.flock(fd, fcntl.LOCK_EX)
+        with hold_lock(self.lock_path, log, f"waiting for another build of `{self.shown}` "
+                                            f"to finish (lock {self.lock_path.name})") as fd:
             yield fd
-        finally:
-            os.close(fd)  # releases the lock
 
     # ------------------------------------------------------------ recovery
     def _temporaries(self) -> list[Path]:

@@ -51,6 +51,22 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
+def clean_text(name: str, text: str) -> tuple[str, Diagnostic | None]:
+    """A source's text as the front end reads it (no BOM, LF line ends), and the
+    U0003 of its first NUL byte, if it has one."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = normalize_line_ends(text)
+    nul = text.find("\0")
+    if nul < 0:
+        return text, None
+    line = text.count("\n", 0, nul) + 1
+    col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+    return text, error("U0003", f"`{name}` contains a NUL byte",
+                       Span(name, line, col, line, col + 1),
+                       help="unilang sources are text; remove the NUL byte")
+
+
 def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile | Diagnostic:
     """Read and decode ``path``; ``span`` is where it was asked for (an import)."""
     import hashlib
@@ -92,14 +108,8 @@ def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile |
                      f"at offset {exc.start}",
                      Span(name, line, col, line, col + 1),
                      help="save the file as UTF-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    text = normalize_line_ends(text)
-    nul = text.find("\0")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        col = nul - (text.rfind("\n", 0, nul) + 1) + 1
-        return error("U0003", f"`{name}` contains a NUL byte", Span(name, line, col, line, col + 1),
-                     help="unilang sources are text; remove the NUL byte")
+    text, nul_byte = clean_text(name, text)
+    if nul_byte is not None:
+        return nul_byte
     digest = hashlib.sha256(data).hexdigest()
     return SourceFile(name=name, path=path, text=text, digest=digest)

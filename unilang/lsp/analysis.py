@@ -23,11 +23,11 @@ import attrs
 
 from ..backend import default_name, names
 from ..cache import MemoryCache, Parsed
-from ..diagnostics import Diagnostic, Span, error
+from ..diagnostics import Diagnostic, Span
 from ..driver import BackendResult, Session, check_spec
 from ..front import syntax as S
 from ..front.recover import Broken, parse_recovering
-from ..front.source import SourceFile, display_name, normalize_line_ends
+from ..front.source import SourceFile, clean_text, display_name
 from ..loader import LoadedModule, Loader, ModuleInfo, Root
 from ..model import Program
 from ..resolve import Resolution
@@ -51,16 +51,9 @@ class OverlayLoader(Loader):
             return super().read(real, root, span)
         name = self.module_name(real, root)
         self.files[name] = real
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        text = normalize_line_ends(text)
-        nul = text.find("\0")
-        if nul >= 0:
-            line = text.count("\n", 0, nul) + 1
-            col = nul - (text.rfind("\n", 0, nul) + 1) + 1
-            self.sink.add(error("U0003", f"`{name}` contains a NUL byte",
-                                Span(name, line, col, line, col + 1),
-                                help="unilang sources are text; remove the NUL byte"))
+        text, nul_byte = clean_text(name, text)
+        if nul_byte is not None:
+            self.sink.add(nul_byte)
             text = text.replace("\0", " ")
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         src = SourceFile(name=name, path=real, text=text, digest=digest)
