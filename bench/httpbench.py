@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from netbench import hello_once
+
 TARGET_RATIO = 1.5
 TARGET_BYTES = 64 * 1024
 WRK_SECONDS = 5
@@ -34,12 +36,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _hello_once(argv: list[str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(argv, capture_output=True, timeout=60, check=False)
-    return time.perf_counter() - t0
 
 
 def _first_response(port: int, proc: subprocess.Popen[bytes], t0: float,
@@ -122,7 +118,7 @@ def bench_http(reps: int, work: Path, log: Callable[[str], None], *,
         for r in range(reps):
             for which in ([0, 1] if r % 2 == 0 else [1, 0]):
                 if which == 0:
-                    hellos.append(_hello_once(hello_cmd))
+                    hellos.append(hello_once(hello_cmd))
                     continue
                 one = _serve_once(site_cmd, wrk)
                 if one["first_s"] is not None:

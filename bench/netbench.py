@@ -27,7 +27,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _hello_once(argv: list[str]) -> float:
+def hello_once(argv: list[str]) -> float:
+    """Seconds from starting hello's QEMU command line to its exit (httpbench uses it too)."""
     t0 = time.perf_counter()
     subprocess.run(argv, capture_output=True, timeout=60, check=False)
     return time.perf_counter() - t0
@@ -107,7 +108,7 @@ def _bench_one(reps: int, work: Path, log: Callable[[str], None], *,
         order = [0, 1] if r % 2 == 0 else [1, 0]
         for which in order:
             if which == 0:
-                hellos.append(_hello_once(hello_cmd))
+                hellos.append(hello_once(hello_cmd))
             else:
                 f, rate = _echo_once(echo_cmd)
                 if f is not None:
