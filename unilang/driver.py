@@ -29,6 +29,8 @@ class Session:
         self.files: dict[str, Path] = {}
         self.reads: dict[str, str | None] = {}  # see Loader.reads
         self._foreign: dict[tuple[Path, str], list[LoadedModule]] = {}
+        #: `.uni` files the import hint read (unilang.importhint), for every backend
+        self.hint_files: dict[str, tuple[object, list[tuple[str, str]]]] = {}
 
     def source_text(self, name: str) -> str | None:
         path = self.files.get(name)
@@ -79,7 +81,8 @@ class Session:
         spec_module = modules[0].info
         hints = ImportHints(spec_module.root_path if spec_module.root == "project" else None,
                             [stdlib_dir(), backend_dir(backend)],
-                            [m.info.path for m in modules], self.reads)  # type: ignore[arg-type]
+                            [m.info.path for m in modules], self.reads,  # type: ignore[arg-type]
+                            self.hint_files)
         try:
             return check_modules(modules, backend, self.sink, foreign, hints)
         except CacheInconsistent as exc:

@@ -32,13 +32,17 @@ class ImportHints:
     """Declarations in the `.uni` files the load did not reach, found on demand."""
 
     def __init__(self, project_root: Path | None, module_dirs: Iterable[Path],
-                 loaded: Iterable[Path], reads: dict[str, object]) -> None:
+                 loaded: Iterable[Path], reads: dict[str, object],
+                 declared: dict[str, tuple[object, list[tuple[str, str]]]] | None = None) -> None:
         self.project_root = project_root
         #: folders whose top-level `.uni` files are modules imported by name
         #: (`import net;`): the standard library's and the backend's
         self.module_dirs = list(module_dirs)
         self.loaded = {os.path.realpath(p) for p in loaded}
         self.reads = reads
+        #: path -> (its fact, its declarations): shared by the backends of one
+        #: session, so each file is read once however many backends ask
+        self.declared = declared if declared is not None else {}
         self._index: dict[tuple[str, str], list[tuple[Path, bool]]] | None = None
 
     def _scan(self) -> dict[tuple[str, str], list[tuple[Path, bool]]]:
@@ -49,14 +53,17 @@ class ImportHints:
             if budget[0] <= 0 or os.path.realpath(path) in self.loaded:
                 return
             budget[0] -= 1
-            try:
-                if path.stat().st_size > MAX_BYTES:
+            known = self.declared.get(str(path))
+            if known is None:
+                try:
+                    if path.stat().st_size > MAX_BYTES:
+                        return
+                    text = path.read_text(encoding="utf-8", errors="replace")
+                except OSError:
                     return
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                return
-            self.reads[str(path)] = sha_fact(str(path))
-            for kind, name in _DECL.findall(text):
+                known = self.declared[str(path)] = (sha_fact(str(path)), _DECL.findall(text))
+            self.reads[str(path)] = known[0]
+            for kind, name in known[1]:
                 index.setdefault((kind, name), []).append((path, by_name))
 
         for d in self.module_dirs:
