@@ -371,7 +371,12 @@ def start_dgram_guest(out_dir: Path,
 
     sockdir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))  # unix paths: <= 107 bytes
     peer = Peer(sockdir)
-    argv = json.loads((out_dir / "qemu.json").read_text())
+    from unilang.run import choose_accel, runtime_argv
+
+    # the accelerator `unilang run` would pick: KVM only where QEMU can really run
+    # a guest with it (some hosts open /dev/kvm and QEMU still aborts), else TCG
+    qemu = json.loads((out_dir / "qemu.json").read_text())[0]
+    argv = runtime_argv(out_dir, choose_accel(qemu, None, lambda _note: None)[0])
     i = argv.index("-netdev")
     netdev_id = argv[i + 1].split("id=", 1)[1].split(",", 1)[0]
     argv[i + 1] = (f"dgram,id={netdev_id},local.type=unix,local.path={peer.theirs},"
