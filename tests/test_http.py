@@ -233,23 +233,41 @@ def test_keep_alive_1000_sequential_requests(guest: Guest) -> None:
         c.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 12, open: in two full-suite runs (once under KVM, once under TCG) 9-12 of "
-    "the 50 clients got no answer within 90 s; never in isolated reruns. A real "
-    "stall in tcp or http under a burst of connections, not yet found"))
 def test_50_concurrent_connections_10_requests_each(guest: Guest) -> None:
+    """50 connections open at once, each asking 10 requests while the others
+    ask theirs.  The connections are opened one after another: QEMU's user
+    networking listens on the forwarded port with a backlog of 1 (`ss -ltn`
+    shows it), so 50 simultaneous connects overflow the host's accept queue,
+    the host drops SYNs and the clients back off exponentially in lock step;
+    on a loaded machine 9-12 of them did not get through within 90 s (the
+    stall once recorded under issue 12, read from a packet capture: the guest
+    answered every SYN that reached it).  docs/network.md has the details."""
     files = small_files()
     names = sorted(files)
     results: list[int] = []
     errors: list[str] = []
     lock = threading.Lock()
+    connecting = threading.Lock()  # one connect in flight at a time
+    arrived = threading.Condition()
+    past_connect: list[int] = []
+    start = threading.Event()
 
     def client(n: int) -> None:
         ok = 0
+        phase = "connect"
         try:
             c = guest.conn()
-            c.connect()
-            start.wait(60)
+            try:
+                with connecting:
+                    c.connect()
+            finally:
+                with arrived:
+                    past_connect.append(n)
+                    arrived.notify()
+            phase = "wait"
+            if not start.wait(300):
+                raise TimeoutError("the others never connected")
+            phase = "requests"
             for i in range(10):
                 rel = names[(n + i) % len(names)]
                 c.request("GET", "/" + rel)
@@ -259,15 +277,15 @@ def test_50_concurrent_connections_10_requests_each(guest: Guest) -> None:
             c.close()
         except Exception as exc:  # reported below, with the others
             with lock:
-                errors.append(f"client {n}: {exc!r}")
+                errors.append(f"client {n} ({phase}): {exc!r}")
         with lock:
             results.append(ok)
 
-    start = threading.Event()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(50)]
     for t in threads:
         t.start()
-    time.sleep(1)
+    with arrived:  # every client connected (or failed to) before any request
+        arrived.wait_for(lambda: len(past_connect) == 50, timeout=300)
     start.set()
     for t in threads:
         t.join(300)
