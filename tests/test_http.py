@@ -63,13 +63,10 @@ def guest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guest]:
     out = tmp_path_factory.mktemp("http") / "out"
     port = free_tcp_port()
     proc = subprocess.Popen(
-        # TCG by default: the same machine everywhere.  Under this host's "KVM"
-        # (PVM, which emulates every guest instruction) one full-suite run saw 12
-        # of the 50 concurrent clients wait 90 s for an answer, never reproduced
-        # in 17 reruns since (issue 12's note).  UNILANG_TEST_HTTP_ACCEL=kvm runs
-        # these tests under KVM; bench/ measures the speed under both.
+        # the accelerator `unilang run` chooses (KVM where QEMU can run a guest
+        # with it, TCG otherwise); UNILANG_TEST_HTTP_ACCEL=tcg|kvm pins one
         [sys.executable, "-m", "unilang", "run", str(EXAMPLE / "http.uni"), "-o", str(out),
-         "--timeout", "900", "--accel", os.environ.get("UNILANG_TEST_HTTP_ACCEL", "tcg"), "--forward", f"tcp:{port}:80"],
+         "--timeout", "900", "--accel", os.environ.get("UNILANG_TEST_HTTP_ACCEL", "auto"), "--forward", f"tcp:{port}:80"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # slirp accepts on the host at once; the guest answers once it is up
