@@ -1,5 +1,7 @@
 # The README's quick start: `make demo` and `make test`.
-PYTHON ?= python3
+# the interpreter of .venv (.ci/python says which and why); `make clean setup`
+# after changing it
+PYTHON ?= $(shell .ci/python)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -7,7 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: setup sysdeps demo test bench docs clean
 
 sysdeps:
-	@.ci/sysdeps
+	@PYTHON='$(PYTHON)' .ci/sysdeps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
