@@ -194,18 +194,20 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
     return 0;
 }
 
-/* Announce our address (gratuitous ARP) and ask for the gateway's MAC at
- * once: under QEMU user networking every forwarded connection comes from
- * the gateway's address, and a first SYN-ACK that meets an unknown MAC
- * waits for tcp's ARP retry (20 ms).  One request; its reply, addressed to
- * us, is learned like any other (arp_unresolved counts this request). */
+/* Ask for the gateway's MAC, then announce our address (gratuitous ARP):
+ * under QEMU user networking every forwarded datagram or connection comes
+ * from the gateway's address, and an answer that meets an unknown MAC is
+ * dropped (udp) or waits for tcp's ARP retry (20 ms).  The request goes
+ * first: slirp learns our MAC from it, so its reply reaches us ahead of the
+ * datagrams slirp held for us until then (announced first, each of those
+ * found the gateway unresolved and was dropped, ~1 ms of emulated guest
+ * work apiece under PVM).  One request; its reply, addressed to us, is
+ * learned like any other (arp_unresolved counts this request). */
 static void announce(void)
 {
-    unilang_arp_set_address(my_ip);
-    if (my_ip != 0 && gateway != 0 && gateway != my_ip && (gateway & netmask) == (my_ip & netmask)) {
-        uint8_t mac[6];
-        (void)unilang_arp_resolve(gateway, mac);
-    }
+    int ask = my_ip != 0 && gateway != 0 && gateway != my_ip &&
+              (gateway & netmask) == (my_ip & netmask);
+    unilang_arp_start(my_ip, ask ? gateway : 0);
 }
 
 int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw)
