@@ -46,10 +46,8 @@ static void send(uint16_t op, const uint8_t *dst_mac, const uint8_t *tha, uint32
     p[4] = 6;
     p[5] = 4;
     unilang_put16(p + 6, op);
-    for (unsigned k = 0; k < 6; k++) {
-        p[8 + k] = unilang_link_mac[k];
-        p[18 + k] = tha[k];
-    }
+    __builtin_memcpy(p + 8, unilang_link_mac, 6);
+    __builtin_memcpy(p + 18, tha, 6);
     unilang_put32(p + 14, my_ip);
     unilang_put32(p + 24, tpa);
     if (unilang_eth_send(dst_mac, UNILANG_ETHERTYPE_ARP, p, PKT) == 0)

@@ -19,8 +19,14 @@ _Static_assert(QN >= 2 && QN <= 256 && (QN & (QN - 1)) == 0, "queue_size: a powe
 #define RXQ 0u
 #define TXQ 1u
 
+/* The ring entries, like the descriptors, are ours to write and the
+ * device's to read only after the index moves past them (a compiler barrier
+ * orders the two), so only the fields the device looks at without that
+ * ordering are volatile. */
 struct avail {
-    uint16_t flags, idx, ring[QN], used_event;
+    volatile uint16_t flags, idx;
+    uint16_t ring[QN];
+    volatile uint16_t used_event;
 };
 struct used_elem {
     uint32_t id, len;
@@ -37,7 +43,7 @@ struct used {
  * them, which matters where each guest instruction is emulated (PVM). */
 struct vq {
     struct virtq_desc desc[QN] __attribute__((aligned(16)));
-    volatile struct avail avail __attribute__((aligned(4)));
+    struct avail avail __attribute__((aligned(4)));
     volatile struct used used __attribute__((aligned(4)));
     uint16_t last_used;
 };
@@ -99,7 +105,7 @@ int unilang_link_send(const void *frame, unsigned len)
     }
     uint16_t id = tx_free[--tx_nfree];
     uint8_t *b = txbuf[id];
-    for (unsigned i = 0; i < HDR; i++) b[i] = 0;
+    __builtin_memset(b, 0, HDR);
     unilang_link_copy(b + HDR, frame, len);
     txq.desc[id].addr = (uintptr_t)b;
     txq.desc[id].len = HDR + len;
