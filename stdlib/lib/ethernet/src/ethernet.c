@@ -25,16 +25,25 @@ int unilang_eth_register(uint16_t ethertype, unilang_eth_handler fn)
     return 0;
 }
 
+/* A MAC as a 4-byte and a 2-byte word: two compares, not a byte loop. */
 static int is_broadcast(const uint8_t *m)
 {
-    return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5]) == 0xff;
+    uint32_t a;
+    uint16_t b;
+    __builtin_memcpy(&a, m, 4);
+    __builtin_memcpy(&b, m + 4, 2);
+    return a == 0xffffffffu && b == 0xffffu;
 }
 
 static int is_mine(const uint8_t *m)
 {
-    for (unsigned i = 0; i < 6; i++)
-        if (m[i] != unilang_link_mac[i]) return 0;
-    return 1;
+    uint32_t a, c;
+    uint16_t b, d;
+    __builtin_memcpy(&a, m, 4);
+    __builtin_memcpy(&b, m + 4, 2);
+    __builtin_memcpy(&c, unilang_link_mac, 4);
+    __builtin_memcpy(&d, unilang_link_mac + 4, 2);
+    return a == c && b == d;
 }
 
 static void input(const uint8_t *f, unsigned len)

@@ -59,19 +59,22 @@ static const char *sink_literal(struct sink *s, const char *p)
     const char *start = p;
     if (s->console) {
         for (;;) {
-            size_t len = s->len;
-            while (len < s->cap && *p != '%' && *p != '\0')
-                s->buf[len++] = *p++;
+            /* locals: a char store may alias the sink's fields */
+            char *buf = s->buf;
+            size_t len = s->len, cap = s->cap;
+            while (len < cap && *p != '%' && *p != '\0')
+                buf[len++] = *p++;
             s->len = len;
             if (*p == '%' || *p == '\0')
                 break;
             sink_flush(s);
         }
     } else {
+        char *buf = s->buf;
         size_t len = s->len, room = s->cap > len + 1 ? s->cap - len - 1 : 0;
         for (; *p != '%' && *p != '\0'; ++p) {
             if (room) {
-                s->buf[len++] = *p;
+                buf[len++] = *p;
                 --room;
             }
         }
