@@ -4,7 +4,9 @@
  * lengths (0..4096), offsets (0..15: unaligned starts), incoming partial
  * sums and contents (all zero, all 0xff, random, 0/0xff mixes: the carry and
  * ones'-complement corner cases).  Copies are checked for guard bytes on
- * both sides.  Built by tests/test_net_host.py with the sanitizers.
+ * both sides; ipv4's pseudo-header sum (from the fields) against the sum of
+ * its 12 bytes, alone and followed by data.  Built by tests/test_net_host.py
+ * with the sanitizers.
  * Usage: csum_driver SEED CASES; prints "checked N", exits 1 on a mismatch. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@ int unilang_arp_resolve(uint32_t ip, uint8_t mac[6])
     return -1;
 }
 void unilang_arp_set_address(uint32_t ip) { (void)ip; }
+void unilang_arp_start(uint32_t ip, uint32_t ask) { (void)ip; (void)ask; }
 void unilang_puts(const char *s) { puts(s); }
 int unilang_eth_send(const uint8_t dst[6], uint16_t type, const void *payload, unsigned len)
 {
@@ -82,6 +85,23 @@ int main(int argc, char **argv)
         for (unsigned i = 0; i < doff && ok; i++) ok = dst[i] == 0xa5;
         for (unsigned i = doff + len; i < sizeof dst && ok; i++) ok = dst[i] == 0xa5;
         if (!ok && bad++ < 10) printf("MISMATCH copy len=%u off=%u doff=%u\n", len, off, doff);
+        /* the pseudo header, summed from its fields, against its 12 bytes */
+        uint32_t a = c % 5 == 0 ? 0xffffffffu : rnd() << 1 ^ rnd(), b = c % 7 == 0 ? 0 : rnd() << 1 ^ rnd();
+        uint8_t proto = (uint8_t)rnd();
+        unsigned plen = c % 11 == 0 ? 0xffff : rnd() % 0x10000;
+        uint8_t ph[12] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a,
+                          (uint8_t)(b >> 24), (uint8_t)(b >> 16), (uint8_t)(b >> 8), (uint8_t)b,
+                          0, proto, (uint8_t)(plen >> 8), (uint8_t)plen};
+        uint32_t ps = unilang_ipv4_pseudo_sum(a, b, proto, plen);
+        uint32_t ph_sum = 0;
+        for (unsigned i = 0; i < 12; i += 2) ph_sum += (uint32_t)(ph[i] << 8 | ph[i + 1]);
+        want = model_fold(ph_sum, src + off, len); /* pseudo header, then the data */
+        got = unilang_csum_fold(unilang_csum_add(ps, src + off, len));
+        if (ps >= 0x20000 || unilang_csum_fold(ps) != model_fold(0, ph, 12) || got != want) {
+            if (bad++ < 10)
+                printf("MISMATCH pseudo src=%#x dst=%#x proto=%u len=%u data=%u want=%#x got=%#x\n",
+                       a, b, proto, plen, len, want, got);
+        }
     }
     printf("checked %lu\n", cases);
     return bad != 0;

@@ -145,6 +145,18 @@ int main(void)
     checked++;
     if (r != w || console_len != (size_t)w || memcmp(console, want, (size_t)w) != 0)
         printf("MISMATCH printf to console: %d vs %d\n", r, w);
+    /* literal runs longer than the 128-byte console buffer, around a directive */
+    static const char lit[] =
+        "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghij"
+        "%d klmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopq"
+        "rstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz|";
+    console_len = 0;
+    r = u_printf(lit, 42);
+    w = snprintf(want, sizeof want, lit, 42);
+    checked++;
+    if (r != w || console_len != (size_t)w || memcmp(console, want, (size_t)w) != 0)
+        printf("MISMATCH long literal to console: %d vs %d\n", r, w);
     printf("checked %ld\n", checked);
     return 0;
 }

@@ -46,10 +46,8 @@ static void send(uint16_t op, const uint8_t *dst_mac, const uint8_t *tha, uint32
     p[4] = 6;
     p[5] = 4;
     unilang_put16(p + 6, op);
-    for (unsigned k = 0; k < 6; k++) {
-        p[8 + k] = unilang_link_mac[k];
-        p[18 + k] = tha[k];
-    }
+    __builtin_memcpy(p + 8, unilang_link_mac, 6);
+    __builtin_memcpy(p + 18, tha, 6);
     unilang_put32(p + 14, my_ip);
     unilang_put32(p + 24, tpa);
     if (unilang_eth_send(dst_mac, UNILANG_ETHERTYPE_ARP, p, PKT) == 0)
@@ -92,11 +90,22 @@ static void input(const uint8_t *src_mac, const uint8_t *p, unsigned len)
     }
 }
 
-void unilang_arp_set_address(uint32_t ip)
+void unilang_arp_start(uint32_t ip, uint32_t ask)
 {
     my_ip = ip;
-    if (ip != 0) send(1, broadcast, (const uint8_t[6]){0}, ip); /* gratuitous: spa == tpa */
+    if (ip == 0) return;
+    /* The request first: a neighbour that answers it learns our MAC from it
+     * (QEMU's slirp does), so its reply comes ahead of whatever it held for
+     * us until it knew our MAC; announced first, the held packets came
+     * first, and each found the next hop unresolved. */
+    if (ask != 0 && ask != ip && find(ask) < 0) {
+        unilang_net_stats.arp_unresolved++;
+        send(1, broadcast, (const uint8_t[6]){0}, ask);
+    }
+    send(1, broadcast, (const uint8_t[6]){0}, ip); /* gratuitous: spa == tpa */
 }
+
+void unilang_arp_set_address(uint32_t ip) { unilang_arp_start(ip, 0); }
 
 int unilang_arp_resolve(uint32_t ip, uint8_t mac[6])
 {

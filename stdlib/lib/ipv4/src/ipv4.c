@@ -78,15 +78,15 @@ uint16_t unilang_csum_fold(uint32_t sum)
     return (uint16_t)~sum;
 }
 
+/* The pseudo header's six big-endian 16-bit words are the halves of the
+ * host-order addresses, the protocol and the length: summed directly (a
+ * dozen instructions instead of a 12-byte buffer through unilang_csum_add),
+ * folded once so that the result is below 0x20000 like unilang_csum_add's. */
 uint32_t unilang_ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t protocol, unsigned len)
 {
-    uint8_t ph[12];
-    unilang_put32(ph, src);
-    unilang_put32(ph + 4, dst);
-    ph[8] = 0;
-    ph[9] = protocol;
-    unilang_put16(ph + 10, (uint16_t)len);
-    return unilang_csum_add(0, ph, 12);
+    uint32_t sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + protocol +
+                   (len & 0xffff);
+    return (sum & 0xffff) + (sum >> 16);
 }
 
 int unilang_ipv4_parse(const char *s, uint32_t *out)
@@ -194,18 +194,20 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
     return 0;
 }
 
-/* Announce our address (gratuitous ARP) and ask for the gateway's MAC at
- * once: under QEMU user networking every forwarded connection comes from
- * the gateway's address, and a first SYN-ACK that meets an unknown MAC
- * waits for tcp's ARP retry (20 ms).  One request; its reply, addressed to
- * us, is learned like any other (arp_unresolved counts this request). */
+/* Ask for the gateway's MAC, then announce our address (gratuitous ARP):
+ * under QEMU user networking every forwarded datagram or connection comes
+ * from the gateway's address, and an answer that meets an unknown MAC is
+ * dropped (udp) or waits for tcp's ARP retry (20 ms).  The request goes
+ * first: slirp learns our MAC from it, so its reply reaches us ahead of the
+ * datagrams slirp held for us until then (announced first, each of those
+ * found the gateway unresolved and was dropped, ~1 ms of emulated guest
+ * work apiece under PVM).  One request; its reply, addressed to us, is
+ * learned like any other (arp_unresolved counts this request). */
 static void announce(void)
 {
-    unilang_arp_set_address(my_ip);
-    if (my_ip != 0 && gateway != 0 && gateway != my_ip && (gateway & netmask) == (my_ip & netmask)) {
-        uint8_t mac[6];
-        (void)unilang_arp_resolve(gateway, mac);
-    }
+    int ask = my_ip != 0 && gateway != 0 && gateway != my_ip &&
+              (gateway & netmask) == (my_ip & netmask);
+    unilang_arp_start(my_ip, ask ? gateway : 0);
 }
 
 int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw)

@@ -100,9 +100,17 @@ static void map_4k(uint64_t lo, uint64_t hi, uint64_t flags)
 {
     if (hi > MIB2)
         hi = MIB2;
-    for (uint64_t a = lo & ~(PAGE - 1); a < hi; a += PAGE)
-        if (a != 0)
-            unilang_boot_pt[a >> 12] = a | flags;
+    lo &= ~(PAGE - 1);
+    if (lo == 0)
+        lo = PAGE;
+    if (lo >= hi)
+        return;
+    /* A count and a running entry: five instructions a page (an image with
+     * network buffers has a hundred pages, each instruction emulated under
+     * PVM).  Adding PAGE never carries into the flags: entries stay below 2 MiB. */
+    uint64_t *pte = &unilang_boot_pt[lo >> 12], e = lo | flags;
+    for (uint64_t n = (hi - lo + PAGE - 1) / PAGE; n != 0; n--, e += PAGE)
+        *pte++ = e;
 }
 
 /* [lo, hi) read-write, no-execute: 4 KiB pages below 2 MiB, 2 MiB above. */
