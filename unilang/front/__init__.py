@@ -6,6 +6,7 @@
 | ``tokens.py`` | the token table both parsers read; literal values |
 | ``lark.py`` | the reference parser (lark, LALR): every syntax diagnostic |
 | ``fast.py`` | the hand-written fast path, producing the same trees |
+| ``bulk.py`` | the fast path's whole-declaration matches for plain declarations |
 | ``syntax.py`` | the syntax tree, with spans and comments |
 | ``comments.py`` | attaching comments to the tree (for both parsers) |
 

@@ -21,6 +21,7 @@ from bisect import bisect_right
 from . import syntax as S
 from ..diagnostics import Diagnostic, Span
 from ..units import UNITS
+from .bulk import Bulk
 from .comments import attach
 from .tokens import decode_string, fast_token_regex, parse_int, size_text
 
@@ -369,10 +370,17 @@ class FastParser:
 
     def module(self) -> S.Module:
         decls = []
+        bulk = Bulk(self.text, self.file, self.line_starts, self.line_numbers, self.interned,
+                    self.quoted)
         while True:
             kind = self.kinds[self.i]
             if kind == "$CHUNK":
                 self.decl_start = self.pos
+                found = bulk.decl(self.pos)
+                if found is not None:  # a plain declaration, matched whole
+                    decls.append(found[0])
+                    self.pos = found[1]
+                    continue
                 self.next_chunk()
                 continue
             if kind == "$END":

@@ -1,0 +1,228 @@
+"""Whole declarations in a few regular-expression matches: the fast parser's
+path for the plain declarations that large worlds are made of.
+
+``unilang.front.fast`` tokenizes a declaration and parses its tokens, at a
+Python-level step or two per token (about 30 tokens in a small library
+block).  Here a declaration of the commonest shapes is matched a member at a
+time instead, and its nodes are built from the match offsets:
+
+* ``construct NAME;`` and ``capability NAME "doc";`` (dotted names allowed);
+* ``library NAME { ... }`` whose members are fields with a string, a name, a
+  decimal number or a list of names as value, and params of the form
+  ``param NAME: TYPE [= INT] [in INT .. INT] ["doc"];``.
+
+Anything else -- a comment or an escape inside the declaration, a unit, an
+``on`` clause, another member kind, other whitespace between a dotted name's
+parts -- is not matched, and the token path parses the declaration (and
+reports or falls back to lark as before).  What is matched is exactly what the
+token path would build: the same nodes, values and spans (the property tests
+of ``tests/test_fastparse.py`` compare both against lark).  Names may not be
+followed by a name character and numbers by anything a unit or another token
+could start with, which the possessive quantifiers (``*+``, ``++``) make sure
+of: no shorter reading of a token is ever tried.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from typing import Callable
+
+from . import syntax as S
+from ..diagnostics import Span
+from .tokens import parse_int
+
+_W = r"[ \t\f\r\n]"
+_LEAD = rf"(?:{_W}++|(?:#|//)[^\n]*+)*+"
+_NAME = r"[A-Za-z_][A-Za-z0-9_\-]*+"
+_DOTTED = rf"{_NAME}(?:\.{_NAME})*+"
+_INT = r"-?[0-9]++"
+_STR = r'"[^"\\\n]*+"'
+
+_SYMBOL = re.compile(rf"{_LEAD}(construct|capability){_W}++({_DOTTED})"
+                     rf"(?:{_W}*+({_STR}))?{_W}*+;")
+_LIBRARY = re.compile(rf"{_LEAD}(library){_W}++({_NAME}){_W}*+\{{")
+_FIELD = re.compile(rf"{_W}*+({_NAME}){_W}*+={_W}*+"
+                    rf"(?:({_STR})|\[([^\]\"#/\\]*+)\]|({_DOTTED})|({_INT})){_W}*+;")
+_ITEM = re.compile(rf"{_W}*+({_DOTTED}){_W}*+(,)?")
+_PARAM = re.compile(rf"{_W}*+(?:param){_W}++({_NAME}){_W}*+:{_W}*+({_NAME})"
+                    rf"(?:{_W}*+={_W}*+({_INT}))?"
+                    rf"(?:{_W}++in{_W}++({_INT}){_W}*+\.\.{_W}*+({_INT}))?"
+                    rf"(?:{_W}*+({_STR}))?{_W}*+;")
+_CLOSE = re.compile(rf"{_W}*+\}}")
+_BLANK = re.compile(rf"{_W}*+")
+
+#: words that make a member something other than a field
+_MEMBER_WORDS = frozenset({"param", "device", "use", "set"})
+
+_tuple_new = tuple.__new__
+
+
+class Bulk:
+    """Matches declarations of ``text`` (see the module's docstring)."""
+
+    def __init__(self, text: str, file: str, line_starts: list[int], line_numbers: list[int],
+                 interned: dict[str, str], quoted: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.file = file
+        self.line_starts = line_starts
+        self.line_numbers = line_numbers
+        self.intern: Callable[[str, str], str] = interned.setdefault
+        self.quoted = quoted
+
+    def span(self, start: int, last_start: int, end: int) -> Span:
+        """From ``start`` to ``end``; ``last_start`` is where the last token starts
+        (a token does not span lines), as ``FastParser.span`` counts."""
+        ls = self.line_starts
+        line = self.line_numbers[bisect_right(ls, start)]
+        col = start - ls[line - 1] + 1
+        if line == len(ls) or last_start < ls[line]:  # it ends on the line it starts on
+            return _tuple_new(Span, (self.file, line, col, line, col + end - start))
+        end_line = self.line_numbers[bisect_right(ls, last_start, line - 1)]
+        return _tuple_new(Span, (self.file, line, col, end_line, end - ls[end_line - 1] + 1))
+
+    def tok(self, start: int, end: int) -> Span:
+        """A one-token span."""
+        ls = self.line_starts
+        line = self.line_numbers[bisect_right(ls, start)]
+        col = start - ls[line - 1] + 1
+        return _tuple_new(Span, (self.file, line, col, line, col + end - start))
+
+    def string(self, start: int, end: int) -> str:
+        value = self.text[start + 1:end - 1]
+        if "#" in value or "//" in value:
+            self.quoted.append((start, end))  # see FastParser.comments
+        return value
+
+    def name(self, start: int, end: int) -> S.Scalar | None:
+        """A name or ``true``/``false`` as a scalar; None where the token path bails."""
+        value = self.text[start:end]
+        if value == "true" or value == "false":
+            return S.Bool(value == "true", self.tok(start, end))
+        if value.startswith(("true.", "false.")):
+            return None  # a boolean followed by `.`
+        return S.Name(self.intern(value, value), self.tok(start, end))
+
+    # ------------------------------------------------------------ declarations
+    def decl(self, pos: int) -> tuple[S.Decl, int] | None:
+        """The declaration after ``pos`` (blanks and comments before it skipped) and
+        the offset after it, or None when it is not one of the plain shapes."""
+        text = self.text
+        m = _SYMBOL.match(text, pos)
+        if m is not None:
+            kind = m.group(1)
+            name = self.text[m.start(2):m.end(2)]
+            doc = doc_span = None
+            if m.start(3) >= 0:
+                doc = self.string(m.start(3), m.end(3))
+                doc_span = self.tok(m.start(3), m.end(3))
+            end = m.end()
+            return S.Symbol(kind, self.intern(name, name), self.tok(m.start(2), m.end(2)), doc,
+                            self.span(m.start(1), end - 1, end), doc_span=doc_span), end
+        m = _LIBRARY.match(text, pos)
+        if m is None:
+            return None
+        block_start = m.start(1)
+        name = text[m.start(2):m.end(2)]
+        name_span = self.tok(m.start(2), m.end(2))
+        p = m.end()
+        members: list[S.Member] = []
+        while True:
+            f = _FIELD.match(text, p)
+            if f is not None:
+                member = self.field(f)
+                if member is None:
+                    return None
+                members.append(member)
+                p = f.end()
+                continue
+            f = _PARAM.match(text, p)
+            if f is not None:
+                param = self.param(f)
+                if param is None:
+                    return None
+                members.append(param)
+                p = f.end()
+                continue
+            f = _CLOSE.match(text, p)
+            if f is None:
+                return None
+            end = f.end()
+            return S.Block("library", self.intern(name, name), name_span, tuple(members),
+                           self.span(block_start, end - 1, end)), end
+
+    # ------------------------------------------------------------ members
+    def field(self, f: re.Match[str]) -> S.Field | None:
+        ks, ke = f.span(1)
+        key = self.text[ks:ke]
+        if key in _MEMBER_WORDS:
+            return None
+        value: S.Value | None
+        if f.start(2) >= 0:
+            vs, ve = f.span(2)
+            value = S.Str(self.string(vs, ve), self.tok(vs, ve))
+        elif f.start(3) >= 0:
+            value = self.items(f.start(3) - 1, f.end(3))
+        elif f.start(4) >= 0:
+            value = self.name(f.start(4), f.end(4))
+        else:
+            vs, ve = f.span(5)
+            value = S.Int(parse_int(self.text[vs:ve]), self.tok(vs, ve))
+        if value is None:
+            return None
+        end = f.end()
+        return S.Field(self.intern(key, key), self.tok(ks, ke), value,
+                       self.span(ks, end - 1, end), None)
+
+    def items(self, open_at: int, close_at: int) -> S.List | None:
+        """``[`` at ``open_at``, names (or booleans) separated by commas, ``]`` at ``close_at``."""
+        text = self.text
+        out: list[S.Scalar] = []
+        p = open_at + 1
+        match = _ITEM.match
+        while True:
+            m = match(text, p, close_at)
+            if m is None:
+                if _BLANK.match(text, p, close_at).end() != close_at:  # type: ignore[union-attr]
+                    return None
+                break
+            item = self.name(m.start(1), m.end(1))
+            if item is None:
+                return None
+            out.append(item)
+            p = m.end()
+            if m.start(2) < 0:  # no comma: the last item
+                if p != close_at:
+                    return None
+                break
+        return S.List(tuple(out), self.span(open_at, close_at, close_at + 1))
+
+    def param(self, f: re.Match[str]) -> S.Param | None:
+        text = self.text
+        ts, te = f.span(2)
+        type_name = text[ts:te]
+        if type_name == "enum":
+            return None
+        ns, ne = f.span(1)
+        default = low = high = None
+        if f.start(3) >= 0:
+            default = self.number(*f.span(3))
+        if f.start(4) >= 0:
+            low = self.number(*f.span(4))
+            high = self.number(*f.span(5))
+        doc = doc_span = None
+        if f.start(6) >= 0:
+            ds, de = f.span(6)
+            doc = self.string(ds, de)
+            doc_span = self.tok(ds, de)
+        end = f.end()
+        first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
+        name = text[ns:ne]
+        return S.Param(self.intern(name, name), self.tok(ns, ne),
+                       S.TypeExpr(self.intern(type_name, type_name), self.tok(ts, te)),
+                       default, low, high, doc, self.span(first, end - 1, end), None,
+                       doc_span=doc_span)
+
+    def number(self, start: int, end: int) -> S.Int:
+        return S.Int(parse_int(self.text[start:end]), self.tok(start, end))
+
