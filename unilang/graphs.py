@@ -27,9 +27,23 @@ def ordered(nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: type = str) -
         indeg.setdefault(a, 0)
         indeg[b] = indeg.get(b, 0) + 1
         succ.setdefault(b, [])
+    out: list[N] = []
+    if key is str and all(type(n) is str for n in indeg):
+        # names ordered by themselves (resolution's libraries): no key tuples
+        names = [n for n, d in indeg.items() if d == 0]
+        heapq.heapify(names)
+        pop, push = heapq.heappop, heapq.heappush
+        while names:
+            n = pop(names)
+            out.append(n)
+            for m in succ[n]:
+                left = indeg[m] - 1
+                indeg[m] = left
+                if left == 0:
+                    push(names, m)
+        return out if len(out) == len(indeg) else None
     heap = [(key(n), n) for n, d in indeg.items() if d == 0]
     heapq.heapify(heap)
-    out: list[N] = []
     while heap:
         _, n = heapq.heappop(heap)
         out.append(n)

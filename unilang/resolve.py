@@ -229,25 +229,35 @@ class Resolver:
             # Every app implicitly requires `boot`: without it there is no machine.
             reqs.insert(0, M.Requirement(M.Ref("boot", self.app.span)))
         queue.append((APP, None, reqs))
+        # the loop runs once per requirement of every selected library: the
+        # common steps (a provider already picked, a requirement for every
+        # backend) are written out rather than called
+        backend = self.backend
+        chosen = self.chosen
+        libraries = self.p.libraries
+        missing = object()
         while queue:
             src, by, pending = queue.popleft()
-            own = {p.name for p in by.library.provides} if by is not None else ()
+            own = by.library.provides if by is not None else ()
             for req in pending:
-                if not req.applies(self.backend):
-                    continue
-                c = req.construct.name
-                if c in own:
+                if req.backends is not None and backend not in req.backends:
+                    continue  # not required on this backend (Requirement.applies)
+                ref = req.construct
+                c = ref.name
+                if own and any(p.name == c for p in own):
                     continue  # a library satisfies its own requirement
-                lib_name = self.pick(c, by, req.construct.span)
+                lib_name = chosen.get(c, missing)
+                if lib_name is missing:
+                    lib_name = self.pick(c, by, ref.span)
                 if lib_name is None:
                     continue
-                edges.append(Edge(src, lib_name, c, req.construct.span))
+                edges.append(Edge(src, lib_name, c, ref.span))  # type: ignore[arg-type]
                 if lib_name in selected:
                     continue
-                lib = self.p.libraries[lib_name]
-                s = Selected(lib, c, req.construct.span, origin, by)
-                selected[lib_name] = s
-                queue.append((lib_name, s, lib.requires))
+                lib = libraries[lib_name]  # type: ignore[index]
+                s = Selected(lib, c, ref.span, origin, by)
+                selected[lib_name] = s  # type: ignore[index]
+                queue.append((lib_name, s, lib.requires))  # type: ignore[arg-type]
         return selected, edges
 
     # ------------------------------------------------------------ order and cycles

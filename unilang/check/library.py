@@ -32,15 +32,16 @@ class Libraries(Params, Files, CNames, NetSpecs):
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
         f = self.fields("library", block.name, block.members, LIBRARY_KEYS)
         v = f.values
+        params: list[M.ParamDecl] = []
+        seen: dict[str, Span] = {}
         for m in block.members:
+            if type(m) is S.Field:  # most members: checked by `fields`
+                continue
             if isinstance(m, (S.Device, S.Use, S.Set)):
                 kind = type(m).__name__.lower()
                 self.err("U0032", f"`{kind}` is not allowed in a library", m.span,
                          help="devices, provider choices and overrides belong in the app")
-        params: list[M.ParamDecl] = []
-        seen: dict[str, Span] = {}
-        for m in block.members:
-            if isinstance(m, S.Param):
+            elif isinstance(m, S.Param):
                 if m.name in seen:
                     self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
                              "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
@@ -100,7 +101,7 @@ class Libraries(Params, Files, CNames, NetSpecs):
             max_vcpus=max_vcpus,
             default=field_flag(v.get("default")),
             rank=rank or 0,
-            directory=mod.info.path.parent,
+            directory=self.directory(mod),
             listens=listens,
             sends=field_flag(v.get("sends")),
         )
