@@ -153,30 +153,47 @@ class Bulk:
 
     # ------------------------------------------------------------ members
     def field(self, f: re.Match[str]) -> S.Field | None:
+        text = self.text
         ks, ke = f.span(1)
-        key = self.text[ks:ke]
+        key = text[ks:ke]
         if key in _MEMBER_WORDS:
             return None
+        # the line the key is on: most fields are written on one line, and
+        # their tokens' spans are made here without a search each
+        ls = self.line_starts
+        line = self.line_numbers[bisect_right(ls, ks)]
+        base = ls[line - 1] - 1
+        nxt = ls[line] if line < len(ls) else len(text) + 1
+        file = self.file
         value: S.Value | None
         if f.start(2) >= 0:
             vs, ve = f.span(2)
-            value = S.Str(self.string(vs, ve), self.tok(vs, ve))
+            value = S.Str(self.string(vs, ve),
+                          _tuple_new(Span, (file, line, vs - base, line, ve - base))
+                          if ve <= nxt else self.tok(vs, ve))
         elif f.start(3) >= 0:
-            value = self.items(f.start(3) - 1, f.end(3))
+            value = self.items(f.start(3) - 1, f.end(3), line, base, nxt)
         elif f.start(4) >= 0:
             value = self.name(f.start(4), f.end(4))
         else:
             vs, ve = f.span(5)
-            value = S.Int(parse_int(self.text[vs:ve]), self.tok(vs, ve))
+            value = S.Int(parse_int(text[vs:ve]), self.tok(vs, ve))
         if value is None:
             return None
         end = f.end()
-        return S.Field(self.intern(key, key), self.tok(ks, ke), value,
-                       self.span(ks, end - 1, end), None)
+        return S.Field(self.intern(key, key),
+                       _tuple_new(Span, (file, line, ks - base, line, ke - base)), value,
+                       _tuple_new(Span, (file, line, ks - base, line, end - base))
+                       if end <= nxt else self.span(ks, end - 1, end), None)
 
-    def items(self, open_at: int, close_at: int) -> S.List | None:
-        """``[`` at ``open_at``, names (or booleans) separated by commas, ``]`` at ``close_at``."""
+    def items(self, open_at: int, close_at: int, line: int, base: int, nxt: int
+              ) -> S.List | None:
+        """``[`` at ``open_at``, names (or booleans) separated by commas, ``]`` at
+        ``close_at``; ``line`` is the line of the field's key, which starts at
+        ``base + 1`` and ends before ``nxt``."""
         text = self.text
+        file = self.file
+        intern = self.intern
         out: list[S.Scalar] = []
         p = open_at + 1
         match = _ITEM.match
@@ -186,15 +203,25 @@ class Bulk:
                 if _BLANK.match(text, p, close_at).end() != close_at:  # type: ignore[union-attr]
                     return None
                 break
-            item = self.name(m.start(1), m.end(1))
-            if item is None:
-                return None
+            s, e = m.span(1)
+            value = text[s:e]
+            item: S.Scalar | None
+            if e > nxt or value.startswith(("true", "false")):
+                item = self.name(s, e)  # on a later line, or maybe a boolean
+                if item is None:
+                    return None
+            else:
+                item = S.Name(intern(value, value), _tuple_new(Span, (file, line, s - base,
+                                                                       line, e - base)))
             out.append(item)
             p = m.end()
             if m.start(2) < 0:  # no comma: the last item
                 if p != close_at:
                     return None
                 break
+        if close_at < nxt:
+            return S.List(tuple(out), _tuple_new(Span, (file, line, open_at - base, line,
+                                                        close_at + 1 - base)))
         return S.List(tuple(out), self.span(open_at, close_at, close_at + 1))
 
     def param(self, f: re.Match[str]) -> S.Param | None:
