@@ -244,7 +244,7 @@ class Resolver:
                     continue  # not required on this backend (Requirement.applies)
                 ref = req.construct
                 c = ref.name
-                if own and any(p.name == c for p in own):
+                if own and (own[0].name == c or any(p.name == c for p in own[1:])):
                     continue  # a library satisfies its own requirement
                 lib_name = chosen.get(c, missing)
                 if lib_name is missing:
@@ -361,6 +361,8 @@ class Resolver:
 
     def run(self) -> Resolution:
         selected, edges = self.walk()
+        # by name from here on: every step below visits the libraries in that order
+        selected = dict(sorted(selected.items()))
         order = self.order(selected, edges)
         self.conflicts(selected)
         params = self.params(selected)
@@ -376,7 +378,7 @@ class Resolver:
         self.sink.extend(self.diags)
         return Resolution(
             backend=self.backend, app=self.app, order=order or tuple(sorted(selected)),
-            selected=dict(sorted(selected.items())), providers={k: v for k, v in sorted(
+            selected=selected, providers={k: v for k, v in sorted(
                 self.chosen.items()) if v is not None},
             edges=tuple(edges), params=params, pruned=self.pruned(selected),
             ok=ok and order is not None,
