@@ -134,13 +134,15 @@ def namespace(kind: str) -> str:
 
 # ---------------------------------------------------------------- module summaries
 
-def encode_summary(module: S.Module) -> bytes:
+def encode_summary(module: S.Module, parsed: "Parsed | None" = None) -> bytes:
     """What loading needs of a module: its imports (without their comments) and
     the names it defines.  Spans lose their file name; the reader adds the
-    module's current one."""
+    module's current one.  ``parsed``: the module's summary already made
+    (``Parsed.of``), whose definitions are reused."""
     imports = [[d.target, d.is_path, *_span_numbers(d.span), *_span_numbers(d.target_span)]
                for d in module.decls if isinstance(d, S.Import)]
-    defines = [f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)]
+    defines = (list(parsed.defines) if parsed is not None else
+               [f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)])
     return json.dumps({"imports": imports, "defines": defines}, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
 
@@ -185,9 +187,14 @@ class Parsed:
 
     @classmethod
     def of(cls, module: S.Module) -> "Parsed":
-        return cls(tuple(d for d in module.decls if isinstance(d, S.Import)),
-                   tuple(f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)),
-                   tree=module)
+        imports = []
+        defines = []
+        for d in module.decls:
+            if type(d) is S.Import:
+                imports.append(d)
+            else:
+                defines.append(f"{d.kind}:{d.name}")  # type: ignore[union-attr]
+        return cls(tuple(imports), tuple(defines), tree=module)
 
     @property
     def tree(self) -> S.Module:
@@ -258,7 +265,7 @@ class PersistentCache(MemoryCache):
 
     def put(self, path: Path, digest: str, name: str, module: S.Module) -> Parsed:
         parsed = super().put(path, digest, name, module)
-        self.disk.put(self.ns, digest, encode_summary(module))
+        self.disk.put(self.ns, digest, encode_summary(module, parsed))
         return parsed
 
 

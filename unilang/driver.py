@@ -151,6 +151,10 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
     return session, results
 
 
+#: The keys whose values name files a check result depends on (``ResultCache.store``).
+_FILE_KEYS = frozenset({"sources", "includes", "files"})
+
+
 class ResultCache:
     """`check`'s diagnostics, reused through ``unilang.fresh``: keyed by the
     command (unilang itself, the working directory, the spec path, the
@@ -199,12 +203,15 @@ class ResultCache:
         if self.disk is None:
             return
         facts: dict[str, object] = dict(self.session.reads)
+        named = _FILE_KEYS
         for modules, _ in loaded.values():
             for m in modules:
                 for decl in m.tree.decls:
                     if not isinstance(decl, S.Block):
                         continue
                     for member in decl.members:
+                        if not (isinstance(member, S.Field) and member.key in named):
+                            continue  # most members: one test each
                         if isinstance(member, S.Field) and member.key == "sources" and \
                                 isinstance(member.value, S.List):
                             for item in member.value.items:
