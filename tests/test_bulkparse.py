@@ -136,3 +136,45 @@ def test_shapes_the_bulk_path_takes(monkeypatch: pytest.MonkeyPatch) -> None:
     fast, (hits, misses) = counted(text, monkeypatch)
     assert hits == 3 and misses == 1  # the three declarations; then only the comment
     assert fast == lark(text) == token_path_only(text, monkeypatch)
+
+
+# ---------------------------------------------------------------- the checker's plain path
+
+def checked(spec: Path, monkeypatch: pytest.MonkeyPatch, plain: bool) -> tuple[object, list]:
+    from unilang.check.library import Libraries
+    from unilang.driver import Session
+
+    with monkeypatch.context() as m:
+        if not plain:
+            m.setattr(Libraries, "plain_library", lambda self, block, mod: None)
+        session = Session()
+        program = session.front_end(spec, "kvm")
+        return program, session.sink.sorted()
+
+
+@pytest.mark.parametrize("variant", ["world", "slips"])
+def test_plain_libraries_model_as_the_full_check(tmp_path: Path, variant: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Libraries built by ``plain_library`` equal the full path's, and where it
+    declines (duplicates, unknown names, other keys), the diagnostics are the same."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import gen  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    spec = Path(gen.generate(200, tmp_path, modules=2)["one"])
+    if variant == "slips":
+        text = spec.read_text(encoding="utf-8")
+        text = text.replace("requires = [c16, c17, c27];", "requires = [c16, c16, nope];", 1)
+        text = text.replace('doc = "Synthetic library 3";', 'doc = "a"; doc = "b";', 1)
+        text = text.replace("provides = [c4];", "provides = [c4]; rank = 2;", 1)
+        text += 'library extra { provides = []; exercises = [bench.cap1]; requires on kvm = [c1]; }\n'
+        spec.write_text(text, encoding="utf-8")
+    fast, fast_diags = checked(spec, monkeypatch, plain=True)
+    full, full_diags = checked(spec, monkeypatch, plain=False)
+    assert fast == full
+    assert fast_diags == full_diags
+    if variant == "slips":
+        assert {d.code for d in fast_diags} >= {"U0031", "U0033"}
+    else:
+        assert fast_diags == []

@@ -30,6 +30,9 @@ class Libraries(Params, Files, CNames, NetSpecs):
         return tuple(out)
 
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
+        plain = self.plain_library(block, mod)
+        if plain is not None:
+            return plain
         f = self.fields("library", block.name, block.members, LIBRARY_KEYS)
         v = f.values
         params: list[M.ParamDecl] = []
@@ -105,3 +108,49 @@ class Libraries(Params, Files, CNames, NetSpecs):
             listens=listens,
             sends=field_flag(v.get("sends")),
         )
+
+    def plain_library(self, block: S.Block, mod: LoadedModule) -> M.Library | None:
+        """The model of a library of the commonest shape -- at most a `doc`
+        string and lists of known, distinct names for `provides`, `requires` and
+        `exercises`, each key once -- built in one pass over its members; None
+        for anything else, which ``library`` checks and reports in full.  On a
+        world of many libraries this is most of them; what it builds equals what
+        the full path builds (tests/test_bulkparse.py compares them)."""
+        doc: str | None = None
+        lists: dict[str, tuple[M.Ref, ...]] = {}
+        for m in block.members:
+            if type(m) is not S.Field or m.on is not None:
+                return None
+            key = m.key
+            value = m.value
+            if key == "doc":
+                if doc is not None or type(value) is not S.Str:
+                    return None
+                doc = value.value
+                continue
+            if key == "exercises":
+                known: dict[str, object] = self.capabilities  # type: ignore[assignment]
+            elif key == "provides" or key == "requires":
+                known = self.constructs  # type: ignore[assignment]
+            else:
+                return None
+            if key in lists or type(value) is not S.List:
+                return None
+            refs: list[M.Ref] = []
+            names: set[str] = set()
+            for item in value.items:
+                if type(item) is not S.Name:
+                    return None
+                name = item.value
+                if name in names or name not in known:
+                    return None  # a duplicate or an unknown name: reported by `library`
+                names.add(name)
+                refs.append(M.Ref(name, item.span))
+            lists[key] = tuple(refs)
+        return M.Library(
+            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
+            provides=lists.get("provides", ()),
+            requires=tuple(M.Requirement(r, None) for r in lists.get("requires", ())),
+            sources=(), includes=(), backends=(), exercises=lists.get("exercises", ()),
+            params=(), conflicts=(), init=None, min_memory=0, max_vcpus=None, default=False,
+            rank=0, directory=self.directory(mod), listens=(), sends=False)
