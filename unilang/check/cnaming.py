@@ -31,21 +31,28 @@ class CNames(Base):
         taken from ``unilang.cnames``, which generated C uses too.  Declarations are
         visited in source order (modules as loaded); the later one of a clashing pair
         is reported and its own names, and its members', are not claimed."""
-        seen: dict[str, _Origin] = {}
+        # who claimed each name: an _Origin, or for a library the library itself
+        # (its _Origin is made only for a diagnostic: most worlds have none)
+        seen: dict[str, _Origin | M.Library] = {}
 
-        def claim(names: list[str], origin: _Origin) -> bool:
+        def origin_of(who: _Origin | M.Library) -> _Origin:
+            return _Origin("library", who.name, who.span) if isinstance(who, M.Library) else who
+
+        def claim(names: list[str], origin: _Origin | M.Library) -> bool:
             for n in names:
                 first = seen.get(n)
                 if first is not None:
-                    self.c_name_clash(n, first, origin)
+                    self.c_name_clash(n, origin_of(first), origin_of(origin))
                     return False
-            seen.update((n, origin) for n in names)
+            for n in names:
+                seen[n] = origin
             return True
 
         for name, (block, _mod) in self.library_blocks.items():
             lib = libraries[name]
-            if not claim(list(cnames.library_names(lib.name, lib.init is not None)),
-                         _Origin("library", lib.name, lib.span)):
+            if not claim(list(cnames.library_names(lib.name, lib.init is not None)), lib):
+                continue
+            if not lib.params:
                 continue
             syntax: dict[str, S.Param] = {}
             for member in block.members:
