@@ -244,7 +244,8 @@ class Resolver:
                     continue  # not required on this backend (Requirement.applies)
                 ref = req.construct
                 c = ref.name
-                if own and (own[0].name == c or any(p.name == c for p in own[1:])):
+                if own and (own[0].name == c or
+                            (len(own) > 1 and any(p.name == c for p in own[1:]))):
                     continue  # a library satisfies its own requirement
                 lib_name = chosen.get(c, missing)
                 if lib_name is missing:
