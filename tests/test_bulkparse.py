@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def token_path_only(text: str, monkeypatch: pytest.MonkeyPatch) -> object:
     with monkeypatch.context() as m:
-        m.setattr(bulk.Bulk, "decl", lambda self, pos: None)
+        m.setattr(bulk.Bulk, "decl", lambda self, pos, lazy=None: None)
         return parse_fast(text, "t.uni", [])
 
 
@@ -30,14 +30,39 @@ def counted(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, list[in
     calls = [0, 0]
     original = bulk.Bulk.decl
 
-    def decl(self: bulk.Bulk, pos: int):  # type: ignore[no-untyped-def]
-        found = original(self, pos)
+    def decl(self: bulk.Bulk, pos: int, lazy=None):  # type: ignore[no-untyped-def]
+        found = original(self, pos, lazy)
         calls[found is None] += 1
         return found
 
     with monkeypatch.context() as m:
         m.setattr(bulk.Bulk, "decl", decl)
         return parse_fast(text, "t.uni", []), calls
+
+
+def lazily(text: str) -> object:
+    """The fast parse with lazy library blocks, each made whole again (and checked
+    to read back as the whole one: members, head and comments)."""
+    import attrs
+
+    from unilang.front import syntax as S
+    from unilang.front.fast import parse_fast_or_offset
+
+    found = parse_fast_or_offset(text, "t.uni", [], lazy=True)
+    if isinstance(found, int):
+        return None
+    decls = []
+    for d in found.decls:
+        if isinstance(d, S.LazyBlock):
+            whole = d.full()
+            assert (d.kind, d.name, d.name_span, d.span, d.comments, d.members) == (
+                whole.kind, whole.name, whole.name_span, whole.span, whole.comments, whole.members)
+            assert d.names_files or not any(getattr(m, "key", None) in ("sources", "includes",
+                                                                       "files")
+                                            for m in whole.members)
+            d = whole
+        decls.append(d)
+    return attrs.evolve(found, decls=tuple(decls))
 
 
 def lark(text: str) -> object:
@@ -56,7 +81,7 @@ def test_bench_world_is_matched_whole(tmp_path: Path, monkeypatch: pytest.Monkey
     text = Path(paths["one"]).read_text(encoding="utf-8")
     fast, (hits, misses) = counted(text, monkeypatch)
     assert fast is not None
-    assert fast == lark(text) == token_path_only(text, monkeypatch)
+    assert fast == lark(text) == token_path_only(text, monkeypatch) == lazily(text)
     # 300 constructs, 300 libraries, 4 capabilities: whole; the policy, the app and
     # the dotted capability with its doc string... all but the two blocks and the end
     assert hits == 300 + 300 + 5
@@ -124,6 +149,7 @@ def test_bulk_agrees_with_the_token_path_and_lark(text: str, tail: str,
     fast = parse_fast(text, "t.uni", [])
     slow = token_path_only(text, monkeypatch)
     assert fast == slow
+    assert lazily(text) == fast
     if fast is not None:
         assert fast == lark(text)
 
@@ -135,7 +161,7 @@ def test_shapes_the_bulk_path_takes(monkeypatch: pytest.MonkeyPatch) -> None:
             '  param p: int = 4 in 1 .. 8 "P";\n  param q: size;\n}\n# after\n')
     fast, (hits, misses) = counted(text, monkeypatch)
     assert hits == 3 and misses == 1  # the three declarations; then only the comment
-    assert fast == lark(text) == token_path_only(text, monkeypatch)
+    assert fast == lark(text) == token_path_only(text, monkeypatch) == lazily(text)
 
 
 # ---------------------------------------------------------------- the checker's plain path
@@ -146,7 +172,7 @@ def checked(spec: Path, monkeypatch: pytest.MonkeyPatch, plain: bool) -> tuple[o
 
     with monkeypatch.context() as m:
         if not plain:
-            m.setattr(Libraries, "plain_library", lambda self, block, mod: None)
+            m.setattr(Libraries, "plain_library", lambda self, block, mod, members: None)
         session = Session()
         program = session.front_end(spec, "kvm")
         return program, session.sink.sorted()

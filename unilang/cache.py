@@ -225,7 +225,7 @@ def reparse(path: Path, digest: str, name: str) -> Callable[[], S.Module]:
         src = read_source(path, name)
         if isinstance(src, Diagnostic) or src.digest != digest:
             raise CacheInconsistent(path)
-        module, errs = parse(src)
+        module, errs = parse(src, lazy=True)
         if module is None or errs:
             raise CacheInconsistent(path)
         return module

@@ -224,6 +224,8 @@ class ResultCache:
                 for decl in m.tree.decls:
                     if not isinstance(decl, S.Block):
                         continue
+                    if isinstance(decl, S.LazyBlock) and not decl.names_files:
+                        continue  # not built for nothing
                     for member in decl.members:
                         if not (isinstance(member, S.Field) and member.key in named):
                             continue  # most members: one test each

@@ -30,14 +30,15 @@ class Libraries(Params, Files, CNames, NetSpecs):
         return tuple(out)
 
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
-        plain = self.plain_library(block, mod)
+        members = block.members  # read once: a lazy block builds them each time
+        plain = self.plain_library(block, mod, members)
         if plain is not None:
             return plain
-        f = self.fields("library", block.name, block.members, LIBRARY_KEYS)
+        f = self.fields("library", block.name, members, LIBRARY_KEYS)
         v = f.values
         params: list[M.ParamDecl] = []
         seen: dict[str, Span] = {}
-        for m in block.members:
+        for m in members:
             if type(m) is S.Field:  # most members: checked by `fields`
                 continue
             if isinstance(m, (S.Device, S.Use, S.Set)):
@@ -109,7 +110,8 @@ class Libraries(Params, Files, CNames, NetSpecs):
             sends=field_flag(v.get("sends")),
         )
 
-    def plain_library(self, block: S.Block, mod: LoadedModule) -> M.Library | None:
+    def plain_library(self, block: S.Block, mod: LoadedModule,
+                      members: tuple[S.Member, ...]) -> M.Library | None:
         """The model of a library of the commonest shape -- at most a `doc`
         string and lists of known, distinct names for `provides`, `requires` and
         `exercises`, each key once -- built in one pass over its members; None
@@ -118,7 +120,7 @@ class Libraries(Params, Files, CNames, NetSpecs):
         the full path builds (tests/test_bulkparse.py compares them)."""
         doc: str | None = None
         lists: dict[str, tuple[M.Ref, ...]] = {}
-        for m in block.members:
+        for m in members:
             if type(m) is not S.Field or m.on is not None:
                 return None
             key = m.key

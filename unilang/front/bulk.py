@@ -50,10 +50,27 @@ _PARAM = re.compile(rf"{_W}*+(?:param){_W}++({_NAME}){_W}*+:{_W}*+({_NAME})"
                     rf"(?:{_W}++in{_W}++({_INT}){_W}*+\.\.{_W}*+({_INT}))?"
                     rf"(?:{_W}*+({_STR}))?{_W}*+;")
 _CLOSE = re.compile(rf"{_W}*+\}}")
+
+# A whole block body in one match, for ``Bulk.lazy_block``: the members ``_FIELD``
+# and ``_PARAM`` match, with the checks ``field`` and ``param`` make in Python
+# written as lookaheads (no member word as a key, no `true.`/`false.` name, no
+# enum type), and lists as ``items`` reads them.
+_WORD_END = r"(?![A-Za-z0-9_\-])"
+_VALUE_NAME = rf"(?!true\.|false\.){_DOTTED}"
+_LIST = rf"\[(?:{_W}*+{_VALUE_NAME}{_W}*+,)*+(?:{_W}*+{_VALUE_NAME})?{_W}*+\]"
+_FIELD_WHOLE = (rf"{_W}*+(?!(?:param|device|use|set){_WORD_END}){_NAME}{_W}*+={_W}*+"
+                rf"(?:{_STR}|{_LIST}|{_VALUE_NAME}|{_INT}){_W}*+;")
+_PARAM_WHOLE = (rf"{_W}*+param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}"
+                rf"(?:{_W}*+={_W}*+{_INT})?"
+                rf"(?:{_W}++in{_W}++{_INT}{_W}*+\.\.{_W}*+{_INT})?"
+                rf"(?:{_W}*+{_STR})?{_W}*+;")
+_BODY = re.compile(rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*+{_W}*+\}}")
 _BLANK = re.compile(rf"{_W}*+")
 
 #: words that make a member something other than a field
 _MEMBER_WORDS = frozenset({"param", "device", "use", "set"})
+#: keys whose values name files (``S.LazyBlock.names_files``)
+FILE_KEYS = frozenset({"sources", "includes", "files"})
 
 _tuple_new = tuple.__new__
 
@@ -62,12 +79,13 @@ class Bulk:
     """Matches declarations of ``text`` (see the module's docstring)."""
 
     def __init__(self, text: str, file: str, line_starts: list[int], line_numbers: list[int],
-                 interned: dict[str, str], quoted: list[tuple[int, int]]) -> None:
+                 interned: dict[str, str], quoted: list[tuple[int, int]],
+                 intern: Callable[[str, str], str] | None = None) -> None:
         self.text = text
         self.file = file
         self.line_starts = line_starts
         self.line_numbers = line_numbers
-        self.intern: Callable[[str, str], str] = interned.setdefault
+        self.intern: Callable[[str, str], str] = intern or interned.setdefault
         self.quoted = quoted
 
     def span(self, start: int, last_start: int, end: int) -> Span:
@@ -104,9 +122,19 @@ class Bulk:
         return S.Name(self.intern(value, value), self.tok(start, end))
 
     # ------------------------------------------------------------ declarations
-    def decl(self, pos: int) -> tuple[S.Decl, int] | None:
+    def again(self) -> "Bulk":
+        """A matcher over the same text for ``S.LazyBlock``'s members, later: the
+        strings it meets are not noted again for the comment scan."""
+        return Bulk(self.text, self.file, self.line_starts, self.line_numbers, {}, [],
+                    self.intern)
+
+    def decl(self, pos: int, lazy: "Bulk | None" = None) -> tuple[S.Decl, int] | None:
         """The declaration after ``pos`` (blanks and comments before it skipped) and
-        the offset after it, or None when it is not one of the plain shapes."""
+        the offset after it, or None when it is not one of the plain shapes.
+
+        With ``lazy`` (the matcher from ``again``), a library block's members are
+        matched but not built: the block is an ``S.LazyBlock`` that ``lazy``
+        builds them for when they are asked for."""
         text = self.text
         m = _SYMBOL.match(text, pos)
         if m is not None:
@@ -126,6 +154,8 @@ class Bulk:
         name = text[m.start(2):m.end(2)]
         name_span = self.tok(m.start(2), m.end(2))
         p = m.end()
+        if lazy is not None:
+            return self.lazy_block(m, lazy)
         members: list[S.Member] = []
         while True:
             f = _FIELD.match(text, p)
@@ -150,6 +180,84 @@ class Bulk:
             end = f.end()
             return S.Block("library", self.intern(name, name), name_span, tuple(members),
                            self.span(block_start, end - 1, end)), end
+
+    def lazy_block(self, m: re.Match[str], lazy: "Bulk") -> tuple[S.Decl, int] | None:
+        """``decl``'s library block as an ``S.LazyBlock``: each member is matched and
+        checked as ``field`` and ``param`` would (``field_ok``, ``items_ok``), and
+        nothing is built but the block's head."""
+        text = self.text
+        p = m.end()
+        whole = _BODY.match(text, p)
+        if whole is not None:
+            body = text[p:whole.end()]
+            if "#" not in body and "/" not in body:  # no string to note for the comment scan
+                end = whole.end()
+                block_start = m.start(1)
+                name = text[m.start(2):m.end(2)]
+                return S.LazyBlock.make(lazy, block_start, self.intern(name, name),
+                                        self.tok(m.start(2), m.end(2)),
+                                        self.span(block_start, end - 1, end),
+                                        any(k in body for k in FILE_KEYS)), end
+        names_files = False
+        while True:
+            f = _FIELD.match(text, p)
+            if f is not None:
+                if not self.field_ok(f):
+                    return None
+                if text[f.start(1):f.end(1)] in FILE_KEYS:
+                    names_files = True
+                p = f.end()
+                continue
+            f = _PARAM.match(text, p)
+            if f is not None:
+                if text[f.start(2):f.end(2)] == "enum":
+                    return None  # as in ``param``
+                if f.start(6) >= 0:
+                    self.note_string(*f.span(6))
+                p = f.end()
+                continue
+            f = _CLOSE.match(text, p)
+            if f is None:
+                return None
+            end = f.end()
+            block_start = m.start(1)
+            name = text[m.start(2):m.end(2)]
+            return S.LazyBlock.make(lazy, block_start, self.intern(name, name),
+                                    self.tok(m.start(2), m.end(2)),
+                                    self.span(block_start, end - 1, end), names_files), end
+
+    def note_string(self, start: int, end: int) -> None:
+        if "#" in self.text[start:end] or "//" in self.text[start:end]:
+            self.quoted.append((start, end))  # see FastParser.comments
+
+    def field_ok(self, f: re.Match[str]) -> bool:
+        """Whether ``field`` accepts the field ``f`` (without building it)."""
+        text = self.text
+        if text[f.start(1):f.end(1)] in _MEMBER_WORDS:
+            return False
+        if f.start(2) >= 0:
+            self.note_string(*f.span(2))
+            return True
+        if f.start(3) >= 0:
+            return self.items_ok(f.start(3) - 1, f.end(3))
+        if f.start(4) >= 0:
+            return not text.startswith(("true.", "false."), f.start(4))  # as ``name``
+        return True
+
+    def items_ok(self, open_at: int, close_at: int) -> bool:
+        """Whether ``items`` accepts the list from ``open_at`` to ``close_at``."""
+        text = self.text
+        p = open_at + 1
+        match = _ITEM.match
+        while True:
+            m = match(text, p, close_at)
+            if m is None:
+                return _BLANK.match(text, p, close_at).end() == close_at  # type: ignore[union-attr]
+            if text.startswith(("true.", "false."), m.start(1)):
+                return False
+            p = m.end()
+            if m.start(2) < 0:  # no comma: the last item
+                return p == close_at
 
     # ------------------------------------------------------------ members
     def field(self, f: re.Match[str]) -> S.Field | None:

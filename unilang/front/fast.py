@@ -102,7 +102,10 @@ def _chunk(text: str, pos: int, names: dict[str, str], quoted: list[tuple[int, i
 
 
 class FastParser:
-    def __init__(self, text: str, file: str, errors: list[Diagnostic]) -> None:
+    def __init__(self, text: str, file: str, errors: list[Diagnostic],
+                 lazy: bool = False) -> None:
+        #: library blocks the bulk path matches are ``S.LazyBlock``s
+        self.lazy = lazy
         self.file = file
         self.text = text
         self.errors = errors
@@ -376,11 +379,12 @@ class FastParser:
         decls = []
         bulk = Bulk(self.text, self.file, self.line_starts, self.line_numbers, self.interned,
                     self.quoted)
+        lazy = bulk.again() if self.lazy else None
         while True:
             kind = self.kinds[self.i]
             if kind == "$CHUNK":
                 self.decl_start = self.pos
-                found = bulk.decl(self.pos)
+                found = bulk.decl(self.pos, lazy)
                 if found is not None:  # a plain declaration, matched whole
                     decls.append(found[0])
                     self.pos = found[1]
@@ -426,13 +430,13 @@ def parse_fast(text: str, file: str, errors: list[Diagnostic]) -> S.Module | Non
     return None if isinstance(result, int) else result
 
 
-def parse_fast_or_offset(text: str, file: str,
-                         errors: list[Diagnostic]) -> S.Module | int:
+def parse_fast_or_offset(text: str, file: str, errors: list[Diagnostic],
+                         lazy: bool = False) -> S.Module | int:
     """The module, or the offset of the first declaration the fast
     path could not parse.  Declarations are independent in the grammar, so lark
     can start there: everything before it parsed, and lark accepts it too."""
     try:
-        parser = FastParser(text, file, errors)
+        parser = FastParser(text, file, errors, lazy)
     except _Bail:
         return 0
     parser.decl_start = 0
