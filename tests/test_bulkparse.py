@@ -173,6 +173,7 @@ def checked(spec: Path, monkeypatch: pytest.MonkeyPatch, plain: bool) -> tuple[o
     with monkeypatch.context() as m:
         if not plain:
             m.setattr(Libraries, "plain_library", lambda self, block, mod, members: None)
+            m.setattr(Libraries, "plain_lazy", lambda self, block, mod: None)
         session = Session()
         program = session.front_end(spec, "kvm")
         return program, session.sink.sorted()

@@ -30,6 +30,10 @@ class Libraries(Params, Files, CNames, NetSpecs):
         return tuple(out)
 
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
+        if isinstance(block, S.LazyBlock):
+            plain = self.plain_lazy(block, mod)
+            if plain is not None:
+                return plain
         members = block.members  # read once: a lazy block builds them each time
         plain = self.plain_library(block, mod, members)
         if plain is not None:
@@ -148,6 +152,45 @@ class Libraries(Params, Files, CNames, NetSpecs):
                     return None  # a duplicate or an unknown name: reported by `library`
                 names.add(name)
                 refs.append(M.Ref(name, item.span))
+            lists[key] = tuple(refs)
+        return M.Library(
+            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
+            provides=lists.get("provides", ()),
+            requires=tuple(M.Requirement(r, None) for r in lists.get("requires", ())),
+            sources=(), includes=(), backends=(), exercises=lists.get("exercises", ()),
+            params=(), conflicts=(), init=None, min_memory=0, max_vcpus=None, default=False,
+            rank=0, directory=self.directory(mod), listens=(), sends=False)
+
+    def plain_lazy(self, block: S.LazyBlock, mod: LoadedModule) -> M.Library | None:
+        """``plain_library`` for a lazy block, from its fields' plain values (no
+        syntax nodes are built); None where ``plain_library`` would decline or
+        the block has other members."""
+        fields = block.plain_fields()
+        if fields is None:
+            return None
+        doc: str | None = None
+        lists: dict[str, tuple[M.Ref, ...]] = {}
+        for key, value in fields:
+            if key == "doc":
+                if doc is not None or not isinstance(value, str):
+                    return None
+                doc = value
+                continue
+            if key == "exercises":
+                known: dict[str, object] = self.capabilities  # type: ignore[assignment]
+            elif key == "provides" or key == "requires":
+                known = self.constructs  # type: ignore[assignment]
+            else:
+                return None
+            if key in lists or isinstance(value, str):
+                return None
+            refs: list[M.Ref] = []
+            names: set[str] = set()
+            for name, span in value:
+                if name in names or name not in known:
+                    return None
+                names.add(name)
+                refs.append(M.Ref(name, span))
             lists[key] = tuple(refs)
         return M.Library(
             name=block.name, span=block.name_span, module=mod.info.name, doc=doc,

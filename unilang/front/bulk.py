@@ -226,6 +226,39 @@ class Bulk:
                                     self.tok(m.start(2), m.end(2)),
                                     self.span(block_start, end - 1, end), names_files), end
 
+    def plain_fields(self, at: int) -> list[tuple[str, str | list[tuple[str, Span]]]] | None:
+        """The members of the library block at ``at`` (``S.LazyBlock``), when every
+        one is a field whose value is a string or a list of names: (key, the
+        string) or (key, [(name, its span), ...]), as ``decl`` would build them
+        but without the nodes; None for anything else (a param, another value,
+        `true` or `false` in a list)."""
+        text = self.text
+        m = _LIBRARY.match(text, at)
+        if m is None:  # pragma: no cover - it matched when the block was parsed
+            return None
+        p = m.end()
+        out: list[tuple[str, str | list[tuple[str, Span]]]] = []
+        intern = self.intern
+        while True:
+            f = _FIELD.match(text, p)
+            if f is None:
+                return out if _CLOSE.match(text, p) is not None else None
+            key = text[f.start(1):f.end(1)]
+            if f.start(2) >= 0:
+                out.append((intern(key, key), text[f.start(2) + 1:f.end(2) - 1]))
+            elif f.start(3) >= 0:
+                items: list[tuple[str, Span]] = []
+                for item in _ITEM.finditer(text, f.start(3), f.end(3)):
+                    s, e = item.span(1)
+                    name = text[s:e]
+                    if name == "true" or name == "false":
+                        return None  # a boolean, not a name
+                    items.append((intern(name, name), self.tok(s, e)))
+                out.append((intern(key, key), items))
+            else:
+                return None
+            p = f.end()
+
     def note_string(self, start: int, end: int) -> None:
         if "#" in self.text[start:end] or "//" in self.text[start:end]:
             self.quoted.append((start, end))  # see FastParser.comments

@@ -260,6 +260,11 @@ class LazyBlock(Block):
     def members(self) -> tuple[Member, ...]:
         return self.full().members
 
+    def plain_fields(self) -> list[tuple[str, Any]] | None:
+        """Its members as plain values when they are all string or name-list
+        fields (``unilang.front.bulk.Bulk.plain_fields``), else None."""
+        return self._source.plain_fields(self._at)  # type: ignore[no-any-return]
+
 
 @attrs.frozen
 class Symbol:
