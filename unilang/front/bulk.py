@@ -25,6 +25,7 @@ of: no shorter reading of a token is ever tried.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_right
 from typing import Callable
 
@@ -125,8 +126,10 @@ class Bulk:
     def again(self) -> "Bulk":
         """A matcher over the same text for ``S.LazyBlock``'s members, later: the
         strings it meets are not noted again for the comment scan."""
-        return Bulk(self.text, self.file, self.line_starts, self.line_numbers, {}, [],
-                    self.intern)
+        # its line starts as machine integers (8 bytes a line, not 36): it lives as
+        # long as the tree, and bisects a few times a block
+        return Bulk(self.text, self.file, array("q", self.line_starts),  # type: ignore[arg-type]
+                    self.line_numbers, {}, [], self.intern)
 
     def decl(self, pos: int, lazy: "Bulk | None" = None) -> tuple[S.Decl, int] | None:
         """The declaration after ``pos`` (blanks and comments before it skipped) and
@@ -226,12 +229,13 @@ class Bulk:
                                     self.tok(m.start(2), m.end(2)),
                                     self.span(block_start, end - 1, end), names_files), end
 
-    def plain_fields(self, at: int) -> list[tuple[str, str | list[tuple[str, Span]]]] | None:
+    def plain_fields(self, at: int, line: int
+                     ) -> list[tuple[str, str | list[tuple[str, Span]]]] | None:
         """The members of the library block at ``at`` (``S.LazyBlock``), when every
         one is a field whose value is a string or a list of names: (key, the
         string) or (key, [(name, its span), ...]), as ``decl`` would build them
         but without the nodes; None for anything else (a param, another value,
-        `true` or `false` in a list)."""
+        `true` or `false` in a list).  ``line``: the line the block starts on."""
         text = self.text
         m = _LIBRARY.match(text, at)
         if m is None:  # pragma: no cover - it matched when the block was parsed
@@ -239,6 +243,9 @@ class Bulk:
         p = m.end()
         out: list[tuple[str, str | list[tuple[str, Span]]]] = []
         intern = self.intern
+        ls = self.line_starts
+        last = len(ls)
+        file = self.file
         while True:
             f = _FIELD.match(text, p)
             if f is None:
@@ -253,7 +260,14 @@ class Bulk:
                     name = text[s:e]
                     if name == "true" or name == "false":
                         return None  # a boolean, not a name
-                    items.append((intern(name, name), self.tok(s, e)))
+                    # the item's line, counted on from the block's (a few lines
+                    # at most): what ``tok``'s search finds
+                    while line < last and ls[line] <= s:
+                        line += 1
+                    col = s - ls[line - 1] + 1
+                    n = self.line_numbers[line]
+                    items.append((intern(name, name),
+                                  _tuple_new(Span, (file, n, col, n, col + e - s))))
                 out.append((intern(key, key), items))
             else:
                 return None
