@@ -265,7 +265,9 @@ class Resolver:
     def order(self, selected: dict[str, Selected], edges: list[Edge]) -> tuple[str, ...] | None:
         from .graphs import cycles, ordered
 
-        deps = [(e.dst, e.src) for e in edges if e.src != APP]  # dependency first
+        # dependency first; made one at a time (a list of them was the peak of
+        # a 100,000-library check: a tuple for every requirement)
+        deps = ((e.dst, e.src) for e in edges if e.src != APP)
         order = ordered(sorted(selected), deps)
         if order is not None:
             return tuple(order)
@@ -363,7 +365,7 @@ class Resolver:
     def run(self) -> Resolution:
         selected, edges = self.walk()
         # by name from here on: every step below visits the libraries in that order
-        selected = dict(sorted(selected.items()))
+        selected = {name: selected[name] for name in sorted(selected)}
         order = self.order(selected, edges)
         self.conflicts(selected)
         params = self.params(selected)
