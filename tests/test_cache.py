@@ -45,9 +45,9 @@ def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     parsed: list[str] = []
     real = F.parse
 
-    def spy(src):  # type: ignore[no-untyped-def]
+    def spy(src, **kw):  # type: ignore[no-untyped-def]
         parsed.append(src.name)
-        return real(src)
+        return real(src, **kw)
 
     monkeypatch.setattr(F, "parse", spy)
     return parsed

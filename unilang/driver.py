@@ -136,19 +136,36 @@ def check_spec(spec: Path, backends: list[str], session: Session | None = None,
     from .policy import check_policies
     from .resolve import resolve
 
-    results = []
+    fronts = []
     for backend in backends:
         modules, load_ok = loaded[backend]
         mark = len(session.sink.items)
         program = session.front_end(spec, backend, modules) if modules else None
-        resolution = None
         front_ok = load_ok and not any(d.is_error for d in session.sink.items[mark:])
+        fronts.append((backend, program, front_ok))
+    facts = None
+    if results_cache is not None and all(ok for _m, ok in loaded.values()):
+        facts = results_cache.file_facts(loaded)
+    if reuse_results:
+        # `check` reads no syntax tree after this: let resolution reuse their memory
+        from .cache import reparse
+
+        for modules, _ok in loaded.values():
+            for m in modules:
+                m.parsed.release(reparse(m.info.path, m.info.digest, m.info.name))
+    results = []
+    for backend, program, front_ok in fronts:
+        resolution = None
         if program is not None and program.app is not None and front_ok:
             resolution = check_policies(program, resolve(program, session.sink), session.sink)
         results.append(BackendResult(backend, program, resolution))
-    if results_cache is not None and all(ok for _m, ok in loaded.values()):
-        results_cache.store(results, loaded)
+    if results_cache is not None and facts is not None:
+        results_cache.store(results, facts)
     return session, results
+
+
+#: The keys whose values name files a check result depends on (``ResultCache.store``).
+_FILE_KEYS = frozenset({"sources", "includes", "files"})
 
 
 class ResultCache:
@@ -192,19 +209,26 @@ class ResultCache:
         self.session.sink.extend(diags)
         return results
 
-    def store(self, results: list[BackendResult],
-              loaded: dict[str, tuple[list[LoadedModule], bool]]) -> None:
-        from .fresh import dependency_state, settle
+    def file_facts(self, loaded: dict[str, tuple[list[LoadedModule], bool]]
+                   ) -> dict[str, object]:
+        """The state of every file and folder the modules' blocks name
+        (`sources`, `includes`, `files`), read from their syntax trees."""
+        from .fresh import dependency_state
 
+        facts: dict[str, object] = {}
         if self.disk is None:
-            return
-        facts: dict[str, object] = dict(self.session.reads)
+            return facts
+        named = _FILE_KEYS
         for modules, _ in loaded.values():
             for m in modules:
                 for decl in m.tree.decls:
                     if not isinstance(decl, S.Block):
                         continue
+                    if isinstance(decl, S.LazyBlock) and not decl.names_files:
+                        continue  # not built for nothing
                     for member in decl.members:
+                        if not (isinstance(member, S.Field) and member.key in named):
+                            continue  # most members: one test each
                         if isinstance(member, S.Field) and member.key == "sources" and \
                                 isinstance(member.value, S.List):
                             for item in member.value.items:
@@ -228,6 +252,15 @@ class ResultCache:
                                 if isinstance(item, S.Str):
                                     p = os.path.join(str(m.info.path.parent / item.value), "")
                                     facts[p] = tree_fact(p, root)
+        return facts
+
+    def store(self, results: list[BackendResult], file_facts: dict[str, object]) -> None:
+        from .fresh import settle
+
+        if self.disk is None:
+            return
+        facts: dict[str, object] = dict(self.session.reads)
+        facts.update(file_facts)
         app = next((r.app_name for r in results if r.app_name), None)
         doc = {"app": app, "backends": [r.backend for r in results],
                "facts": dict(sorted(facts.items())), "tokens": settle(facts),

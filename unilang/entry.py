@@ -32,9 +32,38 @@ def main(load_site: bool = False) -> None:
         import site
 
         site.main()
+    if args[:1] == ["check"]:
+        _check_process()
     from .cli import main as cli_main
 
     cli_main(prog_name="unilang")
+
+
+def _check_process() -> None:
+    """`check` as a process of its own: no cyclic garbage collection for its life
+    (``unilang.cli.main`` re-enables it only for callers that run commands
+    in-process), and an exit that does not free what the command built.
+
+    Measured on bench's 10,000-library world: the first collection after the
+    command (every object of the model still young) and freeing the syntax
+    trees and the model took 0.25-0.3 s of a 1.5 s check.  `check` leaves
+    nothing pending (its cache entries are written whole before it ends, no
+    threads, no atexit hooks), so flushing the standard streams is enough."""
+    import gc
+
+    from .cli import main as cli_main
+
+    gc.disable()
+    try:
+        cli_main(prog_name="unilang")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            _exit(0)
+        if isinstance(code, int):
+            _exit(code)
+        raise
+    _exit(0)
 
 
 def _exit(status: int) -> None:

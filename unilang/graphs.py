@@ -20,16 +20,37 @@ def ordered(nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: type = str) -
     succ: dict[N, list[N]] = {}
     indeg: dict[N, int] = {}
     for n in nodes:
-        succ.setdefault(n, [])
-        indeg.setdefault(n, 0)
+        if n not in succ:
+            succ[n] = []
+            indeg[n] = 0
     for a, b in edges:
-        succ.setdefault(a, []).append(b)
-        indeg.setdefault(a, 0)
-        indeg[b] = indeg.get(b, 0) + 1
-        succ.setdefault(b, [])
+        out_a = succ.get(a)
+        if out_a is None:
+            out_a = succ[a] = []
+            indeg[a] = 0
+        out_a.append(b)
+        if b in succ:
+            indeg[b] += 1
+        else:
+            succ[b] = []
+            indeg[b] = 1
+    out: list[N] = []
+    if key is str and all(type(n) is str for n in indeg):
+        # names ordered by themselves (resolution's libraries): no key tuples
+        names = [n for n, d in indeg.items() if d == 0]
+        heapq.heapify(names)
+        pop, push = heapq.heappop, heapq.heappush
+        while names:
+            n = pop(names)
+            out.append(n)
+            for m in succ[n]:
+                left = indeg[m] - 1
+                indeg[m] = left
+                if left == 0:
+                    push(names, m)
+        return out if len(out) == len(indeg) else None
     heap = [(key(n), n) for n, d in indeg.items() if d == 0]
     heapq.heapify(heap)
-    out: list[N] = []
     while heap:
         _, n = heapq.heappop(heap)
         out.append(n)

@@ -258,7 +258,7 @@ class Loader:
         if parsed is None:
             from .front import parse  # only on a cache miss
 
-            tree, errs = parse(src)
+            tree, errs = parse(src, lazy=True)
             self.sink.extend(errs)
             if tree is None:
                 return None

@@ -229,32 +229,45 @@ class Resolver:
             # Every app implicitly requires `boot`: without it there is no machine.
             reqs.insert(0, M.Requirement(M.Ref("boot", self.app.span)))
         queue.append((APP, None, reqs))
+        # the loop runs once per requirement of every selected library: the
+        # common steps (a provider already picked, a requirement for every
+        # backend) are written out rather than called
+        backend = self.backend
+        chosen = self.chosen
+        libraries = self.p.libraries
+        missing = object()
         while queue:
             src, by, pending = queue.popleft()
-            own = {p.name for p in by.library.provides} if by is not None else ()
+            own = by.library.provides if by is not None else ()
             for req in pending:
-                if not req.applies(self.backend):
-                    continue
-                c = req.construct.name
-                if c in own:
+                if req.backends is not None and backend not in req.backends:
+                    continue  # not required on this backend (Requirement.applies)
+                ref = req.construct
+                c = ref.name
+                if own and (own[0].name == c or
+                            (len(own) > 1 and any(p.name == c for p in own[1:]))):
                     continue  # a library satisfies its own requirement
-                lib_name = self.pick(c, by, req.construct.span)
+                lib_name = chosen.get(c, missing)
+                if lib_name is missing:
+                    lib_name = self.pick(c, by, ref.span)
                 if lib_name is None:
                     continue
-                edges.append(Edge(src, lib_name, c, req.construct.span))
+                edges.append(Edge(src, lib_name, c, ref.span))  # type: ignore[arg-type]
                 if lib_name in selected:
                     continue
-                lib = self.p.libraries[lib_name]
-                s = Selected(lib, c, req.construct.span, origin, by)
-                selected[lib_name] = s
-                queue.append((lib_name, s, lib.requires))
+                lib = libraries[lib_name]  # type: ignore[index]
+                s = Selected(lib, c, ref.span, origin, by)
+                selected[lib_name] = s  # type: ignore[index]
+                queue.append((lib_name, s, lib.requires))  # type: ignore[arg-type]
         return selected, edges
 
     # ------------------------------------------------------------ order and cycles
     def order(self, selected: dict[str, Selected], edges: list[Edge]) -> tuple[str, ...] | None:
         from .graphs import cycles, ordered
 
-        deps = [(e.dst, e.src) for e in edges if e.src != APP]  # dependency first
+        # dependency first; made one at a time (a list of them was the peak of
+        # a 100,000-library check: a tuple for every requirement)
+        deps = ((e.dst, e.src) for e in edges if e.src != APP)
         order = ordered(sorted(selected), deps)
         if order is not None:
             return tuple(order)
@@ -351,6 +364,8 @@ class Resolver:
 
     def run(self) -> Resolution:
         selected, edges = self.walk()
+        # by name from here on: every step below visits the libraries in that order
+        selected = {name: selected[name] for name in sorted(selected)}
         order = self.order(selected, edges)
         self.conflicts(selected)
         params = self.params(selected)
@@ -366,7 +381,7 @@ class Resolver:
         self.sink.extend(self.diags)
         return Resolution(
             backend=self.backend, app=self.app, order=order or tuple(sorted(selected)),
-            selected=dict(sorted(selected.items())), providers={k: v for k, v in sorted(
+            selected=selected, providers={k: v for k, v in sorted(
                 self.chosen.items()) if v is not None},
             edges=tuple(edges), params=params, pruned=self.pruned(selected),
             ok=ok and order is not None,

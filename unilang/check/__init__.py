@@ -32,7 +32,8 @@ class Checker(Libraries, Policies, Apps):
 
     def run(self) -> M.Program:
         self.collect()
-        libraries = {name: self.library(b, m) for name, (b, m) in sorted(self.library_blocks.items())}
+        blocks = self.library_blocks
+        libraries = {name: self.library(*blocks[name]) for name in sorted(blocks)}
         self.c_name_collisions(libraries)
         policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
         self.policy_include_cycles(policies)

@@ -3,6 +3,7 @@ it reports: every other part of the checker builds on ``Base``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import model as M
@@ -40,6 +41,15 @@ class Base:
         self.library_blocks: dict[str, tuple[S.Block, LoadedModule]] = {}
         self.policy_blocks: dict[str, tuple[S.Block, LoadedModule]] = {}
         self.app_blocks: list[tuple[S.Block, LoadedModule]] = []
+        #: each module's folder, made once (shared by its libraries' models)
+        self.directories: dict[str, Path] = {}
+
+    def directory(self, mod: LoadedModule) -> Path:
+        """The folder of ``mod``'s file (sources are relative to it)."""
+        found = self.directories.get(mod.info.name)
+        if found is None:
+            found = self.directories[mod.info.name] = mod.info.path.parent
+        return found
 
     def err(self, code: str, message: str, span: Span | None, **kw: Any) -> None:
         self.sink.add(error(code, message, span, **kw))

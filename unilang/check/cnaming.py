@@ -3,6 +3,8 @@ would generate the same C name (named by ``unilang.cnames``, as generated C is).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import attrs
 
 from .. import cnames
@@ -31,28 +33,43 @@ class CNames(Base):
         taken from ``unilang.cnames``, which generated C uses too.  Declarations are
         visited in source order (modules as loaded); the later one of a clashing pair
         is reported and its own names, and its members', are not claimed."""
-        seen: dict[str, _Origin] = {}
+        # who claimed each name: an _Origin, the library itself, or for a parameter
+        # what makes its _Origin; the origins are made only for a diagnostic (most
+        # worlds have none), so a parameter's syntax is not read for nothing
+        seen: dict[str, _Origin | M.Library | Callable[[], _Origin]] = {}
 
-        def claim(names: list[str], origin: _Origin) -> bool:
+        def origin_of(who: _Origin | M.Library | Callable[[], _Origin]) -> _Origin:
+            if isinstance(who, M.Library):
+                return _Origin("library", who.name, who.span)
+            return who if isinstance(who, _Origin) else who()
+
+        def claim(names: list[str], origin: _Origin | M.Library | Callable[[], _Origin]) -> bool:
             for n in names:
                 first = seen.get(n)
                 if first is not None:
-                    self.c_name_clash(n, first, origin)
+                    self.c_name_clash(n, origin_of(first), origin_of(origin))
                     return False
-            seen.update((n, origin) for n in names)
+            for n in names:
+                seen[n] = origin
             return True
 
         for name, (block, _mod) in self.library_blocks.items():
             lib = libraries[name]
-            if not claim(list(cnames.library_names(lib.name, lib.init is not None)),
-                         _Origin("library", lib.name, lib.span)):
+            if not claim(list(cnames.library_names(lib.name, lib.init is not None)), lib):
+                continue
+            if not lib.params:
                 continue
             syntax: dict[str, S.Param] = {}
-            for member in block.members:
-                if isinstance(member, S.Param):
-                    syntax.setdefault(member.name, member)
+
+            def param_syntax(param: str, block: S.Block = block,
+                             syntax: dict[str, S.Param] = syntax) -> S.Param:
+                if not syntax:  # a lazy block builds its members when read: once here
+                    for member in block.members:
+                        if isinstance(member, S.Param):
+                            syntax.setdefault(member.name, member)
+                return syntax[param]
+
             for p in lib.params:
-                sp = syntax[p.name]
                 members = p.type.members if p.type.kind == "enum" else None
                 macros = list(cnames.param_macros(lib.name, p.name, members))
                 note = None
@@ -61,10 +78,17 @@ class CNames(Base):
                     note = (f"the enum parameter `{lib.name}.{p.name}` generates `{macro}` (the "
                             f"value's index), `{macro}_NAME` (the value's name) and "
                             f"`{macro}_<MEMBER>` for each member")
-                if not claim([mac.name for mac in macros if mac.role != "member"],
-                             _Origin("parameter", f"{lib.name}.{p.name}", sp.name_span, note=note)):
+
+                def origin(lib: M.Library = lib, p: M.ParamDecl = p, note: str | None = note,
+                           param_syntax: Callable[[str], S.Param] = param_syntax) -> _Origin:
+                    return _Origin("parameter", f"{lib.name}.{p.name}",
+                                   param_syntax(p.name).name_span, note=note)
+
+                if not claim([mac.name for mac in macros if mac.role != "member"], origin):
                     continue
-                member_spans = {n.value: n.span for n in sp.type.members}
+                if members is None:
+                    continue
+                member_spans = {n.value: n.span for n in param_syntax(p.name).type.members}
                 for mac in macros:
                     if mac.role == "member":
                         assert mac.member is not None

@@ -24,9 +24,9 @@ class Files(Base):
     """The `sources` of a library or the app."""
 
     def sources(self, f: S.Field | None, info: ModuleInfo) -> tuple[M.SourceRef, ...]:
-        directory = info.path.parent
         if f is None:
             return ()
+        directory = info.path.parent
         assert isinstance(f.value, S.List)
         out = []
         #: (device, inode) of each file listed so far: catches a file listed twice,
@@ -77,9 +77,9 @@ class Files(Base):
     def includes(self, f: S.Field | None, info: ModuleInfo) -> tuple[M.SourceRef, ...]:
         """The `includes` folders of a library or the app: each is a folder inside the
         module's root, named like a source path; the build copies its `*.h`."""
-        directory = info.path.parent
         if f is None:
             return ()
+        directory = info.path.parent
         out: list[M.SourceRef] = []
         for p, item in folder_items(self, f, "U0041", "include folder", "includes"):
             folder = directory / p

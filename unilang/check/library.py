@@ -30,17 +30,26 @@ class Libraries(Params, Files, CNames, NetSpecs):
         return tuple(out)
 
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
-        f = self.fields("library", block.name, block.members, LIBRARY_KEYS)
+        if isinstance(block, S.LazyBlock):
+            plain = self.plain_lazy(block, mod)
+            if plain is not None:
+                return plain
+        members = block.members  # read once: a lazy block builds them each time
+        plain = self.plain_library(block, mod, members)
+        if plain is not None:
+            return plain
+        f = self.fields("library", block.name, members, LIBRARY_KEYS)
         v = f.values
-        for m in block.members:
+        params: list[M.ParamDecl] = []
+        seen: dict[str, Span] = {}
+        for m in members:
+            if type(m) is S.Field:  # most members: checked by `fields`
+                continue
             if isinstance(m, (S.Device, S.Use, S.Set)):
                 kind = type(m).__name__.lower()
                 self.err("U0032", f"`{kind}` is not allowed in a library", m.span,
                          help="devices, provider choices and overrides belong in the app")
-        params: list[M.ParamDecl] = []
-        seen: dict[str, Span] = {}
-        for m in block.members:
-            if isinstance(m, S.Param):
+            elif isinstance(m, S.Param):
                 if m.name in seen:
                     self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
                              "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
@@ -100,7 +109,93 @@ class Libraries(Params, Files, CNames, NetSpecs):
             max_vcpus=max_vcpus,
             default=field_flag(v.get("default")),
             rank=rank or 0,
-            directory=mod.info.path.parent,
+            directory=self.directory(mod),
             listens=listens,
             sends=field_flag(v.get("sends")),
         )
+
+    def plain_library(self, block: S.Block, mod: LoadedModule,
+                      members: tuple[S.Member, ...]) -> M.Library | None:
+        """The model of a library of the commonest shape -- at most a `doc`
+        string and lists of known, distinct names for `provides`, `requires` and
+        `exercises`, each key once -- built in one pass over its members; None
+        for anything else, which ``library`` checks and reports in full.  On a
+        world of many libraries this is most of them; what it builds equals what
+        the full path builds (tests/test_bulkparse.py compares them)."""
+        doc: str | None = None
+        lists: dict[str, tuple[M.Ref, ...]] = {}
+        for m in members:
+            if type(m) is not S.Field or m.on is not None:
+                return None
+            key = m.key
+            value = m.value
+            if key == "doc":
+                if doc is not None or type(value) is not S.Str:
+                    return None
+                doc = value.value
+                continue
+            if key == "exercises":
+                known: dict[str, object] = self.capabilities  # type: ignore[assignment]
+            elif key == "provides" or key == "requires":
+                known = self.constructs  # type: ignore[assignment]
+            else:
+                return None
+            if key in lists or type(value) is not S.List:
+                return None
+            refs: list[M.Ref] = []
+            names: set[str] = set()
+            for item in value.items:
+                if type(item) is not S.Name:
+                    return None
+                name = item.value
+                if name in names or name not in known:
+                    return None  # a duplicate or an unknown name: reported by `library`
+                names.add(name)
+                refs.append(M.Ref(name, item.span))
+            lists[key] = tuple(refs)
+        return M.Library(
+            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
+            provides=lists.get("provides", ()),
+            requires=tuple(M.Requirement(r, None) for r in lists.get("requires", ())),
+            sources=(), includes=(), backends=(), exercises=lists.get("exercises", ()),
+            params=(), conflicts=(), init=None, min_memory=0, max_vcpus=None, default=False,
+            rank=0, directory=self.directory(mod), listens=(), sends=False)
+
+    def plain_lazy(self, block: S.LazyBlock, mod: LoadedModule) -> M.Library | None:
+        """``plain_library`` for a lazy block, from its fields' plain values (no
+        syntax nodes are built); None where ``plain_library`` would decline or
+        the block has other members."""
+        fields = block.plain_fields()
+        if fields is None:
+            return None
+        doc: str | None = None
+        lists: dict[str, tuple[M.Ref, ...]] = {}
+        for key, value in fields:
+            if key == "doc":
+                if doc is not None or not isinstance(value, str):
+                    return None
+                doc = value
+                continue
+            if key == "exercises":
+                known: dict[str, object] = self.capabilities  # type: ignore[assignment]
+            elif key == "provides" or key == "requires":
+                known = self.constructs  # type: ignore[assignment]
+            else:
+                return None
+            if key in lists or isinstance(value, str):
+                return None
+            refs: list[M.Ref] = []
+            names: set[str] = set()
+            for name, span in value:
+                if name in names or name not in known:
+                    return None
+                names.add(name)
+                refs.append(M.Ref(name, span))
+            lists[key] = tuple(refs)
+        return M.Library(
+            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
+            provides=lists.get("provides", ()),
+            requires=tuple(M.Requirement(r, None) for r in lists.get("requires", ())),
+            sources=(), includes=(), backends=(), exercises=lists.get("exercises", ()),
+            params=(), conflicts=(), init=None, min_memory=0, max_vcpus=None, default=False,
+            rank=0, directory=self.directory(mod), listens=(), sends=False)

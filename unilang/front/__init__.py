@@ -6,6 +6,7 @@
 | ``tokens.py`` | the token table both parsers read; literal values |
 | ``lark.py`` | the reference parser (lark, LALR): every syntax diagnostic |
 | ``fast.py`` | the hand-written fast path, producing the same trees |
+| ``bulk.py`` | the fast path's whole-declaration matches for plain declarations |
 | ``syntax.py`` | the syntax tree, with spans and comments |
 | ``comments.py`` | attaching comments to the tree (for both parsers) |
 
@@ -27,13 +28,16 @@ from . import syntax as S
 from .source import SourceFile, normalize_line_ends
 
 
-def parse(source: SourceFile) -> tuple[S.Module | None, list[Diagnostic]]:
-    """Parse with the fast path; fall back to lark, which reports every syntax error."""
+def parse(source: SourceFile, lazy: bool = False) -> tuple[S.Module | None, list[Diagnostic]]:
+    """Parse with the fast path; fall back to lark, which reports every syntax error.
+
+    ``lazy``: plain library blocks may be ``S.LazyBlock``s (for the loader:
+    their members are built when the checker reads them)."""
     from .fast import parse_fast_or_offset
     from .lark import get_parser
 
     errors: list[Diagnostic] = []
-    result = parse_fast_or_offset(source.text, source.name, errors)
+    result = parse_fast_or_offset(source.text, source.name, errors, lazy)
     if not isinstance(result, int):
         return result, errors
     if result == 0:

@@ -39,6 +39,8 @@ def _with(node: _N, leading: Sequence[S.Comment] = (), trailing: Sequence[S.Comm
           inner: Sequence[S.Comment] = ()) -> _N:
     if not (leading or trailing or inner):
         return node
+    if isinstance(node, S.LazyBlock):
+        node = node.full()  # type: ignore[assignment]  # attrs.evolve needs the real one
     old = node.comments or S.Comments()  # type: ignore[attr-defined]
     comments = S.Comments(old.leading + tuple(leading), old.trailing + tuple(trailing),
                           old.inner + tuple(inner))
@@ -77,6 +79,8 @@ def _place(nodes: Sequence[_N], comments: Sequence[S.Comment]) -> tuple[list[_N]
             rest.append(c)
     for k, (before, inside, after) in got.items():
         node = out[k]
+        if isinstance(node, S.LazyBlock):
+            node = node.full()  # type: ignore[assignment]  # it gets comments: a real one
         inner = inside
         if inside:
             kids = _children(node)

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import accumulate
 
 from . import syntax as S
 from ..diagnostics import Diagnostic, Span
 from ..units import UNITS
+from .bulk import Bulk
 from .comments import attach
 from .tokens import decode_string, fast_token_regex, parse_int, size_text
 
 # The terminals of unilang.front.tokens, as lark tries them; each match also
 # swallows the whitespace and comments before the token.
 _TOKEN = fast_token_regex()
-_NEWLINE = re.compile("\n")
 _COMMENT_START = re.compile("#|//")
 _tuple_new = tuple.__new__
+_plus_one = (1).__add__
 
 _BLOCK_KINDS = ("library", "app", "policy")
 _MEMBER_KEYWORDS = ("param", "device", "use", "set")
@@ -39,45 +41,97 @@ class _Bail(Exception):
     """The input is not something the fast path handles; use lark."""
 
 
-def _tokens(text: str) -> tuple[list[str], list[str], list[int]] | None:
-    """Kinds, texts and start offsets of every token; None on a character lark rejects."""
+def _chunk(text: str, pos: int, names: dict[str, str], quoted: list[tuple[int, int]]
+           ) -> tuple[list[str], list[str], list[int], int] | None:
+    """Kinds, texts and start offsets of the tokens from ``pos`` through the next
+    ``;`` outside braces or ``}`` that closes them (where a declaration ends),
+    then ``$CHUNK``; or through the end of the text, then ``$END``.  Also the
+    offset after the last token, and None on a character lark rejects.
+
+    One declaration's tokens at a time: the whole file's token lists (three
+    list slots, a string and an int a token) were most of the parser's peak
+    memory.  Names are shared through ``names`` (a library's construct is
+    written where it is declared, provided and required); strings that hold a
+    comment marker are noted in ``quoted`` for ``FastParser.comments``."""
     kinds: list[str] = []
     texts: list[str] = []
     starts: list[int] = []
-    pos = 0
     match = _TOKEN.match
+    depth = 0
     while True:
         m = match(text, pos)
         if m is None:
             return None
         kind = m.lastgroup
-        if kind == "end":
-            break
-        value = m.group(kind)  # type: ignore[arg-type]
-        kinds.append(value if kind == "p" else kind)  # type: ignore[arg-type]
+        start, pos = m.span(kind)
+        if kind == "name":
+            value = text[start:pos]
+            value = names.setdefault(value, value)
+            kinds.append("name")
+        elif kind == "p":
+            value = text[start:pos]
+            kinds.append(value)
+            if value == "{":
+                depth += 1
+            elif value == "}":
+                depth -= 1
+                if depth == 0:
+                    texts.append(value)
+                    starts.append(start)
+                    break
+            elif value == ";" and depth == 0:
+                texts.append(value)
+                starts.append(start)
+                break
+        elif kind == "end":
+            kinds.append("$END")
+            texts.append("")
+            starts.append(start)
+            return kinds, texts, starts, pos
+        else:
+            value = text[start:pos]
+            kinds.append(kind)  # type: ignore[arg-type]
+            if kind == "str" and ("#" in value or "//" in value):
+                quoted.append((start, pos))
         texts.append(value)
-        starts.append(m.start(kind))  # type: ignore[arg-type]
-        pos = m.end()
-    kinds.append("$END")
+        starts.append(start)
+    kinds.append("$CHUNK")
     texts.append("")
-    starts.append(len(text))
-    return kinds, texts, starts
+    starts.append(pos)
+    return kinds, texts, starts, pos
 
 
 class FastParser:
-    def __init__(self, text: str, file: str, errors: list[Diagnostic]) -> None:
+    def __init__(self, text: str, file: str, errors: list[Diagnostic],
+                 lazy: bool = False) -> None:
+        #: library blocks the bulk path matches are ``S.LazyBlock``s
+        self.lazy = lazy
         self.file = file
         self.text = text
         self.errors = errors
-        toks = _tokens(text)
-        if toks is None:
-            raise _Bail
-        self.kinds, self.texts, self.starts = toks
+        self.interned: dict[str, str] = {}
+        #: (start, end) of every string token that holds `#` or `//`
+        self.quoted: list[tuple[int, int]] = []
+        # the current declaration's tokens (see _chunk); the first call of
+        # next_chunk replaces this empty chunk
+        self.kinds, self.texts, self.starts = ["$CHUNK"], [""], [0]
+        self.pos = 0  # where the next chunk starts
         # offsets where lines start, for turning token offsets into line:column
-        self.line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+        # (each line's length plus its newline, summed: no Python step per line)
+        self.line_starts = list(accumulate(map(_plus_one, map(len, text.split("\n"))),
+                                           initial=0))
+        self.line_starts.pop()  # where a line after the last would start
         # one int object per line number, shared by every span on that line
         # (bisect returns a new int each time: 28 bytes a span above line 256)
         self.line_numbers = list(range(len(self.line_starts) + 1))
+        self.i = 0
+
+    def next_chunk(self) -> None:
+        """Tokenize the next declaration (see ``_chunk``)."""
+        found = _chunk(self.text, self.pos, self.interned, self.quoted)
+        if found is None:
+            raise _Bail
+        self.kinds, self.texts, self.starts, self.pos = found
         self.i = 0
 
     # ------------------------------------------------------------ helpers
@@ -323,7 +377,22 @@ class FastParser:
 
     def module(self) -> S.Module:
         decls = []
-        while self.kinds[self.i] != "$END":
+        bulk = Bulk(self.text, self.file, self.line_starts, self.line_numbers, self.interned,
+                    self.quoted)
+        lazy = bulk.again() if self.lazy else None
+        while True:
+            kind = self.kinds[self.i]
+            if kind == "$CHUNK":
+                self.decl_start = self.pos
+                found = bulk.decl(self.pos, lazy)
+                if found is not None:  # a plain declaration, matched whole
+                    decls.append(found[0])
+                    self.pos = found[1]
+                    continue
+                self.next_chunk()
+                continue
+            if kind == "$END":
+                break
             self.decl_start = self.starts[self.i]
             decls.append(self.decl())
         found = self.comments()
@@ -336,15 +405,15 @@ class FastParser:
         """The comments of the text: each ``#`` or ``//`` that no token holds (a
         string) and no comment before it on its line holds starts one."""
         text = self.text
-        starts, texts = self.starts, self.texts
+        quoted = self.quoted
         out: list[S.Comment] = []
         skip = 0
         for m in _COMMENT_START.finditer(text):
             at = m.start()
             if at < skip:
                 continue
-            k = bisect_right(starts, at) - 1
-            if k >= 0 and at < starts[k] + len(texts[k]):
+            k = bisect_right(quoted, (at, len(text))) - 1
+            if k >= 0 and at < quoted[k][1]:
                 continue  # in a string
             end = text.find("\n", at)
             skip = end = len(text) if end < 0 else end
@@ -361,13 +430,13 @@ def parse_fast(text: str, file: str, errors: list[Diagnostic]) -> S.Module | Non
     return None if isinstance(result, int) else result
 
 
-def parse_fast_or_offset(text: str, file: str,
-                         errors: list[Diagnostic]) -> S.Module | int:
+def parse_fast_or_offset(text: str, file: str, errors: list[Diagnostic],
+                         lazy: bool = False) -> S.Module | int:
     """The module, or the offset of the first declaration the fast
     path could not parse.  Declarations are independent in the grammar, so lark
     can start there: everything before it parsed, and lark accepts it too."""
     try:
-        parser = FastParser(text, file, errors)
+        parser = FastParser(text, file, errors, lazy)
     except _Bail:
         return 0
     parser.decl_start = 0

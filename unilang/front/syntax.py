@@ -16,7 +16,7 @@ by ``unilang.front.comments``): on the declaration or member it precedes
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 import attrs
 
@@ -216,6 +216,54 @@ class Block:
     members: tuple[Member, ...]
     span: Span
     comments: Comments | None = None
+
+
+class LazyBlock(Block):
+    """A library block whose members are built when they are read.
+
+    The fast parser's bulk path (``unilang.front.bulk``) matches a plain
+    library block whole and, when the loader asks for it (`check`, `build`),
+    keeps only its head: kind, name and spans.  ``members`` is then built
+    from the source each time it is read, the same nodes the full parse
+    builds, and nothing holds them but the reader.  On a world of many
+    libraries the syntax tree is most of a check's memory (about 3.6 KiB a
+    library); the members are read once, by the checker, which keeps only what
+    the model needs (names and their spans).  ``full()`` is the ordinary
+    ``Block``; comparisons and ``attrs.evolve`` need that one."""
+
+    __slots__ = ("_source", "_at", "names_files")
+
+    _source: Any
+    _at: int
+    #: false when no member's key names files (``sources``, ``includes``,
+    #: ``files``): readers looking for those skip the block
+    names_files: bool
+
+    @classmethod
+    def make(cls, source: Any, at: int, name: str, name_span: Span, span: Span,
+             names_files: bool) -> "LazyBlock":
+        """``source`` builds the block at offset ``at`` (``unilang.front.bulk.Bulk``)."""
+        block = object.__new__(cls)
+        for key, value in (("kind", "library"), ("name", name), ("name_span", name_span),
+                           ("span", span), ("comments", None), ("_source", source),
+                           ("_at", at), ("names_files", names_files)):
+            object.__setattr__(block, key, value)  # frozen: as attrs' own __init__ does
+        return block
+
+    def full(self) -> Block:
+        found = self._source.decl(self._at)
+        if found is None or not isinstance(found[0], Block):  # pragma: no cover
+            raise AssertionError(f"the library block at {self.span.location} did not match again")
+        return found[0]  # type: ignore[no-any-return]
+
+    @property  # type: ignore[override]
+    def members(self) -> tuple[Member, ...]:
+        return self.full().members
+
+    def plain_fields(self) -> list[tuple[str, Any]] | None:
+        """Its members as plain values when they are all string or name-list
+        fields (``unilang.front.bulk.Bulk.plain_fields``), else None."""
+        return self._source.plain_fields(self._at, self.span.line)  # type: ignore[no-any-return]
 
 
 @attrs.frozen
