@@ -199,3 +199,35 @@ def test_a_warm_check_reads_no_module_and_every_read_is_a_fact(
     (spec.parent / "net.uni").write_text("construct t.mine;\n")  # shadows stdlib's net
     _s, r = check_spec(spec, ["kvm"], reuse_results=True)
     assert r[0].program is not None
+
+
+def test_digests_equal_hashlibs_and_the_mac_is_keyed() -> None:
+    import hashlib
+
+    from unilang import digest
+
+    for data in (b"", b"abc", bytes(range(256)) * 1000):
+        assert digest.sha256_hex(data) == hashlib.sha256(data).hexdigest()
+        h = digest.sha256()
+        h.update(data)
+        assert h.hexdigest() == hashlib.sha256(data).hexdigest()
+    key = bytes(range(32))
+    tag = digest.mac_hex(key, b"entry")
+    assert tag == hashlib.blake2b(b"entry", key=key, digest_size=32).hexdigest()
+    assert len(tag) == digest.MAC_HEX_LEN
+    assert digest.mac_hex(bytes(32), b"entry") != tag
+
+
+def test_check_loads_neither_openssl_nor_tempfile(tmp_path: Path, cache_home: Path) -> None:
+    """A cold `check` (it writes cache entries) needs SHA-256, a MAC and
+    atomic writes, none of which may load OpenSSL or tempfile (unilang.digest,
+    unilang.fsutil: memory and start time)."""
+    spec = project(tmp_path)
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "unilang", "check", str(spec),
+                        "-b", "kvm"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert list(cache_home.rglob("check-*/*/*")), "the check wrote no cache entry"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "unilang.front" in imported
+    assert imported.isdisjoint({"_hashlib", "hashlib", "hmac", "tempfile", "secrets"})

@@ -22,21 +22,18 @@ and of this module's format, so an upgrade never reads an old entry.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Callable
 
 from . import __version__, paths
+from .digest import MAC_HEX_LEN, compare_digest, mac_hex, sha256
 from .fsutil import atomic_write
 from .front import syntax as S
 from .diagnostics import Diagnostic, Span
 
-FORMAT = 2
-_MAC_LEN = 64  # hex digits of an HMAC-SHA256
+FORMAT = 3  # 3: entries authenticated by keyed BLAKE2b (HMAC-SHA256 before)
 
 
 #: Larger entries are not read (a summary or a check result is far smaller).
@@ -71,10 +68,17 @@ class DiskCache:
             return None
         else:
             with os.fdopen(fd, "wb") as f:
-                f.write(secrets.token_bytes(32))
+                f.write(os.urandom(32))
         key = _read_regular(path, 32, private=True)
         # missing, not a private regular file, or half-written by a racing writer: off
         return key if key is not None and len(key) == 32 else None
+
+    def _mac(self, namespace: str, digest: str, payload: bytes) -> bytes:
+        """The tag that authenticates an entry: keyed by this cache's secret
+        key, over the entry's name and its payload."""
+        assert self.key is not None
+        return mac_hex(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0"
+                       + payload).encode()
 
     def _path(self, namespace: str, digest: str) -> Path:
         return self.root / namespace / digest[:2] / digest[2:]
@@ -85,10 +89,8 @@ class DiskCache:
         data = _read_regular(self._path(namespace, digest), MAX_ENTRY_BYTES)
         if data is None:
             return None  # a miss: put() replaces whatever is there
-        mac, payload = data[:_MAC_LEN], data[_MAC_LEN:]
-        want = hmac.new(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0" + payload,  # type: ignore[arg-type]
-                        hashlib.sha256).hexdigest().encode()
-        if not hmac.compare_digest(mac, want):
+        mac, payload = data[:MAC_HEX_LEN], data[MAC_HEX_LEN:]
+        if not compare_digest(mac, self._mac(namespace, digest, payload)):
             return None
         return payload
 
@@ -96,8 +98,7 @@ class DiskCache:
         if not self.enabled:
             return
         path = self._path(namespace, digest)
-        mac = hmac.new(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0" + payload,  # type: ignore[arg-type]
-                       hashlib.sha256).hexdigest().encode()
+        mac = self._mac(namespace, digest, payload)
         try:
             atomic_write(path, mac + payload, mode=0o600, durable=False, dir_mode=0o700)
         except OSError:
@@ -119,7 +120,7 @@ def namespace(kind: str) -> str:
     grammar, and the identity (size, modification time) of every module of the
     package, so that editing the compiler in a checkout never reuses a result
     the old code computed."""
-    h = hashlib.sha256()
+    h = sha256()
     h.update(f"{__version__}/{FORMAT}/{kind}".encode())
     h.update((paths.grammar_dir() / "unilang.lark").read_bytes())
     pkg = Path(__file__).resolve().parent

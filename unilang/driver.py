@@ -183,10 +183,10 @@ class ResultCache:
         self.session = session
         self.disk = open_cache()
         self.ns = namespace("check") if self.disk is not None else ""
-        import hashlib
+        from .digest import sha256_hex
 
         # the entry's name in the cache: a digest of the key
-        self.key = hashlib.sha256(command_key("check", [str(spec), backends]).encode()).hexdigest()
+        self.key = sha256_hex(command_key("check", [str(spec), backends]).encode())
 
     def lookup(self) -> list[BackendResult] | None:
         from .fresh import facts_hold

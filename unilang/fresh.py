@@ -50,12 +50,9 @@ def _sha_file(path: str) -> str | None:
         data = read_regular(path, 1 << 40)
     except OSError:
         return None
-    try:  # CPython's own SHA-256: hashlib would load OpenSSL (milliseconds) first
-        from _sha256 import sha256
-    except ImportError:  # pragma: no cover - another Python (3.12: _sha2)
-        from hashlib import sha256
+    from .digest import sha256_hex  # not hashlib: see unilang.digest
 
-    return sha256(data).hexdigest()
+    return sha256_hex(data)
 
 
 def _read_json(path: str, limit: int = 16 << 20) -> "Any":

@@ -17,13 +17,13 @@ that importing ``unilang.front.syntax`` stays cheap.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
 import attrs
 
 from ..diagnostics import Diagnostic
+from ..digest import sha256_hex
 from . import syntax as S
 from .source import SourceFile, normalize_line_ends
 
@@ -62,5 +62,5 @@ def reference_parse(source: SourceFile) -> tuple[S.Module | None, list[Diagnosti
 def parse_text(text: str, name: str = "<input>") -> tuple[S.Module | None, list[Diagnostic]]:
     """Parse text directly (for tests and tools)."""
     src = SourceFile(name=name, path=Path(name), text=normalize_line_ends(text),
-                     digest=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+                     digest=sha256_hex(text.encode("utf-8", "surrogatepass")))
     return parse(src)

@@ -69,7 +69,7 @@ def clean_text(name: str, text: str) -> tuple[str, Diagnostic | None]:
 
 def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile | Diagnostic:
     """Read and decode ``path``; ``span`` is where it was asked for (an import)."""
-    import hashlib
+    from ..digest import sha256_hex
 
     where = span
     try:
@@ -111,5 +111,5 @@ def read_source(path: Path, name: str, span: Span | None = None) -> SourceFile |
     text, nul_byte = clean_text(name, text)
     if nul_byte is not None:
         return nul_byte
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_hex(data)
     return SourceFile(name=name, path=path, text=text, digest=digest)
