@@ -7,8 +7,8 @@ cache is off.  ``UNILANG_NO_CACHE=1`` turns it off too.
 Safety:
 * entries are JSON, never pickle: a corrupted or hostile entry cannot run
   code, and one that fails to decode is a miss;
-* every entry carries an HMAC-SHA256 over its bytes with a per-user random
-  key (``key``, mode 0600): an entry written by anyone without that key is
+* every entry carries a MAC (keyed BLAKE2b-256, ``unilang.digest``) over its
+  name and bytes with a per-user random key (``key``, mode 0600): an entry written by anyone without that key is
   rejected, so the cache cannot be used to smuggle a different tree in;
 * an entry (or the key) that is not a regular file of this user -- a link,
   a FIFO, a device -- is never followed or read: it is a miss, and the next
