@@ -153,6 +153,12 @@ class Libraries(Params, Files, CNames, NetSpecs):
                 names.add(name)
                 refs.append(M.Ref(name, item.span))
             lists[key] = tuple(refs)
+        return self.plain_model(block, mod, doc, lists)
+
+    def plain_model(self, block: S.Block, mod: LoadedModule, doc: str | None,
+                    lists: dict[str, tuple[M.Ref, ...]]) -> M.Library:
+        """The library of a plain block: a doc string and the checked
+        ``provides``/``requires``/``exercises`` lists, every other field at its default."""
         return M.Library(
             name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
             provides=lists.get("provides", ()),
@@ -192,10 +198,4 @@ class Libraries(Params, Files, CNames, NetSpecs):
                 names.add(name)
                 refs.append(M.Ref(name, span))
             lists[key] = tuple(refs)
-        return M.Library(
-            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
-            provides=lists.get("provides", ()),
-            requires=tuple(M.Requirement(r, None) for r in lists.get("requires", ())),
-            sources=(), includes=(), backends=(), exercises=lists.get("exercises", ()),
-            params=(), conflicts=(), init=None, min_memory=0, max_vcpus=None, default=False,
-            rank=0, directory=self.directory(mod), listens=(), sends=False)
+        return self.plain_model(block, mod, doc, lists)
