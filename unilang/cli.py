@@ -13,79 +13,22 @@ from typing import Any, Callable, NoReturn
 
 import click
 
-from .diagnostics import Diagnostic, Severity, error
+from .diagnostics import error
 from .backend import default_name, names
+from .command import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, emit_diagnostics, finish,
+                      guarded as command_guarded)
 
 BACKENDS = names()
 DEFAULT_BACKEND = default_name()
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 BACKEND_CHOICE = click.Choice(BACKENDS, case_sensitive=False)
 BACKEND_OR_ALL = click.Choice(BACKENDS + ("all",), case_sensitive=False)
 
 
-def _backends(value: str) -> list[str]:
-    return list(BACKENDS) if value == "all" else [value]
-
-
-def emit_diagnostics(session: Any, diags: list[Diagnostic], fmt: str,
-                     extra: dict[str, object] | None = None) -> None:
-    from .render import TextRenderer, render_json, use_color
-
-    if fmt == "json":
-        sys.stdout.write(render_json(diags, extra))
-        return
-    if fmt == "sarif":
-        from .sarif import render_sarif
-
-        sys.stdout.write(render_sarif(diags, session.files.get, extra))
-        return
-    r = TextRenderer(session.source_text, use_color(sys.stderr))
-    for d in diags:
-        sys.stderr.write(r.render(d) + "\n")
-    summary = r.summary(diags)
-    if summary:
-        sys.stderr.write(f"{summary} emitted\n")
-
-
-def finish(diags: list[Diagnostic], werror: bool = False) -> NoReturn:
-    bad = any(d.is_error or (werror and d.severity is Severity.WARNING) for d in diags)
-    sys.exit(EXIT_ERRORS if bad else EXIT_OK)
-
-
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn any unexpected exception into an internal-error diagnostic and exit 3."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (SystemExit, KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
-            raise
-        except RecursionError:
-            _internal("recursion limit exceeded")
-        except MemoryError:
-            _internal("out of memory")
-        except Exception as exc:  # noqa: BLE001 - this is the last line of defence
-            _internal(f"{type(exc).__name__}: {exc}")
-
-    return wrapper
-
-
-def _internal(what: str) -> NoReturn:
-    import traceback
-
-    from .render import TextRenderer
-
-    tb = traceback.extract_tb(sys.exc_info()[2])
-    where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
-    d = error("U0999", f"internal compiler error: {what}",
-              notes=(f"raised at {where}",),
-              help="this is a bug in unilang; please report it with the input that triggers it")
-    sys.stderr.write(TextRenderer(lambda _n: None).render(d))
-    sys.exit(EXIT_INTERNAL)
+    """Turn any unexpected exception into an internal-error diagnostic and exit 3
+    (``unilang.command.guarded``; click's exits and usage errors go through)."""
+    return command_guarded(fn, (click.exceptions.Exit, click.ClickException))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,35 +60,6 @@ def main() -> None:
     if gc.isenabled():
         gc.disable()
         click.get_current_context().call_on_close(gc.enable)
-
-
-@main.command()
-@click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-b", "--backend", type=BACKEND_OR_ALL, default="all", show_default=True,
-              help="Backend to check the spec for; `all` checks each and reports per backend.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
-              show_default=True, help="Diagnostics as rustc-style text (stderr), or JSON or "
-              "SARIF 2.1.0 (for code-scanning tools) on stdout.")
-@click.option("--werror", is_flag=True, help="Treat warnings as errors (exit 1).")
-@guarded
-def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
-    """Check SPEC for syntax, type, dependency and policy errors.
-
-    Nothing is built. Exit status: 0 when there are no errors (warnings are
-    allowed unless --werror), 1 when there are, 2 for a usage error.
-    """
-    from .driver import check_spec
-
-    session, results = check_spec(spec, _backends(backend), reuse_results=True)
-    diags = session.sink.sorted()
-    extra = {"spec": str(spec), "backends": [b for b in _backends(backend)],
-             "ok": not any(d.is_error for d in diags)}
-    emit_diagnostics(session, diags, fmt, extra)
-    failing = any(d.is_error or (werror and d.severity is Severity.WARNING) for d in diags)
-    if fmt == "text" and not failing:
-        app = next((r.app_name for r in results if r.app_name), "?")
-        click.echo(f"ok: app `{app}` checks clean for {', '.join(_backends(backend))}")
-    finish(diags, werror)
 
 
 def _resolve_one(spec: Path, backend: str, fmt: str) -> tuple[Any, Any]:
@@ -345,6 +259,10 @@ def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[
                 continue
             elif o.kind == "count":
                 kw = {"type": click.IntRange(min=1), "metavar": "N"}
+            elif o.kind == "backend-or-all":
+                kw = {"type": BACKEND_OR_ALL, "default": o.default, "show_default": True}
+            elif o.kind == "flag":
+                kw = {"is_flag": True}
             else:
                 kw = {"type": click.Choice(o.choices), "default": o.default,
                       "show_default": True}
@@ -352,6 +270,21 @@ def early_path_options(command: str) -> Callable[[Callable[..., Any]], Callable[
         return fn
 
     return apply
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@early_path_options("check")
+@guarded
+def check(spec: Path, backend: str, fmt: str, werror: bool) -> None:
+    """Check SPEC for syntax, type, dependency and policy errors.
+
+    Nothing is built. Exit status: 0 when there are no errors (warnings are
+    allowed unless --werror), 1 when there are, 2 for a usage error.
+    """
+    from .checkcmd import check as do_check
+
+    do_check(spec, backend, fmt, werror)
 
 
 def _build_or_exit(spec: Path, backend: str, outdir: Path | None,

@@ -1,8 +1,8 @@
-"""The options of `build` and `run`, as data: one grammar for two parsers.
+"""The options of `build`, `run` and `check`, as data: one grammar for two parsers.
 
 ``unilang.cli`` makes its click options from this table, and the early
-paths (``unilang.entry``: a no-op `build`, an up-to-date `run`) parse argv
-with ``parse`` before click is imported.  So the two can never disagree
+paths (``unilang.entry``: a no-op `build`, an up-to-date `run`, `check`)
+parse argv with ``parse`` before click is imported.  So the two can never disagree
 about what a command line means; anything ``parse`` is not sure of (help,
 an unknown option, a bad value) returns None and click decides, with its
 own messages.  Only ``os`` is imported at load time (no ``typing``, no
@@ -29,7 +29,9 @@ class Option:
                  default: Any = None, choices: tuple[str, ...] = ()) -> None:
         self.dest = dest
         self.flags = flags
-        self.kind = kind  # "backend", "backends", "dir", "count", "seconds", "choice", "forward"
+        # "backend", "backend-or-all", "backends", "dir", "count", "seconds", "choice",
+        # "forward", "flag" (no value: True when given)
+        self.kind = kind
         self.help = help
         self.default = default
         self.choices = choices
@@ -61,6 +63,14 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
                    "Forward PROTO:HOSTPORT:GUESTPORT (udp or tcp) from 127.0.0.1 on the host "
                    "to the guest's first net device, through QEMU user networking (no root). "
                    "Repeatable.", ())),
+    "check": (Option("backend", ("-b", "--backend"), "backend-or-all",
+                     "Backend to check the spec for; `all` checks each and reports per backend.",
+                     "all"),
+              Option("fmt", ("--format",), "choice",
+                     "Diagnostics as rustc-style text (stderr), or JSON or SARIF 2.1.0 (for "
+                     "code-scanning tools) on stdout.", "text", ("text", "json", "sarif")),
+              Option("werror", ("--werror",), "flag", "Treat warnings as errors (exit 1).",
+                     False)),
 }
 #: Options that may be given more than once; their value is a tuple of every value.
 REPEATABLE = ("forward", "backends")
@@ -104,6 +114,9 @@ def _value(opt: Option, raw: str) -> Any:
     if opt.kind == "backend":
         b = raw.lower()
         return b if b in backend_names() else None
+    if opt.kind == "backend-or-all":  # click.Choice(case_sensitive=False) compares casefolded
+        b = raw.casefold()
+        return b if b == "all" or b in backend_names() else None
     if opt.kind == "backends":
         return parse_backends(raw)
     if opt.kind == "count":
@@ -132,9 +145,13 @@ def parse(command: str, args: list[str]) -> dict[str, Any] | None:
     while i < len(args):
         a = args[i]
         name, eq, inline = a.partition("=")
+        if a in by_flag and by_flag[a].kind == "flag":
+            found[by_flag[a].dest] = True
+            i += 1
+            continue
         if a in by_flag and i + 1 < len(args):
             opt, raw, i = by_flag[a], args[i + 1], i + 2
-        elif eq and name.startswith("--") and name in by_flag:
+        elif eq and name.startswith("--") and name in by_flag and by_flag[name].kind != "flag":
             opt, raw, i = by_flag[name], inline, i + 1
         elif a.startswith("-") or (spec is not None and command not in MANY_SPECS):
             return None  # --help, an unknown option, a second argument

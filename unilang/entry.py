@@ -1,5 +1,5 @@
-"""The `unilang` executable: a no-op `build`, and the `run` of an up-to-date
-image, answer before the CLI is imported.
+"""The `unilang` executable: a no-op `build`, the `run` of an up-to-date
+image, and a plain `check`, answer before the CLI (click) is imported.
 
 Everything else goes to ``unilang.cli`` (click).
 """
@@ -33,13 +33,13 @@ def main(load_site: bool = False) -> None:
 
         site.main()
     if args[:1] == ["check"]:
-        _check_process()
+        _check_process(args[1:])
     from .cli import main as cli_main
 
     cli_main(prog_name="unilang")
 
 
-def _check_process() -> None:
+def _check_process(args: list[str]) -> None:
     """`check` as a process of its own: no cyclic garbage collection for its life
     (``unilang.cli.main`` re-enables it only for callers that run commands
     in-process), and an exit that does not free what the command built.
@@ -48,13 +48,19 @@ def _check_process() -> None:
     command (every object of the model still young) and freeing the syntax
     trees and the model took 0.25-0.3 s of a 1.5 s check.  `check` leaves
     nothing pending (its cache entries are written whole before it ends, no
-    threads, no atexit hooks), so flushing the standard streams is enough."""
-    import gc
+    threads, no atexit hooks), so flushing the standard streams is enough.
 
-    from .cli import main as cli_main
+    A plain command line is checked without click (``unilang.checkcmd``);
+    anything else goes to the CLI."""
+    import gc
 
     gc.disable()
     try:
+        from .checkcmd import quick_check
+
+        quick_check(args)  # returns only when click must decide
+        from .cli import main as cli_main
+
         cli_main(prog_name="unilang")
     except SystemExit as exc:
         code = exc.code
