@@ -524,22 +524,48 @@ def tree_state_bytes(d: Path) -> dict[str, bytes]:
 # --------------------------------------------------------------------------- 5. image size
 
 _DISCOVER = r"""
-import json, sys
+import json, sys, tempfile
 from pathlib import Path
 from unilang.driver import check_spec
 spec, backend = Path(sys.argv[1]), sys.argv[2]
 session, results = check_spec(spec, [backend])
 prog = results[0].program
+NET = "    device net0 { kind = net; }\n"
+def app(requires, net):
+    return ("app hello {\n    sources = [\"hello.c\"];\n"
+            f"    requires = [{', '.join(requires)}];\n    memory = 16 MiB;\n"
+            + (NET if net else "") + "}\n")
+def checks(construct, folder):
+    # the construct on its own: does hello with it check on this backend (with
+    # a NIC when it needs the network, which is refused without one)?
+    for net in (False, True):
+        f = folder / f"c{len(list(folder.iterdir()))}.uni"
+        f.write_text(app([construct], net))
+        sess, _ = check_spec(f, [backend])
+        if not any(d.is_error for d in sess.sink.sorted()):
+            return net
+    return None
 out = {}
-for lib in prog.libraries.values():
-    if lib.sources and (not lib.backends or backend in lib.backends):
-        out[lib.name] = [r.name for r in lib.provides]
+with tempfile.TemporaryDirectory() as tmp:
+    folder = Path(tmp)
+    (folder / "hello.c").write_text("int main(void) { return 0; }\n")
+    for lib in prog.libraries.values():
+        if lib.sources and (not lib.backends or backend in lib.backends):
+            provides = {}
+            for r in lib.provides:
+                net = checks(r.name, folder) if r.name != "boot" else False
+                if net is not None:
+                    provides[r.name] = net
+            out[lib.name] = provides
 print(json.dumps(out))
 """
 
 
-def linkable_constructs(spec: Path, backend: str, env: dict[str, str]) -> dict[str, list[str]]:
-    """Libraries that have sources on this backend, with the constructs each provides."""
+def linkable_constructs(spec: Path, backend: str, env: dict[str, str]) -> dict[str, dict[str, bool]]:
+    """Libraries that have sources on this backend, with the constructs each
+    provides that an app can require on this backend, each with whether it
+    needs a NIC (a construct with no provider there, e.g. the network on xen,
+    is left out)."""
     s = run_process([sys.executable, "-c", _DISCOVER, str(spec), backend], env=env)
     if s.rc != 0:
         raise RuntimeError(f"discovering libraries failed: {s.stderr[-1000:]}")
@@ -551,14 +577,16 @@ def resolve_json(spec: Path, backend: str, env: dict[str, str]) -> dict:
     return json.loads(s.stdout) if s.stdout.strip() else {"ok": False, "stderr": s.stderr[-1000:]}
 
 
-def write_everything_spec(out: Path, constructs: list[str]) -> Path:
-    """hello, but requiring every construct that a library with sources provides."""
+def write_everything_spec(out: Path, constructs: list[str], net: bool = False) -> Path:
+    """hello, but requiring every construct that a library with sources provides
+    (with a NIC when one of them needs the network)."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "examples" / "hello" / "hello.c", out / "hello.c")
     spec = out / "everything.uni"
+    nic = "    device net0 { kind = net; }\n" if net else ""
     spec.write_text("# hello with pruning defeated: requires everything that has sources\n"
                     "app hello {\n    sources = [\"hello.c\"];\n"
-                    f"    requires = [{', '.join(constructs)}];\n    memory = 16 MiB;\n}}\n")
+                    f"    requires = [{', '.join(constructs)}];\n    memory = 16 MiB;\n{nic}}}\n")
     return spec
 
 
@@ -588,8 +616,10 @@ def bench_image(work: Path, backends: tuple[str, ...] = ("kvm", "xen"),
         pruned = build_image(hello, b, work / "images" / f"hello-{b}", env)
         libs = linkable_constructs(hello, b, env)
         # boot is implicit; everything else with sources is asked for by name
-        constructs = sorted({c for cs in libs.values() for c in cs} - {"boot"})
-        spec = write_everything_spec(work / "images" / f"everything-src-{b}", constructs)
+        needs_nic = {c: net for cs in libs.values() for c, net in cs.items()}
+        constructs = sorted(set(needs_nic) - {"boot"})
+        spec = write_everything_spec(work / "images" / f"everything-src-{b}", constructs,
+                                     any(needs_nic[c] for c in constructs))
         res = resolve_json(spec, b, env)
         selected = {lib["name"] for lib in res.get("libraries", [])}
         everything = build_image(spec, b, work / "images" / f"everything-{b}", env)
