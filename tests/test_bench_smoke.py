@@ -227,3 +227,20 @@ Transfer/sec:      4.00MB
                                            "ratio": 1.2, "requests_per_s": 8246.8,
                                            "p99_latency_s": 0.0025}})
     assert "| KVM | 100.0 ms | 120.0 ms | 1.20x | met | 8,247 | 2.5 ms |" in lines
+
+
+@pytest.mark.parametrize("backend", ["kvm", "xen"])
+def test_everything_spec_checks_on_each_backend(tmp_path, backend):
+    """The image section's "everything linked" hello: every construct with
+    sources that an app can require on the backend, a NIC when the network is
+    among them (kvm), none where it is not (xen: no net.link provider)."""
+    hello = ROOT / "examples" / "hello" / "hello.uni"
+    libs = run.linkable_constructs(hello, backend, run.base_env(run.CacheDirs(tmp_path).warm()))
+    needs_nic = {c: net for cs in libs.values() for c, net in cs.items()}
+    constructs = sorted(set(needs_nic) - {"boot"})
+    assert ("net.tcp" in constructs) == (backend == "kvm")
+    spec = run.write_everything_spec(tmp_path / "src", constructs,
+                                     any(needs_nic[c] for c in constructs))
+    r = subprocess.run([sys.executable, "-m", "unilang", "check", str(spec), "-b", backend],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
