@@ -6,14 +6,25 @@ Everything else goes to ``unilang.cli`` (click).
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main(load_site: bool = False) -> None:
     """``load_site``: Python was started without ``site`` (``-S``, by
     ``unilang.launcher``'s script): run it before the full CLI, whose
-    dependencies live in site-packages."""
+    dependencies live in site-packages.
+
+    A QEMU the native front started (``unilang.adopt``) is claimed by the early
+    `run` or killed before anything else happens."""
     args = sys.argv[1:]
+    front = None
+    if "UNILANG_FRONT_QEMU" in os.environ:  # a paused QEMU from the native front
+        from .adopt import take
+
+        front = take()
+    if front is not None and args[:1] != ["run"]:
+        front.release()
     if args[:1] == ["build"]:
         try:
             from .fresh import up_to_date_build
@@ -25,7 +36,7 @@ def main(load_site: bool = False) -> None:
     elif args[:1] == ["run"]:
         from .quickrun import quick_run
 
-        status = quick_run(args[1:])
+        status = quick_run(args[1:], front)  # claims or releases ``front``
         if status is not None:
             _exit(status)
     if load_site and "site" not in sys.modules:
@@ -78,8 +89,6 @@ def _exit(status: int) -> None:
     milliseconds that an up-to-date `run` would spend after its guest ended.
     Nothing else is pending on the early path (no atexit hooks, no threads,
     files written whole), so only the standard streams need flushing."""
-    import os
-
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:  # None: the descriptor was closed when Python started
             try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .adopt import Front, claim, release
 from .run import (INTERNAL_EXIT, Forward, Prepared, Problem, RunResult, StopSignals, Stopped, boot,
                   discard, prepare, render_problem, resume, runtime_argv, spawn, stop, wait)
 
@@ -82,13 +83,18 @@ def _same_dir(a: str, b: str) -> bool:
 
 
 def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
-                accel: str | None, forwards: tuple[Forward, ...] = ()) -> int | None:
+                accel: str | None, forwards: tuple[Forward, ...] = (),
+                front: Front | None = None) -> int | None:
     """The early path.  QEMU's own start-up (tens of milliseconds) overlaps the
     up-to-date check: QEMU is started *paused* (`-S`: no guest instruction
     runs) on the image where it most likely is, the check runs meanwhile, and
     the guest is resumed only when the check finds that very image up to date
     with the same command line.  Otherwise the paused QEMU is killed and the
-    image that was found is booted, or the full CLI decides."""
+    image that was found is booted, or the full CLI decides.
+
+    ``front``: the paused QEMU the native front started before Python did
+    (``unilang.adopt``); it stands in for ``spawn`` when it is the very QEMU
+    ``spawn`` would start here, and is killed otherwise."""
     guess = _guess_outdir(spec, backend, outdir)
     manifest = _read_json(os.path.join(guess, "manifest.json"))
     notes: list[str] = []
@@ -99,6 +105,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
         except (OSError, ValueError, TypeError, AttributeError):
             ready = None  # an odd qemu.json or manifest: no head start
     if not isinstance(ready, Prepared):
+        release(front)
         found = _fresh(spec, backend, outdir)
         if found is None:
             return None
@@ -109,7 +116,11 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
     proc = monitor = None
     with StopSignals():
         try:
-            proc, monitor = spawn(ready.argv, guess, None, paused=True)
+            claimed = claim(front, ready, guess) if front is not None else None
+            if claimed is not None:
+                proc, monitor = claimed
+            else:
+                proc, monitor = spawn(ready.argv, guess, None, paused=True)
             later: list[Any] = []
             found = _fresh(spec, backend, outdir, later)
             confirmed = (found is not None and _same_dir(os.path.dirname(found[0]) or ".", guess)
@@ -128,6 +139,7 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
                 _run_later(later)  # while the guest runs
                 return _report(wait(proc, ready.accel, timeout))
         except Stopped as stopped:
+            release(front)
             if proc is not None:
                 stop(proc, stopped.signo)
             return 128 + stopped.signo
@@ -163,16 +175,20 @@ def _report(outcome: RunResult) -> int:
     return outcome.exit_code
 
 
-def quick_run(args: list[str]) -> int | None:
+def quick_run(args: list[str], front: Front | None = None) -> int | None:
     """Boot `unilang run ARGS` when its image is up to date; the exit status,
-    or None when the full CLI must decide (no guest has run then)."""
-    parsed = parse_run_args(args)
-    if parsed is None:
-        return None
+    or None when the full CLI must decide (no guest has run then).  ``front``
+    (the native front's paused QEMU) is claimed or released on every path."""
     try:
-        return _quick_boot(*parsed)
-    except Exception as exc:  # noqa: BLE001 - never fall back once a guest may have run
-        sys.stderr.write(render_problem(Problem(
-            "U0999", f"internal compiler error: {type(exc).__name__}: {exc}",
-            help="this is a bug in unilang; please report it with the input that triggers it")))
-        return INTERNAL_EXIT
+        parsed = parse_run_args(args)
+        if parsed is None:
+            return None
+        try:
+            return _quick_boot(*parsed, front=front)
+        except Exception as exc:  # noqa: BLE001 - never fall back once a guest may have run
+            sys.stderr.write(render_problem(Problem(
+                "U0999", f"internal compiler error: {type(exc).__name__}: {exc}",
+                help="this is a bug in unilang; please report it with the input that triggers it")))
+            return INTERNAL_EXIT
+    finally:
+        release(front)
