@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml
 # Bytecode for unilang's own modules, written even where PYTHONDONTWRITEBYTECODE
 # is set (Python still reads it): each command then starts without compiling.
 # Then unilang's launcher over pip's console script (unilang/launcher.py):
-# Python started without `site`, which the early paths of build and run skip.
+# Python started without `site`, which the early paths of build and run skip;
+# as bin/unilang-py, behind the native front (unilang/nativefront.py), which
+# starts QEMU for an up-to-date `run` before Python starts. Without gcc, or
+# when the front does not compile, bin/unilang is the Python launcher.
 setup: sysdeps $(STAMP)
 	$(BIN)/python -m compileall -q unilang
-	$(BIN)/python -m unilang.launcher $(BIN)/unilang
+	$(BIN)/python -m unilang.nativefront $(BIN)/unilang
 
 # Check, build and boot the bundled example on the kvm backend.
 demo: setup
@@ -39,7 +42,7 @@ test: setup
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
-	$(BIN)/python -m unilang.launcher $(BIN)/unilang
+	$(BIN)/python -m unilang.nativefront $(BIN)/unilang
 	$(BIN)/python bench/run.py
 
 docs: $(STAMP)

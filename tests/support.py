@@ -106,3 +106,18 @@ def ipv4_host_sources(tmp: Path) -> list[str]:
     table = tmp / "netpolicy_table.c"
     table.write_text("\n".join(table_lines(NetRules())))
     return [str(src / "ipv4.c"), str(src / "netpolicy.c"), str(table)]
+
+
+def native_front(folder: Path, python_launcher: Path | None = None) -> Path:
+    """unilang's native front compiled to ``folder/unilang``, exec'ing
+    ``python_launcher`` (default: the Python launcher, written beside it)."""
+    from unilang import launcher, nativefront
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if python_launcher is None:
+        python_launcher = folder / "unilang-py"
+        assert launcher.install(str(python_launcher))
+    front = folder / "unilang"
+    why = nativefront.compile_front(str(front), str(python_launcher))
+    assert why is None, why
+    return front

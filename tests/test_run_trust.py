@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, needs_qemu, needs_tools, unilang
+from support import ROOT, native_front, needs_qemu, needs_tools, unilang
 from unilang import kvmprobe
 from unilang.quickrun import parse_run_args
 from unilang.run import Problem, render_problem
@@ -241,14 +241,18 @@ def _gone_within(outdir: Path, seconds: float) -> bool:
     return not _qemu_pids_in(outdir)
 
 
-def _start_spinning(outdir: Path, tmp: Path, early: bool) -> subprocess.Popen[bytes]:
+def _start_spinning(outdir: Path, tmp: Path, early: bool, cmd: list[str] | None = None,
+                    pass_fds: tuple[int, ...] = (),
+                    env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """`unilang run` of the looping app; returns once the guest has printed.
     ``early``: the image is up to date, so the early path boots it (QEMU was
-    started paused, `-S`, and resumed); else the full CLI built it first."""
-    proc = subprocess.Popen([sys.executable, "-m", "unilang", "run",
+    started paused, `-S`, and resumed); else the full CLI built it first.
+    ``cmd``: unilang (default: ``python -m unilang``)."""
+    proc = subprocess.Popen([*(cmd or [sys.executable, "-m", "unilang"]), "run",
                              str(APPS / "hang" / "hang.uni"), "-o", str(outdir), "--timeout", "120"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=_env(tmp), cwd=ROOT)
+                            stderr=subprocess.DEVNULL, env=env or _env(tmp), cwd=ROOT,
+                            pass_fds=pass_fds)
     assert proc.stdout is not None
     seen = b""
     with selectors.DefaultSelector() as sel:
@@ -286,11 +290,20 @@ def hang_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The native front `make setup` installs as `.venv/bin/unilang`, with the Python launcher."""
+    return native_front(tmp_path_factory.mktemp("front"))
+
+
+@pytest.mark.parametrize("via", ["python", "front"])
 @pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL],
                          ids=lambda s: signal.Signals(s).name)
-def test_qemu_dies_with_unilang(tmp_path: Path, hang_built: Path, signo: int) -> None:
-    out = hang_built  # up to date: the early path
-    proc = _start_spinning(out, tmp_path, early=True)
+def test_qemu_dies_with_unilang(tmp_path: Path, hang_built: Path, signo: int, via: str,
+                                request: pytest.FixtureRequest) -> None:
+    out = hang_built  # up to date: the early path (via the front: its paused QEMU, adopted)
+    cmd = [str(request.getfixturevalue("front"))] if via == "front" else None
+    proc = _start_spinning(out, tmp_path, early=True, cmd=cmd)
     try:
         proc.send_signal(signo)
         rc = proc.wait(timeout=30)

@@ -83,7 +83,7 @@ def install(path: str, python: str | None = None, cc: str | None = None) -> str:
     py = f"{path}-py"
     if not launcher.install(py, python):
         return f"kept {path} ({python or sys.executable} cannot stand on a #! line; no front)"
-    why = compile_front(path, py, cc)
+    why = compile_front(path, os.path.abspath(py), cc)
     if why is None:
         return f"wrote {path} (native front) and {py}"
     launcher.install(path, python)
