@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,7 @@ __all__ = ["broken_kvm"]  # the fixture, used by name
 _SPY = """#!{python} -S
 import os
 import sys
+import time
 
 sys.path.append({root!r})
 LOG = os.environ.get("SPY_LOG")
@@ -277,3 +280,52 @@ def test_the_front_compiles_and_bakes_what_setup_knows(tmp_path: Path) -> None:
     assert r.stderr == (f"unilang: cannot execute {tmp_path / 'no-such-launcher'}: "
                         "No such file or directory\n")
 
+
+
+@needs_tools
+@needs_qemu
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL],
+                         ids=lambda s: signal.Signals(s).name)
+def test_a_stop_signal_before_python_holds_qemu_leaves_none(tmp_path: Path, signo: int) -> None:
+    """Between the front's fork and Python's handlers: the signal kills the
+    process (Python's SIGINT: KeyboardInterrupt, then exit) and QEMU dies
+    with it (PR_SET_PDEATHSIG).  A launcher that only waits makes that window wide."""
+    out = tmp_path / "hang"
+    assert unilang("build", str(APPS / "hang" / "hang.uni"), "-o", str(out)).returncode == 0
+    ready = tmp_path / "ready"
+    slow = tmp_path / "slow-launcher"
+    slow.write_text(f"#!{sys.executable} -S\nimport time\nopen({str(ready)!r}, 'w').close()\n"
+                    "time.sleep(120)\n")
+    slow.chmod(0o755)
+    front = native_front(tmp_path / "f", slow)
+    proc = subprocess.Popen([str(front), "run", str(APPS / "hang" / "hang.uni"), "-o", str(out)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=_env(tmp_path), cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (ready.exists() and _qemu_in(out)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running = list(_qemu_in(out).values())
+        assert [b"-S" in argv for argv in running] == [True]  # paused, the front's
+        proc.send_signal(signo)
+        assert proc.wait(timeout=30) != 0
+        deadline = time.monotonic() + 10
+        while _qemu_in(out) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _qemu_in(out), "the front's QEMU outlived unilang"
+    finally:
+        _cleanup(proc, out)
+
+
+@needs_tools
+@needs_qemu
+def test_a_guest_bigger_than_the_host_gets_no_qemu_at_all(tmp_path: Path, spy_front: Path) -> None:
+    shutil.copy(HELLO.parent / "hello.c", tmp_path / "hello.c")
+    spec = tmp_path / "big.uni"
+    spec.write_text('app big {\n    sources = ["hello.c"];\n    requires = [console.lines];\n'
+                    "    memory = 1 TiB;\n}\n")
+    out = tmp_path / "out"
+    assert unilang("build", str(spec), "-o", str(out)).returncode == 0
+    r, log = _front(spy_front, "run", str(spec), "-o", str(out), env=_spy_env(tmp_path))
+    assert r.returncode == 1 and r.stderr.startswith("error[U0209]: not enough host memory")
+    assert log == ["front=no"]  # the front compared qemu.json's -m with the host too

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -278,6 +279,45 @@ static size_t with_accel(char **in, size_t n, const char *accel, char **out) {
     return k;
 }
 
+/* ------------------------------------------------------------ host memory */
+
+/* Whether the guest's `-m NM` fits what unilang.run.memory_problem allows
+ * (MemAvailable, RLIMIT_AS); 0 also when qemu.json's -m is not that form:
+ * U0209 is Python's to report, and nothing is started before it. */
+static int memory_fits(char **args, size_t n) {
+    unsigned long long need = 0;
+    int found = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (strcmp(args[i], "-m") != 0) continue;
+        const char *v = args[i + 1];
+        size_t len = strlen(v);
+        if (found || len < 2 || len > 9 || v[len - 1] != 'M') return 0;
+        for (size_t k = 0; k + 1 < len; k++) {
+            if (v[k] < '0' || v[k] > '9') return 0;
+            need = need * 10 + (unsigned long long)(v[k] - '0');
+        }
+        need <<= 20;
+        found = 1;
+    }
+    if (!found) return 0;
+    char buf[8192];
+    ssize_t len = -1;
+    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) { /* a /proc file: no size to trust, one read is the whole of it here */
+        len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+    }
+    if (len > 0) {
+        buf[len] = '\0';
+        const char *at = strstr(buf, "\nMemAvailable:");
+        if (at != NULL && need > strtoull(at + 14, NULL, 10) * 1024) return 0;
+    }
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_AS, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && need > lim.rlim_cur)
+        return 0;
+    return 1;
+}
+
 /* ------------------------------------------------------------ QEMU */
 
 static int executable(const char *path) {
@@ -396,6 +436,7 @@ static int head_start(int argc, char **argv) {
     if (w < 0 || (size_t)w >= sizeof path) return 0;
     ssize_t len = read_small_file(path, json, sizeof json);
     if (len <= 0 || !parse_argv_json(json, (size_t)len, items, &n, MAX_ARGS - 8)) return 0;
+    if (!memory_fits(items, n)) return 0;
     const char *accel = choose_accel(o.accel);
     if (accel == NULL || !find_qemu(qemu, sizeof qemu)) return 0;
     size_t k = with_accel(items, n, accel, qargv);
