@@ -12,6 +12,10 @@ the rest of site-packages.
 
     python -m unilang.launcher PATH     # write the launcher to PATH
 
+`make setup` writes it as ``.venv/bin/unilang-py``, behind the native front
+(``unilang.nativefront``), or as ``.venv/bin/unilang`` when the front cannot
+be compiled.
+
 The launcher is written only when its ``#!`` line can carry the
 interpreter's path (no spaces, within the kernel's 255 bytes); otherwise
 pip's script stays, which works the same, only slower to start.
