@@ -329,3 +329,17 @@ def test_a_guest_bigger_than_the_host_gets_no_qemu_at_all(tmp_path: Path, spy_fr
     r, log = _front(spy_front, "run", str(spec), "-o", str(out), env=_spy_env(tmp_path))
     assert r.returncode == 1 and r.stderr.startswith("error[U0209]: not enough host memory")
     assert log == ["front=no"]  # the front compared qemu.json's -m with the host too
+
+
+@needs_tools
+@needs_qemu
+def test_a_qemu_json_with_an_escape_gets_no_head_start(tmp_path: Path, spy_front: Path) -> None:
+    out = tmp_path / "out"
+    assert unilang("build", str(HELLO), "-o", str(out)).returncode == 0
+    q = out / "qemu.json"
+    q.write_text(q.read_text().replace('"microvm"', '"micro\\u0076m"'))
+    r, log = _front(spy_front, "run", str(HELLO), "-o", str(out), env=_spy_env(tmp_path))
+    assert (r.returncode, r.stdout) == (0, "Hello from unilang!\n"), r.stderr
+    # Python's own paused QEMU, killed (the output changed), then the rebuilt image's
+    assert log == ["front=no", "spawn", "spawn"]
+    assert '"microvm"' in q.read_text()
