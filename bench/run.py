@@ -527,33 +527,27 @@ _DISCOVER = r"""
 import json, sys, tempfile
 from pathlib import Path
 from unilang.driver import check_spec
-spec, backend = Path(sys.argv[1]), sys.argv[2]
+spec, backend, bench = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.path.insert(0, bench)
+from run import write_everything_spec
 session, results = check_spec(spec, [backend])
 prog = results[0].program
-NET = "    device net0 { kind = net; }\n"
-def app(requires, net):
-    return ("app hello {\n    sources = [\"hello.c\"];\n"
-            f"    requires = [{', '.join(requires)}];\n    memory = 16 MiB;\n"
-            + (NET if net else "") + "}\n")
 def checks(construct, folder):
     # the construct on its own: does hello with it check on this backend (with
     # a NIC when it needs the network, which is refused without one)?
     for net in (False, True):
-        f = folder / f"c{len(list(folder.iterdir()))}.uni"
-        f.write_text(app([construct], net))
-        sess, _ = check_spec(f, [backend])
+        one = write_everything_spec(folder / f"{construct}-{int(net)}", [construct], net)
+        sess, _ = check_spec(one, [backend])
         if not any(d.is_error for d in sess.sink.sorted()):
             return net
     return None
 out = {}
 with tempfile.TemporaryDirectory() as tmp:
-    folder = Path(tmp)
-    (folder / "hello.c").write_text("int main(void) { return 0; }\n")
     for lib in prog.libraries.values():
         if lib.sources and (not lib.backends or backend in lib.backends):
             provides = {}
             for r in lib.provides:
-                net = checks(r.name, folder) if r.name != "boot" else False
+                net = checks(r.name, Path(tmp)) if r.name != "boot" else False
                 if net is not None:
                     provides[r.name] = net
             out[lib.name] = provides
@@ -566,7 +560,8 @@ def linkable_constructs(spec: Path, backend: str, env: dict[str, str]) -> dict[s
     provides that an app can require on this backend, each with whether it
     needs a NIC (a construct with no provider there, e.g. the network on xen,
     is left out)."""
-    s = run_process([sys.executable, "-c", _DISCOVER, str(spec), backend], env=env)
+    s = run_process([sys.executable, "-c", _DISCOVER, str(spec), backend, str(HERE)],
+                    env=env)
     if s.rc != 0:
         raise RuntimeError(f"discovering libraries failed: {s.stderr[-1000:]}")
     return json.loads(s.stdout)
