@@ -139,7 +139,6 @@ def _quick_boot(spec: str, backend: str, outdir: str | None, timeout: float,
                 _run_later(later)  # while the guest runs
                 return _report(wait(proc, ready.accel, timeout))
         except Stopped as stopped:
-            release(front)
             if proc is not None:
                 stop(proc, stopped.signo)
             return 128 + stopped.signo
