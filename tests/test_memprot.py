@@ -90,36 +90,35 @@ def test_write_to_own_code(built, backend: str) -> None:  # type: ignore[no-unty
         assert code == EXIT_FAULT, cpu
 
 
-@BACKENDS
-def test_execute_from_stack(built, backend: str) -> None:  # type: ignore[no-untyped-def]
-    out = built("fault-exec-stack", backend)
-    syms = _symbols(out / "fault-exec-stack.debug.elf")
+def _executes_from(built, backend: str, app: str, region: str  # type: ignore[no-untyped-def]
+                   ) -> tuple[int, dict[str, tuple[int, int]]]:
+    """Boot ``app``, which calls code placed in ``region`` (stack, heap): the
+    report names a no-execute fault there, rip is that address, exit 125.
+    Returns the address and the debug link's symbols."""
+    out = built(app, backend)
+    syms = _symbols(out / f"{app}.debug.elf")
     lines, code = _boot(out)
-    assert lines[0] == "fault-exec-stack: calling code on the stack"
+    assert lines[0] == f"{app}: calling code on the {region}"
     m = re.fullmatch(r"unilang: fault: page fault: execute from no-execute memory at "
-                     r"0x([0-9a-f]+) \(stack\)", lines[1])
+                     rf"0x([0-9a-f]+) \({region}\)", lines[1])
     assert m, lines
     addr = int(m[1], 16)
-    assert syms["unilang_boot_stack"][0] <= addr < syms["unilang_boot_stack_top"][0]
-    assert lines[2] == f"unilang: fault: rip 0x{addr:x} (stack)"
+    assert lines[2] == f"unilang: fault: rip 0x{addr:x} ({region})"
     assert lines[3:] == [LAST]
     assert code == EXIT_FAULT
+    return addr, syms
+
+
+@BACKENDS
+def test_execute_from_stack(built, backend: str) -> None:  # type: ignore[no-untyped-def]
+    addr, syms = _executes_from(built, backend, "fault-exec-stack", "stack")
+    assert syms["unilang_boot_stack"][0] <= addr < syms["unilang_boot_stack_top"][0]
 
 
 @BACKENDS
 def test_execute_from_heap(built, backend: str) -> None:  # type: ignore[no-untyped-def]
-    out = built("fault-exec-heap", backend)
-    syms = _symbols(out / "fault-exec-heap.debug.elf")
-    lines, code = _boot(out)
-    assert lines[0] == "fault-exec-heap: calling code on the heap"
-    m = re.fullmatch(r"unilang: fault: page fault: execute from no-execute memory at "
-                     r"0x([0-9a-f]+) \(heap\)", lines[1])
-    assert m, lines
-    addr = int(m[1], 16)
+    addr, syms = _executes_from(built, backend, "fault-exec-heap", "heap")
     assert syms["__image_end"][0] <= addr < 16 << 20  # above the image, in the 16 MiB of RAM
-    assert lines[2] == f"unilang: fault: rip 0x{addr:x} (heap)"
-    assert lines[3:] == [LAST]
-    assert code == EXIT_FAULT
 
 
 @BACKENDS
