@@ -231,3 +231,10 @@ def test_check_loads_neither_openssl_nor_tempfile(tmp_path: Path, cache_home: Pa
                 if line.startswith("import time:")}
     assert "unilang.front" in imported
     assert imported.isdisjoint({"_hashlib", "hashlib", "hmac", "tempfile", "secrets"})
+
+
+def test_the_mac_of_parts_is_the_mac_of_their_concatenation() -> None:
+    from unilang import digest
+
+    key = bytes(range(32))
+    assert digest.mac_hex(key, b"name", b"\0", b"payload") == digest.mac_hex(key, b"name\0payload")

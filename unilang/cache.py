@@ -77,8 +77,8 @@ class DiskCache:
         """The tag that authenticates an entry: keyed by this cache's secret
         key, over the entry's name and its payload."""
         assert self.key is not None
-        return mac_hex(self.key, namespace.encode() + b"\0" + digest.encode() + b"\0"
-                       + payload).encode()
+        return mac_hex(self.key, namespace.encode(), b"\0", digest.encode(), b"\0",
+                       payload).encode()
 
     def _path(self, namespace: str, digest: str) -> Path:
         return self.root / namespace / digest[:2] / digest[2:]

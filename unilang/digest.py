@@ -41,7 +41,11 @@ def sha256_hex(data: bytes) -> str:
     return sha256(data).hexdigest()
 
 
-def mac_hex(key: bytes, data: bytes) -> str:
-    """Keyed BLAKE2b-256 of ``data`` (RFC 7693's MAC mode; ``key`` at most 64
-    bytes): an authentication tag of MAC_HEX_LEN hex digits."""
-    return blake2b(data, key=key, digest_size=32).hexdigest()
+def mac_hex(key: bytes, *parts: bytes) -> str:
+    """Keyed BLAKE2b-256 of the concatenation of ``parts`` (RFC 7693's MAC mode;
+    ``key`` at most 64 bytes): an authentication tag of MAC_HEX_LEN hex digits.
+    The parts are fed in turn, so a large payload is not copied to be tagged."""
+    h = blake2b(key=key, digest_size=32)
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()
