@@ -54,21 +54,68 @@ def check_policies(p: M.Program, res: Resolution, sink: Sink) -> Resolution:
         d.severity is Severity.ERROR for d in diags))
 
 
+class _Image:
+    """What the policy checks read of the selected libraries, gathered in one pass
+    over them by name: the few that exercise capabilities, listen, send, need
+    memory or limit vcpus, and the providers of the constructs the checks ask
+    about (``wanted``), rather than a pass over every library per check."""
+
+    __slots__ = ("exercisers", "exercised", "listeners", "senders", "need", "vcpu_limited",
+                 "found")
+
+    def __init__(self, selected: dict[str, Selected], wanted: set[str]) -> None:
+        self.exercisers: list[tuple[str, Selected]] = []
+        self.listeners: list[str] = []
+        self.senders: list[str] = []
+        self.need: list[tuple[str, int]] = []
+        self.vcpu_limited: list[tuple[str, Selected]] = []
+        #: construct in ``wanted`` -> its selected providers, by name
+        self.found: dict[str, list[tuple[str, Selected]]] = {}
+        for name in sorted(selected):
+            s = selected[name]
+            lib = s.library
+            if lib.exercises:
+                self.exercisers.append((name, s))
+            if lib.listens:
+                self.listeners.append(name)
+            if lib.sends:
+                self.senders.append(name)
+            if lib.min_memory:
+                self.need.append((name, lib.min_memory))
+            if lib.max_vcpus is not None:
+                self.vcpu_limited.append((name, s))
+            for c in lib.provides:
+                if c.name in wanted:
+                    self.found.setdefault(c.name, []).append((name, s))
+        self.exercised = {cap.name for _n, s in self.exercisers for cap in s.library.exercises}
+
+    def provides(self, construct: str) -> bool:
+        """Whether a selected library provides ``construct`` (one of ``wanted``)."""
+        return construct in self.found
+
+
 def _verdicts(p: M.Program, selected: dict[str, Selected],
               report: Callable[[Diagnostic], None],
               params: tuple[ParamValue, ...] = ()) -> tuple[Verdict, ...]:
     app = p.app
     assert app is not None
-    provided = {c.name for s in selected.values() for c in s.library.provides}
+    wanted = {NET_IP, NET_LINK}
+    for pol in policy_closure(p, [r.name for r in app.policies]):
+        wanted.update(c.name for c in pol.require)
+    image = _Image(selected, wanted)
+    declared: list[tuple[str, PortRange]] | None = None  # made when a policy limits ports
     verdicts = []
     for ref in app.policies:
         findings: list[str] = []
         closure = policy_closure(p, [ref.name])
         # capabilities
-        for name in sorted(selected):
-            s = selected[name]
+        verdict_of: dict[str, tuple[bool, Span, str] | None] = {}
+        for name, s in image.exercisers:
             for cap in s.library.exercises:
-                v = capability_verdict(p, ref.name, cap.name)
+                if cap.name in verdict_of:
+                    v = verdict_of[cap.name]
+                else:
+                    v = verdict_of[cap.name] = capability_verdict(p, ref.name, cap.name)
                 if v is None or v[0]:
                     continue
                 _, rule_span, by = v
@@ -94,7 +141,7 @@ def _verdicts(p: M.Program, selected: dict[str, Selected],
                         help=f"choose another provider: `use OTHER for "
                              f"{selected[lib.name].construct};`"))
             for c in pol.require:
-                if c.name not in provided:
+                if not image.provides(c.name):
                     findings.append(f"requires `{c.name}`")
                     report(error(
                         "U0105", f"policy `{ref.name}` requires `{c.name}`, which the image "
@@ -102,9 +149,7 @@ def _verdicts(p: M.Program, selected: dict[str, Selected],
                         labels=(Label(c.span, f"required by policy `{pol.name}` here"),),
                         help=f"add `{c.name}` to the app's `requires`"))
             for rule in pol.rules:
-                if rule.allow and not any(cap.name == rule.capability.name
-                                          for s in selected.values()
-                                          for cap in s.library.exercises):
+                if rule.allow and rule.capability.name not in image.exercised:
                     report(warning(
                         "U0152", f"policy `{pol.name}` allows `{rule.capability.name}`, but no "
                         "selected library exercises it", rule.capability.span,
@@ -119,11 +164,14 @@ def _verdicts(p: M.Program, selected: dict[str, Selected],
                     code, f"app {what} {fmt(value)} is above the limit {fmt(limit[1].value)} "
                     f"of policy `{limit[0]}`", span or app.span,
                     labels=(Label(limit[1].span, "limit set here"),)))
-        findings += _network_findings(ref, closure, app, selected, params, report)
+        if declared is None and any(pol.listen is not None for pol in closure):
+            declared = declared_listens(app, selected, params, image.listeners)
+        findings += _network_findings(ref, closure, declared or [], selected, image.senders,
+                                      report)
         verdicts.append(Verdict(ref.name, not findings, tuple(findings)))
-    _network_without_stack(p, app, selected, report)
-    _resources(app, selected, report)
-    _network_devices(app, selected, report)
+    _network_without_stack(p, app, image, report)
+    _resources(app, image, report)
+    _network_devices(app, image, report)
     return tuple(verdicts)
 
 
@@ -141,9 +189,8 @@ def _tightest(closure: list[M.Policy], key: str) -> tuple[str, M.Limit] | None:
     return best
 
 
-def _resources(app: M.App, selected: dict[str, Selected],
-               report: Callable[[Diagnostic], None]) -> None:
-    need = [(n, s.library.min_memory) for n, s in sorted(selected.items()) if s.library.min_memory]
+def _resources(app: M.App, image: _Image, report: Callable[[Diagnostic], None]) -> None:
+    need = image.need
     total = sum(m for _, m in need)
     if total > app.memory:
         report(error(
@@ -151,7 +198,7 @@ def _resources(app: M.App, selected: dict[str, Selected],
             "selected libraries need", app.memory_span or app.span,
             notes=tuple(f"`{n}` needs {fmt_size(m)}" for n, m in need),
             help=f"set `memory = {fmt_size(_round_mib(total))};` or more"))
-    for n, s in sorted(selected.items()):
+    for n, s in image.vcpu_limited:
         lim = s.library.max_vcpus
         if lim is not None and app.vcpus > lim:
             report(error(
@@ -165,12 +212,11 @@ def _resources(app: M.App, selected: dict[str, Selected],
 NET_LINK = "net.link"
 
 
-def _network_devices(app: M.App, selected: dict[str, Selected],
+def _network_devices(app: M.App, image: _Image,
                      report: Callable[[Diagnostic], None]) -> None:
     """U0114: a network driver in the image with no net device to drive; U0154 (a
     warning, the device is harmless): a net device that nothing in the image drives."""
-    drivers = [(n, s) for n, s in sorted(selected.items())
-               if any(r.name == NET_LINK for r in s.library.provides)]
+    drivers = image.found.get(NET_LINK, [])
     nets = [d for d in app.devices if d.kind == "net"]
     if drivers and not nets:
         name, s = drivers[0]
@@ -212,14 +258,20 @@ def network_rules(p: M.Program) -> NetRules:
 
 
 def declared_listens(app: M.App, selected: dict[str, Selected],
-                     params: tuple[ParamValue, ...]) -> list[tuple[str, PortRange]]:
+                     params: tuple[ParamValue, ...],
+                     listeners: list[str] | None = None) -> list[tuple[str, PortRange]]:
     """(who, port) for every port the app and its selected libraries listen on; a
-    library's `proto:PARAM` becomes the parameter's resolved value."""
-    values = {(v.library, v.name): v.value for v in params}
+    library's `proto:PARAM` becomes the parameter's resolved value.  ``listeners``:
+    the selected libraries that listen, by name, when the caller knows them."""
+    if listeners is None:
+        listeners = [n for n in sorted(selected) if selected[n].library.listens]
+    values: dict[tuple[str, str], M.PValue] | None = None  # made for a `proto:PARAM`
     out = [(f"app `{app.name}`", port) for port in app.listens]
-    for name in sorted(selected):
+    for name in listeners:
         for port in selected[name].library.listens:
             if port.param is not None:
+                if values is None:
+                    values = {(v.library, v.name): v.value for v in params}
                 value = values.get((name, port.param))
                 if not isinstance(value, int) or isinstance(value, bool):
                     continue  # reported by the checker
@@ -228,13 +280,13 @@ def declared_listens(app: M.App, selected: dict[str, Selected],
     return out
 
 
-def _network_findings(ref: M.Ref, closure: list[M.Policy], app: M.App,
-                      selected: dict[str, Selected], params: tuple[ParamValue, ...],
-                      report: Callable[[Diagnostic], None]) -> list[str]:
-    """U0157: a declared port some policy of ``ref``'s closure does not allow;
-    U0158: `send = false` and a selected library that cannot work without sending."""
+def _network_findings(ref: M.Ref, closure: list[M.Policy],
+                      declared: list[tuple[str, PortRange]], selected: dict[str, Selected],
+                      senders: list[str], report: Callable[[Diagnostic], None]) -> list[str]:
+    """U0157: a declared port (``declare_listens``) some policy of ``ref``'s closure
+    does not allow; U0158: `send = false` and a selected library that cannot work
+    without sending (``senders``: those libraries, by name)."""
     findings: list[str] = []
-    declared = declared_listens(app, selected, params)
     for pol in closure:
         if pol.listen is not None:
             allowed = ", ".join(r.text() for r in normal_ports(pol.listen)) or "no port"
@@ -251,9 +303,7 @@ def _network_findings(ref: M.Ref, closure: list[M.Policy], app: M.App,
                     help=f"add \"{port.text()}\" to the `listen` of policy `{pol.name}`, or "
                          "stop listening on it"))
         if pol.send is False:
-            for name in sorted(selected):
-                if not selected[name].library.sends:
-                    continue
+            for name in senders:
                 findings.append(f"forbids sending, which `{name}` must do")
                 report(error(
                     "U0158", f"policy `{ref.name}` forbids sending, but `{name}` cannot work "
@@ -267,11 +317,11 @@ def _network_findings(ref: M.Ref, closure: list[M.Policy], app: M.App,
     return findings
 
 
-def _network_without_stack(p: M.Program, app: M.App, selected: dict[str, Selected],
+def _network_without_stack(p: M.Program, app: M.App, image: _Image,
                            report: Callable[[Diagnostic], None]) -> None:
     """U0159: network rules or declared ports in an image with no IPv4 layer, which
     is what enforces them: they would have no effect."""
-    if any(c.name == NET_IP for s in selected.values() for c in s.library.provides):
+    if image.provides(NET_IP):
         return
     for pol in policy_closure(p, [r.name for r in app.policies]):
         for key, span in (("listen", pol.listen_span), ("peers", pol.peers_span),

@@ -12,8 +12,8 @@ order.  Policies and resources are checked afterwards, by ``unilang.policy``.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Iterable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, overload
 
 import attrs
 
@@ -21,6 +21,9 @@ from . import model as M
 from .cnames import param_macro
 from .diagnostics import Diagnostic, Label, Severity, Sink, Span, error, warning
 from .netrules import NetRules
+
+if TYPE_CHECKING:
+    from .loader import ModuleInfo
 
 APP = "app"
 
@@ -90,6 +93,79 @@ class Edge:
     span: Span  # where src requires the construct
 
 
+class Edges(Sequence[Edge]):
+    """A resolution's requirement edges, in the order the walk followed them:
+    the app's requirements, then each selected library's in the order the
+    libraries were selected, one edge per requirement that named a provider.
+
+    They are made when first read (``unilang graph``, ``why``, builds), from
+    what the walk keeps anyway: the requirers in walk order and the provider
+    picked for each construct.  A check reads none, and a list of edge
+    objects (a few per library) was a large part of a big check's memory."""
+
+    __slots__ = ("_backend", "_app", "_walk", "_providers", "_made")
+
+    def __init__(self, backend: str, app: Sequence[M.Requirement],
+                 walk: Sequence[Selected], providers: dict[str, str]) -> None:
+        self._backend = backend
+        self._app = app  # the app's requirements (with the implicit `boot`)
+        self._walk = walk  # the selected libraries, in the order they were selected
+        self._providers = providers  # construct -> provider picked (none: no provider)
+        self._made: tuple[Edge, ...] | None = None
+
+    def _edges(self) -> tuple[Edge, ...]:
+        made = self._made
+        if made is None:
+            made = self._made = tuple(self._follow())
+        return made
+
+    def _follow(self) -> Iterator[Edge]:
+        """The walk's steps again: the same requirements, skipped for the same reasons."""
+        backend = self._backend
+        providers = self._providers
+        sources: Iterator[tuple[str, tuple[M.Ref, ...], Iterable[M.Requirement]]] = (
+            (s.library.name, s.library.provides, s.library.requires) for s in self._walk)
+        for src, own, reqs in ((APP, (), self._app), *sources):
+            for req in reqs:
+                if req.backends is not None and backend not in req.backends:
+                    continue
+                ref = req.construct
+                c = ref.name
+                if any(p.name == c for p in own):
+                    continue
+                dst = providers.get(c)
+                if dst is not None:
+                    yield Edge(src, dst, c, ref.span)
+
+    def __iter__(self) -> Iterator[Edge]:
+        return iter(self._edges())
+
+    def __len__(self) -> int:
+        return len(self._edges())
+
+    @overload
+    def __getitem__(self, i: int) -> Edge: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Edge, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> Edge | tuple[Edge, ...]:
+        return self._edges()[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Edges):
+            return self._edges() == other._edges()
+        if isinstance(other, tuple):
+            return self._edges() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._edges())
+
+    def __repr__(self) -> str:
+        return repr(self._edges())
+
+
 @attrs.frozen
 class Verdict:
     policy: str
@@ -104,7 +180,8 @@ class Resolution:
     order: tuple[str, ...]
     selected: dict[str, Selected]
     providers: dict[str, str]
-    edges: tuple[Edge, ...]
+    #: Every requirement edge, made when first read (``Edges``).
+    edges: Sequence[Edge]
     params: tuple[ParamValue, ...]
     pruned: tuple[Pruned, ...]
     ok: bool
@@ -129,16 +206,38 @@ class Resolver:
         self.backend = program.backend
         self.sink = sink
         self.diags: list[Diagnostic] = []
-        self.providers_of: dict[str, list[M.Library]] = {}
-        for lib in program.libraries.values():  # sorted by name
+        # construct -> its providers, by name (the libraries are sorted by name):
+        # the one library itself when there is one, as for most constructs, else
+        # a list (``providers``); a list per construct was ~7 MiB at 100,000
+        providers_of: dict[str, M.Library | list[M.Library]] = {}
+        put = providers_of.setdefault
+        for lib in program.libraries.values():
             for c in lib.provides:
-                self.providers_of.setdefault(c.name, []).append(lib)
+                first = put(c.name, lib)
+                if first is not lib:
+                    if type(first) is list:
+                        first.append(lib)
+                    else:
+                        providers_of[c.name] = [first, lib]  # type: ignore[list-item]
+        self.providers_of = providers_of
         self.choices = {c.construct.name: c for c in self.app.choices}
         self.chosen: dict[str, str | None] = {}
         self.lost: dict[str, tuple[str, str]] = {}  # library -> (construct, winner)
+        # for the init order, filled by the walk: library -> the libraries that
+        # require it (once per requirement), and -> how many requirements of its
+        # own name a provider
+        self.users: dict[str, list[str]] = {}
+        self.needs: dict[str, int] = {}
 
     def report(self, d: Diagnostic) -> None:
         self.diags.append(attrs.evolve(d, backend=self.backend))
+
+    def providers(self, construct: str) -> list[M.Library]:
+        """Every library that provides ``construct`` (any backend), by name."""
+        found = self.providers_of.get(construct)
+        if found is None:
+            return []
+        return found if type(found) is list else [found]  # type: ignore[list-item]
 
     # ------------------------------------------------------------ providers
     def pick(self, construct: str, by: Selected | None, span: Span) -> str | None:
@@ -147,10 +246,17 @@ class Resolver:
         ``by`` is the selected library that requires it (None: the app)."""
         if construct in self.chosen:
             return self.chosen[construct]
+        only = self.providers_of.get(construct)
+        if (only is not None and type(only) is not list and construct not in self.choices
+                and (not only.backends or self.backend in only.backends)):  # type: ignore[union-attr]
+            # the one candidate, as most constructs have: no choice, nothing lost
+            result: str | None = only.name  # type: ignore[union-attr]
+            self.chosen[construct] = result
+            return result
         result = self._pick(construct, by, span)
         self.chosen[construct] = result
         if result is not None:
-            for lib in self.providers_of.get(construct, []):
+            for lib in self.providers(construct):
                 if lib.name != result and lib.name not in self.lost:
                     self.lost[lib.name] = (construct, result)
         return result
@@ -159,7 +265,7 @@ class Resolver:
         return by.chain if by is not None else (f"app {self.app.name}",)
 
     def _pick(self, construct: str, by: Selected | None, span: Span) -> str | None:
-        all_providers = self.providers_of.get(construct, [])
+        all_providers = self.providers(construct)
 
         def note() -> str:  # built only for a diagnostic: O(depth) each
             return f"required by: {chain_str(self.chain_of(by) + (construct,))}"
@@ -211,92 +317,144 @@ class Resolver:
         return None
 
     def _alternatives(self, construct: str, not_this: str) -> str | None:
-        alts = [l.name for l in self.providers_of.get(construct, [])
+        alts = [l.name for l in self.providers(construct)
                 if l.name != not_this and l.supports(self.backend)]
         if alts:
             return f"choose a provider for this backend: `use {alts[0]} for {construct};`"
         return None
 
     # ------------------------------------------------------------ walk
-    def walk(self) -> tuple[dict[str, Selected], list[Edge]]:
-        selected: dict[str, Selected] = {}
-        edges: list[Edge] = []
-        origin = f"app {self.app.name}"
-        # (requirer, its Selected or None for the app, its requirements)
-        queue: deque[tuple[str, Selected | None, Iterable[M.Requirement]]] = deque()
+    def app_requirements(self) -> list[M.Requirement]:
         reqs = list(self.app.requires)
         if "boot" in self.p.constructs and not any(r.construct.name == "boot" for r in reqs):
             # Every app implicitly requires `boot`: without it there is no machine.
             reqs.insert(0, M.Requirement(M.Ref("boot", self.app.span)))
-        queue.append((APP, None, reqs))
+        return reqs
+
+    def walk(self, app_reqs: list[M.Requirement]) -> list[Selected]:
+        """The selected libraries, breadth first from the app: each with the first
+        requirement that reached it.  Every requirement is followed once, in
+        order (the app's, then each selected library's as it was selected), and
+        it is what ``Edges`` follows again; the walk itself keeps only what
+        the init order needs (``users``, ``needs``), not an object per edge."""
+        walked: list[Selected] = []  # the queue: libraries in the order selected
+        origin = f"app {self.app.name}"
         # the loop runs once per requirement of every selected library: the
         # common steps (a provider already picked, a requirement for every
-        # backend) are written out rather than called
+        # backend, a library that provides one construct) are written out
+        # rather than called
         backend = self.backend
         chosen = self.chosen
         libraries = self.p.libraries
+        providers_of = self.providers_of
+        choices = self.choices
+        users = self.users  # also the set of libraries selected so far
+        needs = self.needs
         missing = object()
-        while queue:
-            src, by, pending = queue.popleft()
-            own = by.library.provides if by is not None else ()
-            for req in pending:
+        for req in app_reqs:
+            if req.backends is not None and backend not in req.backends:
+                continue  # not required on this backend (Requirement.applies)
+            ref = req.construct
+            c = ref.name
+            dst = chosen.get(c, missing)
+            if dst is missing:
+                dst = self.pick(c, None, ref.span)
+            if dst is None or dst in users:
+                continue
+            users[dst] = []  # type: ignore[index]
+            walked.append(Selected(libraries[dst], c, ref.span, origin, None))  # type: ignore[index]
+        i = 0
+        while i < len(walked):
+            by = walked[i]
+            i += 1
+            lib = by.library
+            src = lib.name
+            own = lib.provides
+            one = own[0].name if len(own) == 1 else None
+            several = None if one is not None or not own else {p.name for p in own}
+            n = 0
+            for req in lib.requires:
                 if req.backends is not None and backend not in req.backends:
-                    continue  # not required on this backend (Requirement.applies)
+                    continue
                 ref = req.construct
                 c = ref.name
-                if own and (own[0].name == c or
-                            (len(own) > 1 and any(p.name == c for p in own[1:]))):
+                if c == one or (several is not None and c in several):
                     continue  # a library satisfies its own requirement
-                lib_name = chosen.get(c, missing)
-                if lib_name is missing:
-                    lib_name = self.pick(c, by, ref.span)
-                if lib_name is None:
+                dst = chosen.get(c, missing)
+                if dst is missing:
+                    only = providers_of.get(c)
+                    if (only is not None and type(only) is not list and c not in choices and
+                            (not only.backends or backend in only.backends)):
+                        dst = chosen[c] = only.name  # the one candidate (as in ``pick``)
+                    else:
+                        dst = self.pick(c, by, ref.span)
+                if dst is None:
                     continue
-                edges.append(Edge(src, lib_name, c, ref.span))  # type: ignore[arg-type]
-                if lib_name in selected:
+                n += 1
+                found = users.get(dst)  # type: ignore[arg-type]
+                if found is not None:
+                    found.append(src)
                     continue
-                lib = libraries[lib_name]  # type: ignore[index]
-                s = Selected(lib, c, ref.span, origin, by)
-                selected[lib_name] = s  # type: ignore[index]
-                queue.append((lib_name, s, lib.requires))  # type: ignore[arg-type]
-        return selected, edges
+                users[dst] = [src]  # type: ignore[index]
+                walked.append(Selected(libraries[dst], c, ref.span, origin, by))  # type: ignore[index]
+            if n:
+                needs[src] = n
+        return walked
 
     # ------------------------------------------------------------ order and cycles
-    def order(self, selected: dict[str, Selected], edges: list[Edge]) -> tuple[str, ...] | None:
-        from .graphs import cycles, ordered
+    def order(self, names: list[str], edges: Edges) -> tuple[str, ...] | None:
+        """The init order of the selected libraries ``names`` (sorted): each after
+        every library it requires, ties broken by name (Kahn's algorithm, the
+        smallest name first); None after reporting each cycle."""
+        import heapq
 
-        # dependency first; made one at a time (a list of them was the peak of
-        # a 100,000-library check: a tuple for every requirement)
-        deps = ((e.dst, e.src) for e in edges if e.src != APP)
-        order = ordered(sorted(selected), deps)
-        if order is not None:
-            return tuple(order)
+        users = self.users
+        left = dict(self.needs)  # requirements not yet ordered before each library
+        ready = [n for n in names if n not in left]  # sorted: already a heap
+        pop, push = heapq.heappop, heapq.heappush
+        out: list[str] = []
+        while ready:
+            n = pop(ready)
+            out.append(n)
+            for m in users[n]:
+                k = left[m] - 1
+                if k:
+                    left[m] = k
+                else:
+                    push(ready, m)
+        if len(out) == len(names):
+            return tuple(out)
+        from .graphs import cycles
+
         first_edge: dict[tuple[str, str], Edge] = {}
         for e in edges:
             if e.src != APP:
                 first_edge.setdefault((e.src, e.dst), e)
         # each cycle follows "requires" edges from its smallest name
-        for cycle in cycles(sorted(selected), first_edge):
+        for cycle in cycles(names, first_edge):
             links = [first_edge[(a, b)] for a, b in cycle]
-            names = []
+            chain_names = []
             for link in links:
-                names += [link.src, link.construct]
-            names.append(links[0].src)
+                chain_names += [link.src, link.construct]
+            chain_names.append(links[0].src)
             labels = [Label(l.span, f"`{l.src}` requires `{l.construct}`, provided by "
                       f"`{l.dst}`") for l in links]
             notes = tuple(f"`{l.src}` is defined at {self.p.libraries[l.src].span.location}"
                           for l in links)
             self.report(error(
-                "U0102", "dependency cycle: " + " -> ".join(names), labels[0].span,
+                "U0102", "dependency cycle: " + " -> ".join(chain_names), labels[0].span,
                 labels=tuple(labels[1:]), notes=notes,
                 help="break the cycle: one of these libraries must not require the next"))
         return None
 
     # ------------------------------------------------------------ conflicts, backends
     def conflicts(self, selected: dict[str, Selected]) -> None:
+        """``selected``: by name."""
         seen: set[tuple[str, str]] = set()
-        for name in sorted(selected):
-            lib = selected[name].library
+        for name, s in selected.items():
+            lib = s.library
+            if not lib.conflicts:
+                continue
             for c in lib.conflicts:
                 if c.name not in selected:
                     continue
@@ -308,18 +466,21 @@ class Resolver:
                 self.report(error(
                     "U0103", f"libraries `{name}` and `{c.name}` conflict but both are selected",
                     c.span,
-                    notes=(f"`{name}` is selected by: {chain_str(selected[name].chain)}",
+                    notes=(f"`{name}` is selected by: {chain_str(s.chain)}",
                            f"`{c.name}` is selected by: {chain_str(other.chain)}"),
                     help="choose other providers with `use LIBRARY for CONSTRUCT;`"))
 
     # ------------------------------------------------------------ parameters
     def params(self, selected: dict[str, Selected]) -> tuple[ParamValue, ...]:
+        """``selected``: by name."""
         overrides = {(o.library.name, o.param.name): o for o in self.app.overrides}
         out: list[ParamValue] = []
-        for name in sorted(selected):
-            lib = selected[name].library
+        for name, s in selected.items():
+            lib = s.library
+            if not lib.params:
+                continue
             for p in lib.params:
-                o = overrides.get((name, p.name))
+                o = overrides.get((name, p.name)) if overrides else None
                 if o is not None:
                     if o.value == p.default and type(o.value) is type(p.default):
                         self.report(warning(
@@ -359,19 +520,28 @@ class Resolver:
         return "not reached from the app"
 
     def pruned(self, selected: dict[str, Selected]) -> tuple[Pruned, ...]:
-        return tuple(Pruned(n, self.prune_reason(n)) for n in sorted(self.p.libraries)
-                     if n not in selected)
+        return tuple(Pruned(n, self.prune_reason(n))
+                     for n in sorted([n for n in self.p.libraries if n not in selected]))
 
     def run(self) -> Resolution:
-        selected, edges = self.walk()
+        app_reqs = self.app_requirements()
+        walked = self.walk(app_reqs)
         # by name from here on: every step below visits the libraries in that order
-        selected = {name: selected[name] for name in sorted(selected)}
-        order = self.order(selected, edges)
+        names = sorted(self.users)
+        by_name = {s.library.name: s for s in walked}
+        selected = {name: by_name[name] for name in names}
+        del by_name
+        chosen = self.chosen
+        providers = {k: v for k in sorted(chosen) if (v := chosen[k]) is not None}
+        edges = Edges(self.backend, app_reqs, walked, providers)
+        order = self.order(names, edges)
+        self.users = {}  # the order is made: let the lists go
+        self.needs = {}
         self.conflicts(selected)
         params = self.params(selected)
         self.unused_imports(selected)
         for choice in self.app.choices:
-            if choice.construct.name not in self.chosen:
+            if choice.construct.name not in chosen:
                 self.report(warning(
                     "U0153", f"`use {choice.library.name} for {choice.construct.name};` has no "
                     f"effect: nothing requires `{choice.construct.name}` on backend "
@@ -379,27 +549,19 @@ class Resolver:
                     help=f"remove it, or add `{choice.construct.name}` to the app's `requires`"))
         ok = not any(d.severity is Severity.ERROR for d in self.diags)
         self.sink.extend(self.diags)
+        lost = self.lost
         return Resolution(
-            backend=self.backend, app=self.app, order=order or tuple(sorted(selected)),
-            selected=selected, providers={k: v for k, v in sorted(
-                self.chosen.items()) if v is not None},
-            edges=tuple(edges), params=params, pruned=self.pruned(selected),
+            backend=self.backend, app=self.app, order=order or tuple(names),
+            selected=selected, providers=providers,
+            edges=edges, params=params, pruned=self.pruned(selected),
             ok=ok and order is not None,
-            lost={k: v for k, v in sorted(self.lost.items()) if k not in selected})
+            lost={k: lost[k] for k in sorted(lost) if k not in selected})
 
     # ------------------------------------------------------------ warnings
     def unused_imports(self, selected: dict[str, Selected]) -> None:
-        used: set[str] = {f"library:{n}" for n in selected}
-        used |= {f"construct:{c}" for c in self.chosen}
-        used |= {f"construct:{r.construct.name}" for r in self.app.requires}
-        for s in selected.values():
-            used |= {f"capability:{c.name}" for c in s.library.exercises}
-        for pol in M.policy_closure(self.p, [r.name for r in self.app.policies]):
-            used.add(f"policy:{pol.name}")
-            used |= {f"capability:{r.capability.name}" for r in pol.rules}
-            used |= {f"construct:{r.name}" for r in pol.require}
+        """U0150: a project module imported by another whose definitions are all unused."""
         mods = {m.name: m for m in self.p.modules}
-        unused: dict[str, bool] = {}  # per imported module: none of its definitions used
+        checks: list[tuple[ModuleInfo, Span]] = []
         for m in self.p.modules:
             if m.root != "project":
                 continue
@@ -407,13 +569,42 @@ class Resolver:
                 imported = mods.get(target)
                 if imported is None or imported.root != "project" or imported.name == m.name:
                     continue
-                idle = unused.get(imported.name)
-                if idle is None:
-                    idle = unused[imported.name] = used.isdisjoint(imported.defines)
-                if idle:
-                    self.report(warning(
-                        "U0150", f"module `{imported.name}` is imported but none of its "
-                        "definitions is used", span, help="remove the import"))
+                checks.append((imported, span))
+        if not checks:
+            return  # most specs: nothing to work out what is used for
+        used = self._used(selected)
+        unused: dict[str, bool] = {}  # per imported module: none of its definitions used
+        for imported, span in checks:
+            idle = unused.get(imported.name)
+            if idle is None:
+                idle = unused[imported.name] = not any(used(d) for d in imported.defines)
+            if idle:
+                self.report(warning(
+                    "U0150", f"module `{imported.name}` is imported but none of its "
+                    "definitions is used", span, help="remove the import"))
+
+    def _used(self, selected: dict[str, Selected]) -> Callable[[str], bool]:
+        """Whether a definition (``kind:name``, as ``ModuleInfo.defines`` names it) is
+        used: a selected library, a construct picked or required by the app or an
+        applied policy, a capability a selected library exercises or an applied
+        policy rules on, an applied policy."""
+        constructs = set(self.chosen)
+        constructs.update(r.construct.name for r in self.app.requires)
+        capabilities = {c.name for s in selected.values() for c in s.library.exercises}
+        policies: set[str] = set()
+        for pol in M.policy_closure(self.p, [r.name for r in self.app.policies]):
+            policies.add(pol.name)
+            capabilities.update(r.capability.name for r in pol.rules)
+            constructs.update(r.name for r in pol.require)
+        by_kind = {"library": selected, "construct": constructs, "capability": capabilities,
+                   "policy": policies}
+
+        def used(definition: str) -> bool:
+            kind, _, name = definition.partition(":")
+            names = by_kind.get(kind)
+            return names is not None and name in names
+
+        return used
 
 
 def resolve(program: M.Program, sink: Sink) -> Resolution:
