@@ -9,7 +9,7 @@ macro is redefined, and the last definition would silently win).
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import attrs
 
@@ -30,6 +30,12 @@ def macro_part(name: str) -> str:
 def have_macro(library: str) -> str:
     """``UNILANG_HAVE_<LIB>``: defined when the library is in the image."""
     return f"UNILANG_HAVE_{macro_part(library)}"
+
+
+def have_macros(libraries: Iterable[str]) -> list[str]:
+    """``have_macro`` of each of ``libraries``, in one pass (the checker asks for
+    every library's)."""
+    return [f"UNILANG_HAVE_{name.replace('-', '_').upper()}" for name in libraries]
 
 
 def init_symbol(library: str) -> str:

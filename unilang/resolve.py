@@ -223,11 +223,11 @@ class Resolver:
         self.choices = {c.construct.name: c for c in self.app.choices}
         self.chosen: dict[str, str | None] = {}
         self.lost: dict[str, tuple[str, str]] = {}  # library -> (construct, winner)
-        # for the init order, filled by the walk: library -> the libraries that
-        # require it (once per requirement), and -> how many requirements of its
-        # own name a provider
-        self.users: dict[str, list[str]] = {}
-        self.needs: dict[str, int] = {}
+        # for the init order, filled by the walk, by each library's place in it:
+        # the places of the libraries that require it (once per requirement), and
+        # how many requirements of its own name a provider
+        self.users: list[list[int]] = []
+        self.needs: list[int] = []
 
     def report(self, d: Diagnostic) -> None:
         self.diags.append(attrs.evolve(d, backend=self.backend))
@@ -332,43 +332,67 @@ class Resolver:
         return reqs
 
     def walk(self, app_reqs: list[M.Requirement]) -> list[Selected]:
-        """The selected libraries, breadth first from the app: each with the first
-        requirement that reached it.  Every requirement is followed once, in
-        order (the app's, then each selected library's as it was selected), and
-        it is what ``Edges`` follows again; the walk itself keeps only what
-        the init order needs (``users``, ``needs``), not an object per edge."""
-        walked: list[Selected] = []  # the queue: libraries in the order selected
+        """The selected libraries, breadth first from the app, in the order they were
+        selected: each with the first requirement that reached it.  Every
+        requirement is followed once, in order (the app's, then each selected
+        library's as it was selected), and it is what ``Edges`` follows again.
+
+        The walk keeps only what the init order needs, by each library's place
+        in the walk: ``users`` (the places of the libraries that require it,
+        once per requirement) and ``needs`` (how many of its own requirements
+        name a provider), not an object per edge."""
+        walked: list[Selected] = []  # also the queue
+        users = self.users
+        needs = self.needs
         origin = f"app {self.app.name}"
         # the loop runs once per requirement of every selected library: the
-        # common steps (a provider already picked, a requirement for every
+        # common steps (a construct seen before, a requirement for every
         # backend, a library that provides one construct) are written out
-        # rather than called
+        # rather than called, and a construct seen before is one look-up
         backend = self.backend
         chosen = self.chosen
         libraries = self.p.libraries
         providers_of = self.providers_of
         choices = self.choices
-        users = self.users  # also the set of libraries selected so far
-        needs = self.needs
-        missing = object()
+        #: construct -> the users list of its provider (None: it has none)
+        via: dict[str, list[int] | None] = {}
+        #: provider -> its users list; the libraries selected so far
+        lists: dict[str, list[int]] = {}
+        missing: list[int] = []
+
+        def provider(c: str, by: Selected | None, span: Span) -> list[int] | None:
+            """The first requirement of ``c``: pick its provider, select it if new."""
+            if c in chosen:
+                dst = chosen[c]
+            else:
+                only = providers_of.get(c)
+                if (only is not None and type(only) is not list and c not in choices and
+                        (not only.backends or backend in only.backends)):  # type: ignore[union-attr]
+                    dst = chosen[c] = only.name  # type: ignore[union-attr]  # as ``pick``
+                else:
+                    dst = self.pick(c, by, span)
+            if dst is None:
+                via[c] = None
+                return None
+            found = lists.get(dst)
+            if found is None:
+                found = lists[dst] = []
+                walked.append(Selected(libraries[dst], c, span, origin, by))
+                users.append(found)
+                needs.append(0)
+            via[c] = found
+            return found
+
         for req in app_reqs:
             if req.backends is not None and backend not in req.backends:
                 continue  # not required on this backend (Requirement.applies)
-            ref = req.construct
-            c = ref.name
-            dst = chosen.get(c, missing)
-            if dst is missing:
-                dst = self.pick(c, None, ref.span)
-            if dst is None or dst in users:
-                continue
-            users[dst] = []  # type: ignore[index]
-            walked.append(Selected(libraries[dst], c, ref.span, origin, None))  # type: ignore[index]
+            c = req.construct.name
+            if c not in via:
+                provider(c, None, req.construct.span)
         i = 0
         while i < len(walked):
             by = walked[i]
-            i += 1
             lib = by.library
-            src = lib.name
             own = lib.provides
             one = own[0].name if len(own) == 1 else None
             several = None if one is not None or not own else {p.name for p in own}
@@ -380,51 +404,48 @@ class Resolver:
                 c = ref.name
                 if c == one or (several is not None and c in several):
                     continue  # a library satisfies its own requirement
-                dst = chosen.get(c, missing)
-                if dst is missing:
-                    only = providers_of.get(c)
-                    if (only is not None and type(only) is not list and c not in choices and
-                            (not only.backends or backend in only.backends)):
-                        dst = chosen[c] = only.name  # the one candidate (as in ``pick``)
-                    else:
-                        dst = self.pick(c, by, ref.span)
-                if dst is None:
+                found = via.get(c, missing)
+                if found is missing:
+                    found = provider(c, by, ref.span)
+                if found is None:
                     continue
+                found.append(i)
                 n += 1
-                found = users.get(dst)  # type: ignore[arg-type]
-                if found is not None:
-                    found.append(src)
-                    continue
-                users[dst] = [src]  # type: ignore[index]
-                walked.append(Selected(libraries[dst], c, ref.span, origin, by))  # type: ignore[index]
             if n:
-                needs[src] = n
+                needs[i] = n
+            i += 1
         return walked
 
     # ------------------------------------------------------------ order and cycles
-    def order(self, names: list[str], edges: Edges) -> tuple[str, ...] | None:
-        """The init order of the selected libraries ``names`` (sorted): each after
-        every library it requires, ties broken by name (Kahn's algorithm, the
-        smallest name first); None after reporting each cycle."""
+    def order(self, walked: list[Selected], by_name: list[int],
+              edges: Edges) -> tuple[str, ...] | None:
+        """The init order of the selected libraries: each after every library it
+        requires, ties broken by name (Kahn's algorithm, the smallest name first);
+        None after reporting each cycle.  ``by_name``: the places of ``walked``
+        sorted by name; the libraries are counted by their rank in it."""
         import heapq
 
         users = self.users
-        left = dict(self.needs)  # requirements not yet ordered before each library
-        ready = [n for n in names if n not in left]  # sorted: already a heap
+        left = self.needs  # requirements not yet ordered before each library
+        rank = [0] * len(by_name)
+        for r, j in enumerate(by_name):
+            rank[j] = r
+        ready = [r for r, j in enumerate(by_name) if not left[j]]  # sorted: already a heap
         pop, push = heapq.heappop, heapq.heappush
         out: list[str] = []
         while ready:
-            n = pop(ready)
-            out.append(n)
-            for m in users[n]:
-                k = left[m] - 1
-                if k:
-                    left[m] = k
-                else:
-                    push(ready, m)
-        if len(out) == len(names):
+            j = by_name[pop(ready)]
+            out.append(walked[j].library.name)
+            for k in users[j]:
+                n = left[k] - 1
+                left[k] = n
+                if not n:
+                    push(ready, rank[k])
+        if len(out) == len(by_name):
             return tuple(out)
         from .graphs import cycles
+
+        names = [walked[j].library.name for j in by_name]
 
         first_edge: dict[tuple[str, str], Edge] = {}
         for e in edges:
@@ -527,16 +548,17 @@ class Resolver:
         app_reqs = self.app_requirements()
         walked = self.walk(app_reqs)
         # by name from here on: every step below visits the libraries in that order
-        names = sorted(self.users)
-        by_name = {s.library.name: s for s in walked}
-        selected = {name: by_name[name] for name in names}
-        del by_name
+        names = [s.library.name for s in walked]
+        by_name = sorted(range(len(names)), key=names.__getitem__)
+        selected = {names[j]: walked[j] for j in by_name}
+        del names
         chosen = self.chosen
         providers = {k: v for k in sorted(chosen) if (v := chosen[k]) is not None}
         edges = Edges(self.backend, app_reqs, walked, providers)
-        order = self.order(names, edges)
-        self.users = {}  # the order is made: let the lists go
-        self.needs = {}
+        order = self.order(walked, by_name, edges)
+        self.users = []  # the order is made: let the lists go
+        self.needs = []
+        names = list(selected)
         self.conflicts(selected)
         params = self.params(selected)
         self.unused_imports(selected)

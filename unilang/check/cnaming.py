@@ -53,9 +53,29 @@ class CNames(Base):
                 seen[n] = origin
             return True
 
-        for name, (block, _mod) in self.library_blocks.items():
+        # The names libraries themselves generate (``UNILANG_HAVE_<LIB>``, and
+        # ``__unilang_init_<lib>`` for those with an init) are claimed all at once
+        # when no two clash, as in almost every program: a parameter's names all
+        # start with ``UNILANG_PARAM_``, so claiming a library's names before an
+        # earlier library's parameters' changes nothing.  Any clash: one by one,
+        # in source order, as below.
+        blocks = self.library_blocks
+        by_name = [libraries[name] for name in blocks]
+        have = cnames.have_macros(blocks)
+        claimed: dict[str, _Origin | M.Library | Callable[[], _Origin]] = dict(zip(have, by_name))
+        at_once = len(claimed) == len(have)
+        for lib in by_name:
+            if at_once and lib.init is not None:
+                symbol = cnames.init_symbol(lib.name)
+                at_once = symbol not in claimed
+                claimed[symbol] = lib
+        if at_once:
+            seen.update(claimed)
+        del claimed
+        for name, (block, _mod) in blocks.items():
             lib = libraries[name]
-            if not claim(list(cnames.library_names(lib.name, lib.init is not None)), lib):
+            if not at_once and not claim(
+                    list(cnames.library_names(lib.name, lib.init is not None)), lib):
                 continue
             if not lib.params:
                 continue
@@ -71,7 +91,10 @@ class CNames(Base):
 
             for p in lib.params:
                 members = p.type.members if p.type.kind == "enum" else None
-                macros = list(cnames.param_macros(lib.name, p.name, members))
+                if members is None:  # one name, the value's (``param_macros``' first)
+                    macros = [cnames.ParamMacro(cnames.param_macro(lib.name, p.name), "value")]
+                else:
+                    macros = list(cnames.param_macros(lib.name, p.name, members))
                 note = None
                 if members is not None:
                     macro = macros[0].name

@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 from .. import model as M
 from ..front import syntax as S
 from ..diagnostics import Label, Span, one_of
-from .base import Base, suggestion
+from .base import MAX_NAME, Base, suggestion
 
 
 class Symbols(Base):
@@ -16,22 +16,27 @@ class Symbols(Base):
 
     def collect(self) -> None:
         root = self.modules[0] if self.modules else None
+        # once per declaration of every module: what is looked up each time is bound here
+        constructs, capabilities = self.constructs, self.capabilities
+        libraries, policies = self.library_blocks, self.policy_blocks
+        Symbol, Block, Construct, Capability = S.Symbol, S.Block, M.Construct, M.Capability
         for mod in self.modules:
+            module = mod.info.name
             for decl in mod.tree.decls:
-                if isinstance(decl, S.Symbol):
-                    prev = (self.constructs if decl.kind == "construct"
-                            else self.capabilities).get(decl.name)
+                if isinstance(decl, Symbol):
+                    name = decl.name
+                    is_construct = decl.kind == "construct"
+                    prev = (constructs if is_construct else capabilities).get(name)
                     if prev is not None:
-                        self.duplicate(decl.kind, decl.name, decl.name_span, prev.span)
+                        self.duplicate(decl.kind, name, decl.name_span, prev.span)
                         continue
-                    if decl.kind == "construct":
-                        self.constructs[decl.name] = M.Construct(
-                            decl.name, decl.doc, decl.name_span, mod.info.name)
+                    if is_construct:
+                        constructs[name] = Construct(name, decl.doc, decl.name_span, module)
                     else:
-                        self.capabilities[decl.name] = M.Capability(
-                            decl.name, decl.doc, decl.name_span, mod.info.name)
-                elif isinstance(decl, S.Block):
-                    self.check_name(decl.kind, decl.name, decl.name_span)
+                        capabilities[name] = Capability(name, decl.doc, decl.name_span, module)
+                elif isinstance(decl, Block):
+                    if len(decl.name) > MAX_NAME:
+                        self.check_name(decl.kind, decl.name, decl.name_span)
                     if decl.kind == "app":
                         if mod is not root:
                             self.err("U0039", f"app `{decl.name}` is declared in an imported "
@@ -49,7 +54,7 @@ class Symbols(Base):
                             continue
                         self.app_blocks.append((decl, mod))
                         continue
-                    blocks = self.library_blocks if decl.kind == "library" else self.policy_blocks
+                    blocks = libraries if decl.kind == "library" else policies
                     if decl.name in blocks:
                         prev, prev_mod = blocks[decl.name]
                         if mod.info.root == "stdlib" and prev_mod.info.root != "stdlib":
