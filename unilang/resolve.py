@@ -228,6 +228,9 @@ class Resolver:
         # how many requirements of its own name a provider
         self.users: list[list[int]] = []
         self.needs: list[int] = []
+        self.names: list[str] = []  # of the selected libraries, by place
+        self.reached: dict[str, int] = {}  # construct -> its provider's place, or -1
+        self.unprovided: set[str] = set()  # constructs required that have no provider
 
     def report(self, d: Diagnostic) -> None:
         self.diags.append(attrs.evolve(d, backend=self.backend))
@@ -337,58 +340,73 @@ class Resolver:
         requirement is followed once, in order (the app's, then each selected
         library's as it was selected), and it is what ``Edges`` follows again.
 
-        The walk keeps only what the init order needs, by each library's place
-        in the walk: ``users`` (the places of the libraries that require it,
-        once per requirement) and ``needs`` (how many of its own requirements
-        name a provider), not an object per edge."""
+        The walk keeps only what the rest needs, by each library's place in
+        the walk: ``reached`` (each construct required -> its provider's place,
+        -1 when it has none), ``users`` (the places of the libraries that
+        require each library, once per requirement), ``needs`` (how many of a
+        library's own requirements name a provider) and ``names``; not an
+        object per edge, nor a dict per library."""
         walked: list[Selected] = []  # also the queue
         users = self.users
         needs = self.needs
+        names = self.names
+        reached = self.reached
         origin = f"app {self.app.name}"
-        # the loop runs once per requirement of every selected library: the
-        # common steps (a construct seen before, a requirement for every
-        # backend, a library that provides one construct) are written out
-        # rather than called, and a construct seen before is one look-up
         backend = self.backend
-        chosen = self.chosen
         libraries = self.p.libraries
         providers_of = self.providers_of
         choices = self.choices
-        #: construct -> the users list of its provider (None: it has none)
-        via: dict[str, list[int] | None] = {}
-        #: provider -> its users list; the libraries selected so far
-        lists: dict[str, list[int]] = {}
-        missing: list[int] = []
+        #: the places of the libraries that other constructs than their one own may
+        #: reach: those that provide several (few), or that a `use` chose
+        placed: dict[str, int] = {}
 
-        def provider(c: str, by: Selected | None, span: Span) -> list[int] | None:
-            """The first requirement of ``c``: pick its provider, select it if new."""
-            if c in chosen:
-                dst = chosen[c]
+        def place(c: str, by: Selected | None, span: Span) -> int:
+            """The first requirement of ``c``: its provider's place (-1: it has none),
+            the provider selected if it is new."""
+            only = providers_of.get(c)
+            if (only is not None and type(only) is not list and c not in choices and
+                    (not only.backends or backend in only.backends)):  # type: ignore[union-attr]
+                lib: M.Library = only  # type: ignore[assignment]  # the one candidate (``pick``)
             else:
-                only = providers_of.get(c)
-                if (only is not None and type(only) is not list and c not in choices and
-                        (not only.backends or backend in only.backends)):  # type: ignore[union-attr]
-                    dst = chosen[c] = only.name  # type: ignore[union-attr]  # as ``pick``
-                else:
-                    dst = self.pick(c, by, span)
-            if dst is None:
-                via[c] = None
-                return None
-            found = lists.get(dst)
-            if found is None:
-                found = lists[dst] = []
-                walked.append(Selected(libraries[dst], c, span, origin, by))
-                users.append(found)
+                dst = self.pick(c, by, span)
+                if dst is None:
+                    reached[c] = -1
+                    self.unprovided.add(c)
+                    return -1
+                lib = libraries[dst]
+            name = lib.name
+            own = lib.provides
+            if len(own) == 1 and own[0].name == c:
+                # its one construct: the only way to it (a `use` names a provider of
+                # the construct), unless a `use` that does not reached it first
+                j = placed.get(name, -1) if placed else -1
+            else:
+                j = placed.get(name, -1)
+                if j < 0 and len(own) == 1:  # reached through its one construct before?
+                    k = reached.get(own[0].name, -1)
+                    if k >= 0 and walked[k].library is lib:
+                        j = k
+                if j < 0:
+                    placed[name] = len(walked)
+            if j < 0:
+                j = len(walked)
+                walked.append(Selected(lib, c, span, origin, by))
+                names.append(name)
+                users.append([])
                 needs.append(0)
-            via[c] = found
-            return found
+            reached[c] = j
+            return j
 
         for req in app_reqs:
             if req.backends is not None and backend not in req.backends:
                 continue  # not required on this backend (Requirement.applies)
             c = req.construct.name
-            if c not in via:
-                provider(c, None, req.construct.span)
+            if c not in reached:
+                place(c, None, req.construct.span)
+        # the loop runs once per requirement of every selected library: the
+        # common steps (a construct seen before, a requirement for every
+        # backend, a library that provides one construct) are written out
+        # rather than called, and a construct seen before is one look-up
         i = 0
         while i < len(walked):
             by = walked[i]
@@ -404,12 +422,12 @@ class Resolver:
                 c = ref.name
                 if c == one or (several is not None and c in several):
                     continue  # a library satisfies its own requirement
-                found = via.get(c, missing)
-                if found is missing:
-                    found = provider(c, by, ref.span)
-                if found is None:
+                j = reached.get(c)
+                if j is None:
+                    j = place(c, by, ref.span)
+                if j < 0:
                     continue
-                found.append(i)
+                users[j].append(i)
                 n += 1
             if n:
                 needs[i] = n
@@ -417,12 +435,12 @@ class Resolver:
         return walked
 
     # ------------------------------------------------------------ order and cycles
-    def order(self, walked: list[Selected], by_name: list[int],
-              edges: Edges) -> tuple[str, ...] | None:
+    def order(self, by_name: list[int]) -> tuple[str, ...] | None:
         """The init order of the selected libraries: each after every library it
         requires, ties broken by name (Kahn's algorithm, the smallest name first);
-        None after reporting each cycle.  ``by_name``: the places of ``walked``
-        sorted by name; the libraries are counted by their rank in it."""
+        None when there is a cycle (``cycles`` reports it).  ``by_name``: the
+        places of the libraries sorted by name; the heap holds their ranks in it.
+        It uses up ``needs``."""
         import heapq
 
         users = self.users
@@ -433,9 +451,10 @@ class Resolver:
         ready = [r for r, j in enumerate(by_name) if not left[j]]  # sorted: already a heap
         pop, push = heapq.heappop, heapq.heappush
         out: list[str] = []
+        names = self.names
         while ready:
             j = by_name[pop(ready)]
-            out.append(walked[j].library.name)
+            out.append(names[j])
             for k in users[j]:
                 n = left[k] - 1
                 left[k] = n
@@ -443,9 +462,11 @@ class Resolver:
                     push(ready, rank[k])
         if len(out) == len(by_name):
             return tuple(out)
-        from .graphs import cycles
+        return None
 
-        names = [walked[j].library.name for j in by_name]
+    def cycles(self, names: list[str], edges: Edges) -> None:
+        """U0102 for each cycle among the selected libraries ``names`` (sorted)."""
+        from .graphs import cycles
 
         first_edge: dict[tuple[str, str], Edge] = {}
         for e in edges:
@@ -466,7 +487,6 @@ class Resolver:
                 "U0102", "dependency cycle: " + " -> ".join(chain_names), labels[0].span,
                 labels=tuple(labels[1:]), notes=notes,
                 help="break the cycle: one of these libraries must not require the next"))
-        return None
 
     # ------------------------------------------------------------ conflicts, backends
     def conflicts(self, selected: dict[str, Selected]) -> None:
@@ -548,22 +568,26 @@ class Resolver:
         app_reqs = self.app_requirements()
         walked = self.walk(app_reqs)
         # by name from here on: every step below visits the libraries in that order
-        names = [s.library.name for s in walked]
+        names = self.names
         by_name = sorted(range(len(names)), key=names.__getitem__)
-        selected = {names[j]: walked[j] for j in by_name}
-        del names
-        chosen = self.chosen
-        providers = {k: v for k in sorted(chosen) if (v := chosen[k]) is not None}
-        edges = Edges(self.backend, app_reqs, walked, providers)
-        order = self.order(walked, by_name, edges)
-        self.users = []  # the order is made: let the lists go
+        order = self.order(by_name)
+        self.users = []  # the order is made: let the lists go before more is built
         self.needs = []
-        names = list(selected)
+        selected = {names[j]: walked[j] for j in by_name}
+        del by_name
+        reached = self.reached
+        providers = {c: names[j] for c in sorted(reached) if (j := reached[c]) >= 0}
+        self.reached = {}
+        self.names = names = list(selected)
+        edges = Edges(self.backend, app_reqs, walked, providers)
+        if order is None:
+            self.cycles(names, edges)
         self.conflicts(selected)
         params = self.params(selected)
-        self.unused_imports(selected)
+        self.unused_imports(selected, providers)
         for choice in self.app.choices:
-            if choice.construct.name not in chosen:
+            c = choice.construct.name
+            if c not in providers and c not in self.unprovided:
                 self.report(warning(
                     "U0153", f"`use {choice.library.name} for {choice.construct.name};` has no "
                     f"effect: nothing requires `{choice.construct.name}` on backend "
@@ -580,7 +604,7 @@ class Resolver:
             lost={k: lost[k] for k in sorted(lost) if k not in selected})
 
     # ------------------------------------------------------------ warnings
-    def unused_imports(self, selected: dict[str, Selected]) -> None:
+    def unused_imports(self, selected: dict[str, Selected], providers: dict[str, str]) -> None:
         """U0150: a project module imported by another whose definitions are all unused."""
         mods = {m.name: m for m in self.p.modules}
         checks: list[tuple[ModuleInfo, Span]] = []
@@ -594,7 +618,7 @@ class Resolver:
                 checks.append((imported, span))
         if not checks:
             return  # most specs: nothing to work out what is used for
-        used = self._used(selected)
+        used = self._used(selected, providers)
         unused: dict[str, bool] = {}  # per imported module: none of its definitions used
         for imported, span in checks:
             idle = unused.get(imported.name)
@@ -605,12 +629,14 @@ class Resolver:
                     "U0150", f"module `{imported.name}` is imported but none of its "
                     "definitions is used", span, help="remove the import"))
 
-    def _used(self, selected: dict[str, Selected]) -> Callable[[str], bool]:
+    def _used(self, selected: dict[str, Selected],
+              providers: dict[str, str]) -> Callable[[str], bool]:
         """Whether a definition (``kind:name``, as ``ModuleInfo.defines`` names it) is
         used: a selected library, a construct picked or required by the app or an
         applied policy, a capability a selected library exercises or an applied
         policy rules on, an applied policy."""
-        constructs = set(self.chosen)
+        constructs = set(providers)
+        constructs |= self.unprovided
         constructs.update(r.construct.name for r in self.app.requires)
         capabilities = {c.name for s in selected.values() for c in s.library.exercises}
         policies: set[str] = set()
