@@ -234,10 +234,21 @@ def test_policy_findings_in_order_for_every_policy(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- C names
 
-def test_have_macros_are_have_macro() -> None:
-    names = ["a", "i2c-bus", "i2c_bus", "Mixed-Case_9", "x" * 64]
-    assert cnames.have_macros(names) == [cnames.have_macro(n) for n in names]
-    assert cnames.have_macros([]) == []
+def test_macro_parts_may_clash() -> None:
+    may = cnames.macro_parts_may_clash
+    assert not may([]) and not may(["a", "b_c", "x9", "_1"]) and not may(["a-b", "c", "D"])
+    assert may(["a-b", "a_b"]) and may(["A", "a"]) and may(["a-b", "A-B"])
+    assert may(["Net", "nEt"]) and may(["\u017fys", "sys"])  # long s: upper case "SYS"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.text("abAB_-1\u017f\u0131", min_size=1, max_size=4), max_size=12))
+def test_names_that_may_not_clash_do_not(names: set[str]) -> None:
+    if not cnames.macro_parts_may_clash(names):
+        parts = [cnames.macro_part(n) for n in names]
+        assert len(set(parts)) == len(parts)
+        inits = [cnames.init_symbol(n) for n in names]
+        assert len(set(inits)) == len(inits)
 
 
 def test_library_and_parameter_names_cannot_meet() -> None:

@@ -43,16 +43,33 @@ MARKER = ".unilang-output"  # marks an output directory as unilang's (unilang.ou
 
 def _sha_file(path: str) -> str | None:
     """sha256 of a regular file's bytes; None for anything else (a FIFO or a
-    device is never read, so it cannot block or run forever)."""
-    from .fsutil import read_regular
+    device is never read, so it cannot block or run forever), or when the file
+    grew or shrank while it was read (as ``fsutil.read_regular``).  Read a
+    MiB at a time: a spec of 100,000 libraries is 15 MB, which a whole read
+    added to the peak memory of the `check` that records its digest."""
+    from .digest import sha256  # not hashlib: see unilang.digest
 
     try:
-        data = read_regular(path, 1 << 40)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
-    from .digest import sha256_hex  # not hashlib: see unilang.digest
-
-    return sha256_hex(data)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        h = sha256()
+        size = 0
+        while size <= st.st_size:  # until EOF, or one byte past the size it had
+            chunk = os.read(fd, min(1 << 20, st.st_size + 1 - size))
+            if not chunk:
+                break
+            h.update(chunk)
+            size += len(chunk)
+        return h.hexdigest() if size == st.st_size else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _read_json(path: str, limit: int = 16 << 20) -> "Any":

@@ -54,27 +54,16 @@ class CNames(Base):
             return True
 
         # The names libraries themselves generate (``UNILANG_HAVE_<LIB>``, and
-        # ``__unilang_init_<lib>`` for those with an init) are claimed all at once
-        # when no two clash, as in almost every program: a parameter's names all
-        # start with ``UNILANG_PARAM_``, so claiming a library's names before an
-        # earlier library's parameters' changes nothing.  Any clash: one by one,
-        # in source order, as below.
+        # ``__unilang_init_<lib>`` for those with an init) are not claimed one by one
+        # when no two libraries can share them, as in almost every program: only
+        # the parameters' names are, which all start with ``UNILANG_PARAM_`` and so
+        # never meet a library's.  At 100,000 libraries, the libraries' names and
+        # the table of them were the peak of a check's memory.
         blocks = self.library_blocks
-        by_name = [libraries[name] for name in blocks]
-        have = cnames.have_macros(blocks)
-        claimed: dict[str, _Origin | M.Library | Callable[[], _Origin]] = dict(zip(have, by_name))
-        at_once = len(claimed) == len(have)
-        for lib in by_name:
-            if at_once and lib.init is not None:
-                symbol = cnames.init_symbol(lib.name)
-                at_once = symbol not in claimed
-                claimed[symbol] = lib
-        if at_once:
-            seen.update(claimed)
-        del claimed
+        distinct = not cnames.macro_parts_may_clash(blocks)
         for name, (block, _mod) in blocks.items():
             lib = libraries[name]
-            if not at_once and not claim(
+            if not distinct and not claim(
                     list(cnames.library_names(lib.name, lib.init is not None)), lib):
                 continue
             if not lib.params:
