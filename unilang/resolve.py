@@ -378,7 +378,7 @@ class Resolver:
             own = lib.provides
             if len(own) == 1 and own[0].name == c:
                 # its one construct: the only way to it (a `use` names a provider of
-                # the construct), unless a `use` that does not reached it first
+                # the construct), unless a `use` naming it for another one came first
                 j = placed.get(name, -1) if placed else -1
             else:
                 j = placed.get(name, -1)
