@@ -85,7 +85,8 @@ def test_edges_read_as_a_tuple(tmp_path: Path) -> None:
     assert all(type(e) is Edge for e in as_tuple)
     assert len(edges) == len(as_tuple) and edges[0] == as_tuple[0]
     assert edges[1:3] == as_tuple[1:3] and edges[-1] == as_tuple[-1]
-    assert edges == as_tuple and edges == Edges(res.backend, [], [], {}) or True
+    empty = Edges(res.backend, [], [], {})
+    assert empty == () and len(empty) == 0 and empty != edges and edges != ()
     assert edges == as_tuple and not (edges != as_tuple)
     assert repr(edges) == repr(as_tuple) and hash(edges) == hash(as_tuple)
     assert list(edges) == list(as_tuple)  # read again: the same edges, made once
