@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 from .. import model as M
 from ..front import syntax as S
 from ..diagnostics import Label, Span, one_of
-from .base import Base, suggestion
+from .base import MAX_NAME, Base, suggestion
 
 
 class Symbols(Base):
@@ -31,7 +31,8 @@ class Symbols(Base):
                         self.capabilities[decl.name] = M.Capability(
                             decl.name, decl.doc, decl.name_span, mod.info.name)
                 elif isinstance(decl, S.Block):
-                    self.check_name(decl.kind, decl.name, decl.name_span)
+                    if len(decl.name) > MAX_NAME:  # (a lazy block's span is made when read)
+                        self.check_name(decl.kind, decl.name, decl.name_span)
                     if decl.kind == "app":
                         if mod is not root:
                             self.err("U0039", f"app `{decl.name}` is declared in an imported "

@@ -19,7 +19,10 @@ token path would build: the same nodes, values and spans (the property tests
 of ``tests/test_fastparse.py`` compare both against lark).  Names may not be
 followed by a name character and numbers by anything a unit or another token
 could start with, which the possessive quantifiers (``*+``, ``++``) make sure
-of: no shorter reading of a token is ever tried.
+of: no shorter reading of a token is ever tried.  Only single characters are
+repeated possessively, never a group: Python before 3.11.5 matches a
+possessive repeat of a group that can backtrack wrongly (CPython gh-106052;
+Debian 12 has 3.11.2), and ``[x y]`` passed for a list of names.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from ..diagnostics import Span
 from .tokens import parse_int
 
 _W = r"[ \t\f\r\n]"
-_LEAD = rf"(?:{_W}++|(?:#|//)[^\n]*+)*+"
+_LEAD = rf"(?:{_W}++|(?:#|//)[^\n]*+)*"
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*+"
-_DOTTED = rf"{_NAME}(?:\.{_NAME})*+"
+_DOTTED = rf"{_NAME}(?:\.{_NAME})*"
 _INT = r"-?[0-9]++"
 _STR = r'"[^"\\\n]*+"'
 
@@ -58,15 +61,39 @@ _CLOSE = re.compile(rf"{_W}*+\}}")
 # enum type), and lists as ``items`` reads them.
 _WORD_END = r"(?![A-Za-z0-9_\-])"
 _VALUE_NAME = rf"(?!true\.|false\.){_DOTTED}"
-_LIST = rf"\[(?:{_W}*+{_VALUE_NAME}{_W}*+,)*+(?:{_W}*+{_VALUE_NAME})?{_W}*+\]"
+_LIST = rf"\[(?:{_W}*+{_VALUE_NAME}{_W}*+,)*(?:{_W}*+{_VALUE_NAME})?{_W}*+\]"
 _FIELD_WHOLE = (rf"{_W}*+(?!(?:param|device|use|set){_WORD_END}){_NAME}{_W}*+={_W}*+"
                 rf"(?:{_STR}|{_LIST}|{_VALUE_NAME}|{_INT}){_W}*+;")
 _PARAM_WHOLE = (rf"{_W}*+param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}"
                 rf"(?:{_W}*+={_W}*+{_INT})?"
                 rf"(?:{_W}++in{_W}++{_INT}{_W}*+\.\.{_W}*+{_INT})?"
                 rf"(?:{_W}*+{_STR})?{_W}*+;")
-_BODY = re.compile(rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*+{_W}*+\}}")
+_BODY = re.compile(rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+\}}")
 _BLANK = re.compile(rf"{_W}*+")
+
+# ``_SYMBOL``, or a library block whose body ``_BODY`` matches, in one match:
+# the loader's common case (``Bulk.decl`` with ``lazy``).  Groups: 1-3 as in
+# ``_SYMBOL``; 4 `library`, 5 the library's name, 6 its body (between the braces).
+_DECL = re.compile(rf"{_LEAD}(?:(construct|capability){_W}++({_DOTTED})"
+                   rf"(?:{_W}*+({_STR}))?{_W}*+;"
+                   rf"|(library){_W}++({_NAME}){_W}*+\{{((?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+)\}})")
+
+# The commonest library shape, whole (``Bulk.plain_library``): a `doc`
+# string, `provides`, `requires` and `exercises` as lists written as
+# `[a, b, c]` on one line, and params, in any order.  A key written twice
+# keeps only its last groups; ``plain_library`` counts the members to see that.
+_PLAIN_ITEMS = rf"\[ *+((?:{_VALUE_NAME}(?:, {_VALUE_NAME})*)?) *+\]"
+_PLAIN = re.compile(
+    rf"library{_W}++{_NAME}{_W}*+\{{(?:{_W}*+(?:"
+    rf'doc{_W}*+={_W}*+"([^"\\\n]*+)"'
+    rf"|provides{_W}*+={_W}*+{_PLAIN_ITEMS}"
+    rf"|requires{_W}*+={_W}*+{_PLAIN_ITEMS}"
+    rf"|exercises{_W}*+={_W}*+{_PLAIN_ITEMS}"
+    rf"|(param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}(?:{_W}*+={_W}*+{_INT})?"
+    rf"(?:{_W}++in{_W}++{_INT}{_W}*+\.\.{_W}*+{_INT})?(?:{_W}*+{_STR})?)"
+    rf"){_W}*+;)*{_W}*+\}}")
+#: ``_PLAIN``'s list groups, by key
+_PLAIN_LISTS = (("provides", 2), ("requires", 3), ("exercises", 4))
 
 #: words that make a member something other than a field
 _MEMBER_WORDS = frozenset({"param", "device", "use", "set"})
@@ -139,17 +166,48 @@ class Bulk:
         matched but not built: the block is an ``S.LazyBlock`` that ``lazy``
         builds them for when they are asked for."""
         text = self.text
-        m = _SYMBOL.match(text, pos)
+        if lazy is not None:
+            m = _DECL.match(text, pos)
+            if m is not None and m.start(4) >= 0:
+                body = m.group(6)
+                if "#" not in body and "/" not in body:  # no string to note for the comment scan
+                    name = m.group(5)
+                    end = m.end()
+                    return S.LazyBlock.make(lazy, m.start(4), self.intern(name, name),
+                                            m.start(5), end,
+                                            "sources" in body or "includes" in body
+                                            or "files" in body), end
+            if m is None or m.start(1) < 0:
+                m = _SYMBOL.match(text, pos)
+        else:
+            m = _SYMBOL.match(text, pos)
         if m is not None:
             kind = m.group(1)
-            name = self.text[m.start(2):m.end(2)]
-            doc = doc_span = None
-            if m.start(3) >= 0:
-                doc = self.string(m.start(3), m.end(3))
-                doc_span = self.tok(m.start(3), m.end(3))
+            start = m.start(1)
+            name_at, name_end = m.span(2)
+            name = text[name_at:name_end]
             end = m.end()
-            return S.Symbol(kind, self.intern(name, name), self.tok(m.start(2), m.end(2)), doc,
-                            self.span(m.start(1), end - 1, end), doc_span=doc_span), end
+            doc = doc_span = None
+            if text.find("\n", start, end) < 0:  # on one line (most): its line once
+                ls = self.line_starts
+                line = self.line_numbers[bisect_right(ls, start)]
+                base = ls[line - 1] - 1
+                file = self.file
+                if m.start(3) >= 0:
+                    doc_at, doc_end = m.span(3)
+                    doc = self.string(doc_at, doc_end)
+                    doc_span = _tuple_new(Span, (file, line, doc_at - base, line, doc_end - base))
+                name_span = _tuple_new(Span, (file, line, name_at - base, line, name_end - base))
+                span = _tuple_new(Span, (file, line, start - base, line, end - base))
+            else:
+                if m.start(3) >= 0:
+                    doc = self.string(m.start(3), m.end(3))
+                    doc_span = self.tok(m.start(3), m.end(3))
+                name_span = self.tok(name_at, name_end)
+                span = self.span(start, end - 1, end)
+            # positional, in the order of ``S.Symbol``'s fields
+            return S.Symbol(kind, self.intern(name, name), name_span, doc, span, None,
+                            doc_span), end
         m = _LIBRARY.match(text, pos)
         if m is None:
             return None
@@ -197,10 +255,8 @@ class Bulk:
                 end = whole.end()
                 block_start = m.start(1)
                 name = text[m.start(2):m.end(2)]
-                return S.LazyBlock.make(lazy, block_start, self.intern(name, name),
-                                        self.tok(m.start(2), m.end(2)),
-                                        self.span(block_start, end - 1, end),
-                                        any(k in body for k in FILE_KEYS)), end
+                return S.LazyBlock.make(lazy, block_start, self.intern(name, name), m.start(2),
+                                        end, any(k in body for k in FILE_KEYS)), end
         names_files = False
         while True:
             f = _FIELD.match(text, p)
@@ -225,9 +281,8 @@ class Bulk:
             end = f.end()
             block_start = m.start(1)
             name = text[m.start(2):m.end(2)]
-            return S.LazyBlock.make(lazy, block_start, self.intern(name, name),
-                                    self.tok(m.start(2), m.end(2)),
-                                    self.span(block_start, end - 1, end), names_files), end
+            return S.LazyBlock.make(lazy, block_start, self.intern(name, name), m.start(2),
+                                    end, names_files), end
 
     def plain_fields(self, at: int, line: int
                      ) -> list[tuple[str, str | list[tuple[str, Span]]]] | None:
@@ -272,6 +327,64 @@ class Bulk:
             else:
                 return None
             p = f.end()
+
+    def plain_library(self, at: int
+                      ) -> tuple[str | None, list[tuple[str, list[str], list[Span]]],
+                                 S.Param | None] | None:
+        """The library block at ``at`` when it has the commonest shape (``_PLAIN``:
+        a `doc` string, `provides`, `requires` and `exercises` as lists of names
+        written `[a, b]` on one line, at most one param, each key once): its doc,
+        its lists as (key, names, their spans), and its param; None for anything
+        else (``plain_fields`` and the full path take that).  No syntax node is
+        built but the param's."""
+        text = self.text
+        m = _PLAIN.match(text, at)
+        if m is None:
+            return None
+        end = m.end()
+        # a key written twice matched twice but kept its last groups only: the
+        # members found must be all the members there are (their `;`s)
+        members = text.count(";", at, end)
+        doc = m.group(1)
+        if doc is not None:
+            members -= 1 + doc.count(";")
+        param = None
+        if m.start(5) >= 0:
+            members -= 1 + text.count(";", m.start(5), m.end(5))
+            found = _PARAM.match(text, m.start(5))
+            param = self.param(found) if found is not None else None
+            if param is None:  # pragma: no cover - _PLAIN's param is one _PARAM matches
+                return None
+        lists: list[tuple[str, list[str], list[Span]]] = []
+        intern = self.intern
+        file = self.file
+        ls = self.line_starts
+        # the block's line, once; each list's line counted on from it
+        first = bisect_right(ls, at)
+        for key, group in _PLAIN_LISTS:
+            start = m.start(group)
+            if start < 0:
+                continue
+            members -= 1
+            items = m.group(group)
+            if not items:
+                lists.append((key, [], []))
+                continue
+            parts = items.split(", ")
+            if "true" in parts or "false" in parts:
+                return None  # booleans, not names
+            names = list(map(intern, parts, parts))
+            line = first + text.count("\n", at, start)  # the list is on one line
+            base = ls[line - 1] - 1
+            spans = []
+            for name in names:
+                stop = start + len(name)
+                spans.append(_tuple_new(Span, (file, line, start - base, line, stop - base)))
+                start = stop + 2
+            lists.append((key, names, spans))
+        if members:
+            return None
+        return doc, lists, param
 
     def note_string(self, start: int, end: int) -> None:
         if "#" in self.text[start:end] or "//" in self.text[start:end]:
