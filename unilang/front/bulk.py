@@ -374,7 +374,7 @@ class Bulk:
             if "true" in parts or "false" in parts:
                 return None  # booleans, not names
             names = list(map(intern, parts, parts))
-            line = first + text.count("\n", at, start)  # the list is on one line
+            line = self.line_numbers[first + text.count("\n", at, start)]  # the list: one line
             base = ls[line - 1] - 1
             spans = []
             for name in names:
