@@ -498,26 +498,32 @@ class Bulk:
         type_name = text[ts:te]
         if type_name == "enum":
             return None
+        end = f.end()
+        first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
+        tok: Callable[[int, int], Span] = self.tok
+        if text.find("\n", first, end) < 0:  # on one line (most): its line once
+            ls = self.line_starts
+            line = self.line_numbers[bisect_right(ls, first)]
+            base = ls[line - 1] - 1
+            file = self.file
+
+            def tok(start: int, stop: int) -> Span:
+                return _tuple_new(Span, (file, line, start - base, line, stop - base))  # type: ignore[no-any-return]
         ns, ne = f.span(1)
         default = low = high = None
         if f.start(3) >= 0:
-            default = self.number(*f.span(3))
+            default = S.Int(parse_int(text[f.start(3):f.end(3)]), tok(*f.span(3)))
         if f.start(4) >= 0:
-            low = self.number(*f.span(4))
-            high = self.number(*f.span(5))
+            low = S.Int(parse_int(text[f.start(4):f.end(4)]), tok(*f.span(4)))
+            high = S.Int(parse_int(text[f.start(5):f.end(5)]), tok(*f.span(5)))
         doc = doc_span = None
         if f.start(6) >= 0:
             ds, de = f.span(6)
             doc = self.string(ds, de)
-            doc_span = self.tok(ds, de)
-        end = f.end()
-        first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
+            doc_span = tok(ds, de)
         name = text[ns:ne]
-        return S.Param(self.intern(name, name), self.tok(ns, ne),
-                       S.TypeExpr(self.intern(type_name, type_name), self.tok(ts, te)),
+        return S.Param(self.intern(name, name), tok(ns, ne),
+                       S.TypeExpr(self.intern(type_name, type_name), tok(ts, te)),
                        default, low, high, doc, self.span(first, end - 1, end), None,
                        doc_span=doc_span)
-
-    def number(self, start: int, end: int) -> S.Int:
-        return S.Int(parse_int(self.text[start:end]), self.tok(start, end))
 
