@@ -14,7 +14,7 @@ builders of pass 2: ``library``, ``policies``, ``app``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Container
 
 from .. import model as M
 from ..diagnostics import Sink
@@ -51,6 +51,6 @@ class Checker(Libraries, Policies, Apps):
 
 
 def check_modules(modules: list[LoadedModule], backend: str, sink: Sink,
-                  foreign: frozenset[str] = frozenset(),
+                  foreign: Container[str] = frozenset(),
                   hints: "ImportHints | None" = None) -> M.Program:
     return Checker(modules, backend, sink, foreign, hints).run()
