@@ -271,3 +271,19 @@ def test_plain_parts_model_as_the_full_check(block: str, tmp_path_factory: pytes
     full, full_diags = checked(spec, monkeypatch, plain=False)
     assert fast == full
     assert fast_diags == full_diags
+
+
+def test_no_possessive_repeat_of_a_group() -> None:
+    """No regular expression in the compiler repeats a group possessively
+    (`(...)*+`, `(...)++`, `(...)?+`): Python before 3.11.5 matches those wrongly
+    when the group can backtrack (CPython gh-106052), and `make setup` uses
+    Debian 12's 3.11.2.  Single characters and classes (`x*+`, `[...]++`) are fine."""
+    import tokenize
+
+    offenders = []
+    for f in sorted((ROOT / "unilang").rglob("*.py")):
+        with f.open("rb") as fh:
+            for tok in tokenize.tokenize(fh.readline):
+                if tok.type == tokenize.STRING and any(p in tok.string for p in (")*+", ")++", ")?+")):
+                    offenders.append(f"{f.relative_to(ROOT)}:{tok.start[0]}")
+    assert offenders == []
