@@ -158,6 +158,60 @@ class Bulk:
         return Bulk(self.text, self.file, array("q", self.line_starts),  # type: ignore[arg-type]
                     self.line_numbers, {}, [], self.intern)
 
+    def _symbol(self, m: re.Match[str]) -> S.Symbol:
+        """The construct or capability ``m`` matched (``_SYMBOL``, or ``_DECL``'s
+        groups 1-3)."""
+        text = self.text
+        kind = m.group(1)
+        start = m.start(1)
+        name_at, name_end = m.span(2)
+        name = text[name_at:name_end]
+        end = m.end()
+        doc = doc_span = None
+        if text.find("\n", start, end) < 0:  # on one line (most): its line once
+            ls = self.line_starts
+            line = self.line_numbers[bisect_right(ls, start)]
+            base = ls[line - 1] - 1
+            file = self.file
+            if m.start(3) >= 0:
+                doc_at, doc_end = m.span(3)
+                doc = self.string(doc_at, doc_end)
+                doc_span = _tuple_new(Span, (file, line, doc_at - base, line, doc_end - base))
+            name_span = _tuple_new(Span, (file, line, name_at - base, line, name_end - base))
+            span = _tuple_new(Span, (file, line, start - base, line, end - base))
+        else:
+            if m.start(3) >= 0:
+                doc = self.string(m.start(3), m.end(3))
+                doc_span = self.tok(m.start(3), m.end(3))
+            name_span = self.tok(name_at, name_end)
+            span = self.span(start, end - 1, end)
+        # positional, in the order of ``S.Symbol``'s fields
+        return S.Symbol(kind, self.intern(name, name), name_span, doc, span, None, doc_span)
+
+    def run(self, pos: int, lazy: "Bulk", out: list[S.Decl]) -> int:
+        """``decl`` with ``lazy`` for as many declarations after ``pos`` as are
+        symbols or plain library blocks in one match (``_DECL``: a large world is
+        made of them), each added to ``out``; the offset where the first other one
+        starts (or the text ends)."""
+        text = self.text
+        match = _DECL.match
+        intern = self.intern
+        make = S.LazyBlock.make
+        while True:
+            m = match(text, pos)
+            if m is None:
+                return pos
+            if m.start(4) < 0:
+                out.append(self._symbol(m))
+            else:
+                body = m.group(6)
+                if "#" in body or "/" in body:  # a string to note for the comment scan
+                    return pos
+                name = m.group(5)
+                out.append(make(lazy, m.start(4), intern(name, name), m.start(5), m.end(),
+                                "sources" in body or "includes" in body or "files" in body))
+            pos = m.end()
+
     def decl(self, pos: int, lazy: "Bulk | None" = None) -> tuple[S.Decl, int] | None:
         """The declaration after ``pos`` (blanks and comments before it skipped) and
         the offset after it, or None when it is not one of the plain shapes.
@@ -166,48 +220,9 @@ class Bulk:
         matched but not built: the block is an ``S.LazyBlock`` that ``lazy``
         builds them for when they are asked for."""
         text = self.text
-        if lazy is not None:
-            m = _DECL.match(text, pos)
-            if m is not None and m.start(4) >= 0:
-                body = m.group(6)
-                if "#" not in body and "/" not in body:  # no string to note for the comment scan
-                    name = m.group(5)
-                    end = m.end()
-                    return S.LazyBlock.make(lazy, m.start(4), self.intern(name, name),
-                                            m.start(5), end,
-                                            "sources" in body or "includes" in body
-                                            or "files" in body), end
-            if m is None or m.start(1) < 0:
-                m = _SYMBOL.match(text, pos)
-        else:
-            m = _SYMBOL.match(text, pos)
+        m = _SYMBOL.match(text, pos)
         if m is not None:
-            kind = m.group(1)
-            start = m.start(1)
-            name_at, name_end = m.span(2)
-            name = text[name_at:name_end]
-            end = m.end()
-            doc = doc_span = None
-            if text.find("\n", start, end) < 0:  # on one line (most): its line once
-                ls = self.line_starts
-                line = self.line_numbers[bisect_right(ls, start)]
-                base = ls[line - 1] - 1
-                file = self.file
-                if m.start(3) >= 0:
-                    doc_at, doc_end = m.span(3)
-                    doc = self.string(doc_at, doc_end)
-                    doc_span = _tuple_new(Span, (file, line, doc_at - base, line, doc_end - base))
-                name_span = _tuple_new(Span, (file, line, name_at - base, line, name_end - base))
-                span = _tuple_new(Span, (file, line, start - base, line, end - base))
-            else:
-                if m.start(3) >= 0:
-                    doc = self.string(m.start(3), m.end(3))
-                    doc_span = self.tok(m.start(3), m.end(3))
-                name_span = self.tok(name_at, name_end)
-                span = self.span(start, end - 1, end)
-            # positional, in the order of ``S.Symbol``'s fields
-            return S.Symbol(kind, self.intern(name, name), name_span, doc, span, None,
-                            doc_span), end
+            return self._symbol(m), m.end()
         m = _LIBRARY.match(text, pos)
         if m is None:
             return None

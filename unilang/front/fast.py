@@ -383,6 +383,8 @@ class FastParser:
         while True:
             kind = self.kinds[self.i]
             if kind == "$CHUNK":
+                if lazy is not None:  # the plain declarations, as many as there are
+                    self.pos = bulk.run(self.pos, lazy, decls)
                 self.decl_start = self.pos
                 found = bulk.decl(self.pos, lazy)
                 if found is not None:  # a plain declaration, matched whole
