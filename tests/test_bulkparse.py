@@ -241,7 +241,10 @@ def plain_library(draw: st.DrawFn) -> str:
         elif kind == "param":
             members.append(draw(st.sampled_from([
                 'param size: int = 4 in 1 .. 8 "Size";', "param size: int = 9 in 1 .. 8;",
-                "param n: int;", 'param n: bool = 1 "x;y";', "param 2x: int;"])))
+                "param n: int;", 'param n: bool = 1 "x;y";', "param 2x: int;",
+                "param lo: int = -3 in -5 .. 0;", "param b: int = 1 in -9223372036854775808 .. 5;",
+                "param e: int = 2 in 3 .. 1;", f"param {'p' * 65}: int = 1 in 0 .. 2;",
+                "param m-x: int = 1 in 0 .. 2;", "param s: size = 1 in 0 .. 2;"])))
         elif kind == "rank":
             members.append("rank = 2;")
         else:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import cnames
 from .. import model as M
 from ..front import syntax as S
 from ..diagnostics import Label, Span
 from ..loader import LoadedModule
-from .base import field_flag, field_names, field_text
+from .base import MAX_NAME, field_flag, field_names, field_text
 from .cnaming import CNames
 from .files import Files
 from .netspecs import NetSpecs
-from .params import Params
+from .params import C_RANGES, INT_TYPE, Params
 from .schema import LIBRARY_KEYS
+
+if TYPE_CHECKING:
+    from ..front.bulk import PlainParam
 
 
 class Libraries(Params, Files, CNames, NetSpecs):
@@ -125,12 +130,12 @@ class Libraries(Params, Files, CNames, NetSpecs):
 
     def plain_parts(self, block: S.LazyBlock, mod: LoadedModule, doc: str | None,
                     lists: list[tuple[str, list[str], list[Span]]],
-                    param: S.Param | None) -> M.Library | None:
+                    param: tuple[PlainParam | None, int] | None) -> M.Library | None:
         """The model of a lazy block of the commonest shape from its plain parts
-        (``S.LazyBlock.plain``: no syntax node is built but a param's), when every
-        name is known and listed once; None otherwise, before anything is
-        reported (``library`` then checks it in full).  What it builds equals
-        what the full path builds (tests/test_bulkparse.py compares them)."""
+        (``S.LazyBlock.plain``: no syntax node is built), when every name is
+        known and listed once; None otherwise, before anything is reported
+        (``library`` then checks it in full).  What it builds equals what the
+        full path builds (tests/test_bulkparse.py compares them)."""
         refs: dict[str, tuple[M.Ref, ...]] = {}
         for key, names, spans in lists:
             known = self.capabilities if key == "exercises" else self.constructs
@@ -142,8 +147,25 @@ class Libraries(Params, Files, CNames, NetSpecs):
             refs[key] = tuple(map(M.Ref, names, spans))
         params: list[M.ParamDecl] = []
         if param is not None:
-            self.library_param(block.name, param, {}, params)
+            values, at = param
+            plain = self.plain_param(values) if values is not None else None
+            if plain is not None:
+                params.append(plain)
+            else:
+                self.library_param(block.name, block.param_at(at), {}, params)
         return self.plain_model(block, mod, doc, refs, tuple(params))
+
+    def plain_param(self, values: PlainParam) -> M.ParamDecl | None:
+        """The declaration of an `int` param with a default and a range when
+        ``library_param`` would accept it as it is (a C identifier of at most
+        ``MAX_NAME`` characters, the bounds in order and in C's range, the default
+        between them); None otherwise, reporting nothing."""
+        name, default, low, high, doc, span = values
+        lowest, highest = C_RANGES["int"]
+        if len(name) <= MAX_NAME and cnames.C_IDENT.match(name) is not None and \
+                lowest <= low <= default <= high <= highest:
+            return M.ParamDecl(name, INT_TYPE, default, low, high, doc, span)
+        return None
 
     def plain_library(self, block: S.Block, mod: LoadedModule,
                       members: tuple[S.Member, ...]) -> M.Library | None:

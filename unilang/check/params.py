@@ -17,6 +17,8 @@ PARAM_TYPES = ("int", "size", "bool", "string")
 #: What the generated C macros of int and size parameters can hold
 #: (``(VLL)`` and ``(VULL)``; -2**63 itself is not a valid C literal).
 C_RANGES = {"int": (-(1 << 63) + 1, (1 << 63) - 1), "size": (0, (1 << 64) - 1)}
+#: the type of every `int` parameter
+INT_TYPE = M.ParamType("int")
 #: the syntax node a value of each parameter kind is written as
 _VALUE_NODES = {"int": S.Int, "size": S.Size, "bool": S.Bool, "string": S.Str, "enum": S.Name}
 

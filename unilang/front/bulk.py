@@ -102,6 +102,9 @@ FILE_KEYS = frozenset({"sources", "includes", "files"})
 
 _tuple_new = tuple.__new__
 
+#: ``Bulk.plain_param``: name, default, low, high, doc, span
+PlainParam = tuple[str, int, int, int, "str | None", Span]
+
 
 class Bulk:
     """Matches declarations of ``text`` (see the module's docstring)."""
@@ -345,13 +348,13 @@ class Bulk:
 
     def plain_library(self, at: int
                       ) -> tuple[str | None, list[tuple[str, list[str], list[Span]]],
-                                 S.Param | None] | None:
+                                 tuple[PlainParam | None, int] | None] | None:
         """The library block at ``at`` when it has the commonest shape (``_PLAIN``:
         a `doc` string, `provides`, `requires` and `exercises` as lists of names
         written `[a, b]` on one line, at most one param, each key once): its doc,
-        its lists as (key, names, their spans), and its param; None for anything
-        else (``plain_fields`` and the full path take that).  No syntax node is
-        built but the param's."""
+        its lists as (key, names, their spans), and its param as (``plain_param``,
+        its offset for ``param_at``); None for anything else (``plain_fields`` and
+        the full path take that).  No syntax node is built."""
         text = self.text
         m = _PLAIN.match(text, at)
         if m is None:
@@ -367,9 +370,9 @@ class Bulk:
         if m.start(5) >= 0:
             members -= 1 + text.count(";", m.start(5), m.end(5))
             found = _PARAM.match(text, m.start(5))
-            param = self.param(found) if found is not None else None
-            if param is None:  # pragma: no cover - _PLAIN's param is one _PARAM matches
+            if found is None:  # pragma: no cover - _PLAIN's param is one _PARAM matches
                 return None
+            param = (self.plain_param(found), m.start(5))
         lists: list[tuple[str, list[str], list[Span]]] = []
         intern = self.intern
         file = self.file
@@ -400,6 +403,34 @@ class Bulk:
         if members:
             return None
         return doc, lists, param
+
+    def plain_param(self, f: re.Match[str]) -> PlainParam | None:
+        """The param ``f`` (``_PARAM``) when it is an `int` with a default and a
+        range, on one line: its name, default, low and high bound, doc and span,
+        without syntax nodes; None for any other (``param_at`` builds that one)."""
+        text = self.text
+        if f.start(4) < 0 or f.start(3) < 0 or text[f.start(2):f.end(2)] != "int":
+            return None
+        end = f.end()
+        first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
+        if text.find("\n", first, end) >= 0:
+            return None
+        ls = self.line_starts
+        line = self.line_numbers[bisect_right(ls, first)]
+        base = ls[line - 1] - 1
+        doc = self.string(*f.span(6)) if f.start(6) >= 0 else None
+        name = text[f.start(1):f.end(1)]
+        return (self.intern(name, name), parse_int(text[f.start(3):f.end(3)]),
+                parse_int(text[f.start(4):f.end(4)]), parse_int(text[f.start(5):f.end(5)]),
+                doc, _tuple_new(Span, (self.file, line, first - base, line, end - base)))
+
+    def param_at(self, at: int) -> S.Param:
+        """The param node of the ``param`` member at ``at`` (``plain_library``)."""
+        found = _PARAM.match(self.text, at)
+        param = self.param(found) if found is not None else None
+        if param is None:  # pragma: no cover - plain_library found it there
+            raise AssertionError(f"the param at offset {at} did not match again")
+        return param
 
     def note_string(self, start: int, end: int) -> None:
         if "#" in self.text[start:end] or "//" in self.text[start:end]:

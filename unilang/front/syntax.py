@@ -284,6 +284,10 @@ class LazyBlock(Block):
         (``unilang.front.bulk.Bulk.plain_library``), else None."""
         return self._source.plain_library(self._at)
 
+    def param_at(self, at: int) -> "Param":
+        """The param node of its ``param`` member at offset ``at`` (``plain``)."""
+        return self._source.param_at(at)  # type: ignore[no-any-return]
+
     def plain_fields(self) -> list[tuple[str, Any]] | None:
         """Its members as plain values when they are all string or name-list
         fields (``unilang.front.bulk.Bulk.plain_fields``), else None."""
