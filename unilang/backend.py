@@ -123,7 +123,7 @@ def _hypervisors(doc: dict[str, Any], where: str) -> tuple[str, ...]:
 
 def load(name: str) -> Backend:
     """The backend called ``name``; ``BackendError`` says what is wrong with its folder."""
-    import tomllib
+    from . import quicktoml
 
     directory = paths.backends_dir() / name
     if not directory.is_dir():
@@ -133,11 +133,17 @@ def load(name: str) -> Backend:
             raise BackendError(f"`backends/{name}/{piece}` is missing")
     where = f"backends/{name}/{DESCRIPTOR}"
     try:
-        doc = tomllib.loads((directory / DESCRIPTOR).read_text(encoding="utf-8"))
+        text = (directory / DESCRIPTOR).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BackendError(f"cannot read {where}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BackendError(f"{where} is not valid TOML: {exc}") from None
+    doc = quicktoml.loads(text)  # the plain TOML descriptors use, without importing tomllib
+    if doc is None:
+        import tomllib
+
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise BackendError(f"{where} is not valid TOML: {exc}") from None
     if doc.get("name") != name:
         raise BackendError(f"{where} says `name = {doc.get('name')!r}`, but its folder is "
                            f"`{name}`")
