@@ -17,6 +17,7 @@ Nothing in the compiler names a backend: adding one is adding a folder.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,17 @@ def _hypervisors(doc: dict[str, Any], where: str) -> tuple[str, ...]:
     return names
 
 
+def _templates(directory: Path) -> list[Path]:
+    """``sorted(directory.glob("*.j2"))`` without compiling a pattern on every
+    check: the same paths (a folder that is gone or unreadable has none, as for
+    ``glob``)."""
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    return sorted(directory / n for n in names if n.endswith(".j2"))
+
+
 def load(name: str) -> Backend:
     """The backend called ``name``; ``BackendError`` says what is wrong with its folder."""
     from . import quicktoml
@@ -161,7 +173,7 @@ def load(name: str) -> Backend:
         if not ((directory / f"{f}.j2").is_file() or (shared / f"{f}.j2").is_file()):
             raise BackendError(f"{where} emits `{f}`, but neither backends/{name}/{f}.j2 "
                                f"nor stdlib/templates/{f}.j2 exists")
-    for t in sorted(directory.glob("*.j2")):
+    for t in _templates(directory):
         if t.name != "image.lds.j2" and t.name[:-3] not in emits:
             raise BackendError(f"backends/{name}/{t.name} is not rendered: add "
                                f"`{t.name[:-3]}` to `emits` in {where}, or remove it")
