@@ -18,7 +18,6 @@ Nothing in the compiler names a backend: adding one is adding a folder.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,19 @@ __all__ = ["Backend", "BackendError", "Qemu", "default_name", "load", "names"]
 
 DESCRIPTOR = "backend.toml"
 REQUIRED = ("backend.uni", DESCRIPTOR, "image.lds.j2")
-_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def is_file_name(f: str) -> bool:
+    """Whether ``f`` is a name a backend may emit: ``[A-Za-z0-9_][A-Za-z0-9_.-]*``
+    (tested without a pattern, which every check would compile)."""
+    return f != "" and (f[0] in _ALNUM or f[0] == "_") and _ALNUM.union("_.-").issuperset(f)
+
+
+def is_hypervisor_name(h: str) -> bool:
+    """Whether ``h`` is ``[a-z0-9][a-z0-9-]{0,31}`` (without a pattern, as above)."""
+    return 1 <= len(h) <= 32 and h[0] in _LOWER_ALNUM and _LOWER_ALNUM.union("-").issuperset(h)
 
 
 class BackendError(Exception):
@@ -116,7 +127,7 @@ def _hypervisors(doc: dict[str, Any], where: str) -> tuple[str, ...]:
     oci = _get(doc, "oci", dict, where)
     names = tuple(_get(oci, "hypervisors", list, f"[oci] of {where}"))
     for h in names:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", h):
+        if not is_hypervisor_name(h):
             raise BackendError(f"`hypervisors` in [oci] of {where}: `{h}` is not a hypervisor "
                                "name (lower case letters, digits and `-`)")
     return names
@@ -167,7 +178,7 @@ def load(name: str) -> Backend:
     emits = tuple(_get(doc, "emits", list, where))
     shared = paths.stdlib_dir() / "templates"
     for f in emits:
-        if not _FILE.match(f) or f in ("image.lds", "build.ninja", "manifest.json"):
+        if not is_file_name(f) or f in ("image.lds", "build.ninja", "manifest.json"):
             raise BackendError(f"{where} emits `{f}`, which is not a file name a backend "
                                "may emit")
         if not ((directory / f"{f}.j2").is_file() or (shared / f"{f}.j2").is_file()):
