@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
 
 from support import ROOT, needs_qemu, needs_tools, unilang
 
@@ -96,22 +95,3 @@ def test_a_backend_folder_missing_a_piece_is_a_diagnostic(tmp_path: Path, damage
     # the other backends are unaffected
     r = unilang("check", "examples/hello/hello.uni", "-b", "kvm", cwd=root, env=env)
     assert r.returncode == 0, r.stderr
-
-
-_NAME_CHARS = st.text(st.sampled_from("aZz09_.-A/ \n\u00e9\u0660"), max_size=40)
-
-
-@settings(max_examples=600, deadline=None)
-@given(_NAME_CHARS)
-@example("a" * 32)
-@example("a" * 33)
-@example("-a")
-@example(".j2")
-@example("x\n")
-def test_descriptor_names_are_tested_as_their_patterns_say(name: str) -> None:
-    """backend.py tests emitted file and hypervisor names without compiling a
-    pattern on every check; they accept exactly what the patterns accept."""
-    from unilang.backend import is_file_name, is_hypervisor_name
-
-    assert is_file_name(name) == bool(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name))
-    assert is_hypervisor_name(name) == bool(re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", name))

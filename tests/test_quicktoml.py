@@ -1,13 +1,16 @@
-"""unilang.quicktoml reads the plain TOML of backend descriptors as tomllib does,
-and declines (None) everything else, so tomllib decides and words the errors."""
+"""Backend descriptors read without what a check need not import:
+unilang.quicktoml reads their plain TOML as tomllib does and declines (None)
+everything else, so tomllib decides and words the errors; unilang.backend
+tests names without compiling patterns."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from unilang import quicktoml
 from support import ROOT
@@ -121,3 +124,22 @@ def test_whatever_it_accepts_tomllib_reads_the_same(text: str) -> None:
     got = quicktoml.loads(text)
     if got is not None:
         assert _same(got, tomllib.loads(text))
+
+
+_NAME_CHARS = st.text(st.sampled_from("aZz09_.-A/ \n\u00e9\u0660"), max_size=40)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_NAME_CHARS)
+@example("a" * 32)
+@example("a" * 33)
+@example("-a")
+@example(".j2")
+@example("x\n")
+def test_descriptor_names_are_tested_as_their_patterns_say(name: str) -> None:
+    """backend.py tests emitted file and hypervisor names without compiling a
+    pattern on every check; they accept exactly what the patterns accept."""
+    from unilang.backend import is_file_name, is_hypervisor_name
+
+    assert is_file_name(name) == bool(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name))
+    assert is_hypervisor_name(name) == bool(re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", name))
