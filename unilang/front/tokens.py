@@ -114,7 +114,7 @@ def size_text(number: str, unit: str) -> str:
 
 
 _SIMPLE_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-_UNICODE_ESCAPE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}")
+_UNICODE_ESCAPE = r"u\{([0-9A-Fa-f]{1,6})\}"  # compiled on first use (re's cache)
 
 
 def decode_string(token: str, file: str, line: int, column: int,
@@ -139,7 +139,7 @@ def decode_string(token: str, file: str, line: int, column: int,
             continue
         width = 2
         if nxt == "u":
-            m = _UNICODE_ESCAPE.match(raw, i + 1)
+            m = re.compile(_UNICODE_ESCAPE).match(raw, i + 1)
             if m:
                 cp = int(m.group(1), 16)
                 if 0 < cp <= 0x10FFFF and not 0xD800 <= cp <= 0xDFFF:
