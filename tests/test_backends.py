@@ -95,3 +95,26 @@ def test_a_backend_folder_missing_a_piece_is_a_diagnostic(tmp_path: Path, damage
     # the other backends are unaffected
     r = unilang("check", "examples/hello/hello.uni", "-b", "kvm", cwd=root, env=env)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("library, codes", [("xen-shutdown", []), ("no-such-lib", ["U0031"])])
+def test_other_backends_are_read_only_for_a_use_that_needs_them(
+        tmp_path: Path, library: str, codes: list[str]) -> None:
+    """`use` of a library only another backend declares applies there and is
+    skipped here; the other backends' modules are read (and the check's result
+    depends on them) only when such a `use` asks, not on every check."""
+    from unilang.driver import Session, check_spec
+
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    plain = tmp_path / "plain.uni"
+    plain.write_text('app a { sources = ["main.c"]; requires = [console]; }\n')
+    session, _ = check_spec(plain, ["kvm"], Session())
+    assert [d.code for d in session.sink.items if d.is_error] == []
+    xen_module = str(ROOT / "backends" / "xen" / "lib" / "xen-shutdown" / "xen-shutdown.uni")
+    assert xen_module not in session.reads
+    spec = tmp_path / "use.uni"
+    spec.write_text('app a { sources = ["main.c"]; requires = [console, shutdown];\n'
+                    f'  use {library} for shutdown; }}\n')
+    session, _ = check_spec(spec, ["kvm"], Session())
+    assert [d.code for d in session.sink.items if d.is_error] == codes
+    assert xen_module in session.reads

@@ -174,6 +174,7 @@ def checked(spec: Path, monkeypatch: pytest.MonkeyPatch, plain: bool) -> tuple[o
         if not plain:
             m.setattr(Libraries, "plain_library", lambda self, block, mod, members: None)
             m.setattr(Libraries, "plain_lazy", lambda self, block, mod: None)
+            m.setattr(Libraries, "plain_parts", lambda self, block, mod, *parts: None)
         session = Session()
         program = session.front_end(spec, "kvm")
         return program, session.sink.sorted()
@@ -205,3 +206,87 @@ def test_plain_libraries_model_as_the_full_check(tmp_path: Path, variant: str,
         assert {d.code for d in fast_diags} >= {"U0031", "U0033"}
     else:
         assert fast_diags == []
+
+
+def test_a_list_without_commas_is_no_list(tmp_path: Path) -> None:
+    """`[x y]` is not a list of names: the bulk path leaves it to the token path
+    and the check reports it (Python 3.11.2's possessive-group bug, CPython
+    gh-106052, once let it through and the lazy block failed to build: U0999)."""
+    from unilang.driver import Session
+
+    assert bulk._BODY.match(" doc = [x y] ; }") is None
+    spec = tmp_path / "t.uni"
+    spec.write_text("app a { requires = []; }\nlibrary l { doc = [x y]; }\n", encoding="utf-8")
+    session = Session()
+    session.front_end(spec, "kvm")
+    codes = [d.code for d in session.sink.sorted()]
+    assert codes and "U0999" not in codes
+
+
+KNOWN = ["c0", "c1", "c2", "bench.cap0"]
+PLAIN_NAMES = ["c0", "c1", "c2", "nope", "bench.cap0", "true"]
+
+
+@st.composite
+def plain_library(draw: st.DrawFn) -> str:
+    """A library block of the plain shape or a near miss: the keys in any order,
+    some twice, lists written tightly or loosely, names known or not, params
+    in range or not."""
+    members = []
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["doc", "provides", "requires", "exercises", "param",
+                                     "rank"]))
+        if kind == "doc":
+            members.append(draw(st.sampled_from(['doc = "d";', 'doc="a; b";', 'doc = "";'])))
+        elif kind == "param":
+            members.append(draw(st.sampled_from([
+                'param size: int = 4 in 1 .. 8 "Size";', "param size: int = 9 in 1 .. 8;",
+                "param n: int;", 'param n: bool = 1 "x;y";', "param 2x: int;",
+                "param lo: int = -3 in -5 .. 0;", "param b: int = 1 in -9223372036854775808 .. 5;",
+                "param e: int = 2 in 3 .. 1;", f"param {'p' * 65}: int = 1 in 0 .. 2;",
+                "param m-x: int = 1 in 0 .. 2;", "param s: size = 1 in 0 .. 2;"])))
+        elif kind == "rank":
+            members.append("rank = 2;")
+        else:
+            names = draw(st.lists(st.sampled_from(PLAIN_NAMES), max_size=3))
+            sep = draw(st.sampled_from([", ", ",", " , ", ",\n  "]))
+            members.append(f"{kind} = [{sep.join(names)}];")
+    blank = draw(st.sampled_from([" ", "\n    ", "  "]))
+    return "library lib {" + "".join(blank + m for m in members) + "\n}\n"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(block=plain_library())
+def test_plain_parts_model_as_the_full_check(block: str, tmp_path_factory: pytest.TempPathFactory,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Libraries.plain_parts`` (the plain path of lazy blocks) builds what the
+    full path builds, and declines, reporting nothing, wherever the full path
+    reports something about the block's fields."""
+    folder = tmp_path_factory.mktemp("plain")
+    (folder / "main.c").write_text("int main(void) { return 0; }\n", encoding="utf-8")
+    spec = folder / "t.uni"
+    spec.write_text("construct c0;\nconstruct c1;\nconstruct c2;\n"
+                    'capability bench.cap0 "A capability";\n'
+                    'app a { sources = ["main.c"]; requires = [c0]; }\n' + block,
+                    encoding="utf-8")
+    fast, fast_diags = checked(spec, monkeypatch, plain=True)
+    full, full_diags = checked(spec, monkeypatch, plain=False)
+    assert fast == full
+    assert fast_diags == full_diags
+
+
+def test_no_possessive_repeat_of_a_group() -> None:
+    """No regular expression in the compiler repeats a group possessively
+    (`(...)*+`, `(...)++`, `(...)?+`): Python before 3.11.5 matches those wrongly
+    when the group can backtrack (CPython gh-106052), and `make setup` uses
+    Debian 12's 3.11.2.  Single characters and classes (`x*+`, `[...]++`) are fine."""
+    import tokenize
+
+    offenders = []
+    for f in sorted((ROOT / "unilang").rglob("*.py")):
+        with f.open("rb") as fh:
+            for tok in tokenize.tokenize(fh.readline):
+                if tok.type == tokenize.STRING and any(p in tok.string for p in (")*+", ")++", ")?+")):
+                    offenders.append(f"{f.relative_to(ROOT)}:{tok.start[0]}")
+    assert offenders == []

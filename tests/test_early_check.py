@@ -258,3 +258,31 @@ def test_check_of_hello_does_not_import_click(tmp_path: Path) -> None:
                        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
                        check=False)
     assert r.returncode == 0 and "click" in _imported(r.stderr)  # help: click's
+
+
+#: What a clean cold `check` never needs, so never imports (a few ms of its start
+#: each; tests/test_cache.py: nor OpenSSL): tomllib (unilang.quicktoml reads the
+#: backend descriptors), the lark front (the fast path took every file), the
+#: renderer (no diagnostic to write), the sealed-folder walk (no `files`).
+NOT_FOR_A_CLEAN_CHECK = {"tomllib", "datetime", "lark", "unilang.front.lark", "unilang.render",
+                         "unilang.sealed", "hashlib", "hmac", "click", "unilang.cli"}
+
+
+def test_a_clean_cold_check_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+    script = tmp_path / "unilang"
+    assert launcher.install(str(script))
+    for n, argv in enumerate(([sys.executable, "-m", "unilang"], [str(script)])):
+        env = _env(tmp_path / f"cache-{n}", PYTHONPROFILEIMPORTTIME="1")
+        r = subprocess.run([*argv, "check", HELLO, "-b", "all"], capture_output=True, text=True,
+                           cwd=ROOT, env=env, timeout=300, check=False)
+        assert (r.returncode, r.stdout) == (0, "ok: app `hello` checks clean for kvm, xen\n")
+        imported = _imported(r.stderr)
+        assert "unilang.backend" in imported and "unilang.front.fast" in imported, argv
+        assert not imported & NOT_FOR_A_CLEAN_CHECK, (argv, imported & NOT_FOR_A_CLEAN_CHECK)
+    # a check with something to say renders it (the list above is not vacuous)
+    r = subprocess.run([sys.executable, "-m", "unilang", "check", CYCLE], capture_output=True,
+                       text=True, cwd=ROOT, env=_env(tmp_path / "cache-cycle",
+                                                     PYTHONPROFILEIMPORTTIME="1"),
+                       timeout=300, check=False)
+    assert r.returncode == 1 and "error[U0022]" in r.stderr
+    assert "unilang.render" in _imported(r.stderr)

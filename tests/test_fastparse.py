@@ -192,3 +192,17 @@ def test_blank_runs_before_a_stray_character_take_linear_time() -> None:
         module, diags = parse_text(text)
         assert module is None and [d.code for d in diags] == ["U0010"]
         assert diags[0].message == "unexpected character `/`"
+
+
+def test_comment_starts_are_those_of_the_regular_expression() -> None:
+    """``_comment_starts`` (str.find) finds what ``re.finditer("#|//")`` finds,
+    overlaps and all."""
+    import random
+    import re
+
+    from unilang.front.fast import _comment_starts
+
+    rng = random.Random(20261130)
+    for _ in range(5000):
+        text = "".join(rng.choice('#/a\n"') for _ in range(rng.randint(0, 14)))
+        assert list(_comment_starts(text)) == [m.start() for m in re.finditer("#|//", text)]

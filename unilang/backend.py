@@ -17,7 +17,7 @@ Nothing in the compiler names a backend: adding one is adding a folder.
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,19 @@ __all__ = ["Backend", "BackendError", "Qemu", "default_name", "load", "names"]
 
 DESCRIPTOR = "backend.toml"
 REQUIRED = ("backend.uni", DESCRIPTOR, "image.lds.j2")
-_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def is_file_name(f: str) -> bool:
+    """Whether ``f`` is a name a backend may emit: ``[A-Za-z0-9_][A-Za-z0-9_.-]*``
+    (tested without a pattern, which every check would compile)."""
+    return f != "" and (f[0] in _ALNUM or f[0] == "_") and _ALNUM.union("_.-").issuperset(f)
+
+
+def is_hypervisor_name(h: str) -> bool:
+    """Whether ``h`` is ``[a-z0-9][a-z0-9-]{0,31}`` (without a pattern, as above)."""
+    return 1 <= len(h) <= 32 and h[0] in _LOWER_ALNUM and _LOWER_ALNUM.union("-").issuperset(h)
 
 
 class BackendError(Exception):
@@ -115,15 +127,26 @@ def _hypervisors(doc: dict[str, Any], where: str) -> tuple[str, ...]:
     oci = _get(doc, "oci", dict, where)
     names = tuple(_get(oci, "hypervisors", list, f"[oci] of {where}"))
     for h in names:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", h):
+        if not is_hypervisor_name(h):
             raise BackendError(f"`hypervisors` in [oci] of {where}: `{h}` is not a hypervisor "
                                "name (lower case letters, digits and `-`)")
     return names
 
 
+def _templates(directory: Path) -> list[Path]:
+    """``sorted(directory.glob("*.j2"))`` without compiling a pattern on every
+    check: the same paths (a folder that is gone or unreadable has none, as for
+    ``glob``)."""
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    return sorted(directory / n for n in names if n.endswith(".j2"))
+
+
 def load(name: str) -> Backend:
     """The backend called ``name``; ``BackendError`` says what is wrong with its folder."""
-    import tomllib
+    from . import quicktoml
 
     directory = paths.backends_dir() / name
     if not directory.is_dir():
@@ -133,11 +156,17 @@ def load(name: str) -> Backend:
             raise BackendError(f"`backends/{name}/{piece}` is missing")
     where = f"backends/{name}/{DESCRIPTOR}"
     try:
-        doc = tomllib.loads((directory / DESCRIPTOR).read_text(encoding="utf-8"))
+        text = (directory / DESCRIPTOR).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BackendError(f"cannot read {where}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise BackendError(f"{where} is not valid TOML: {exc}") from None
+    doc = quicktoml.loads(text)  # the plain TOML descriptors use, without importing tomllib
+    if doc is None:
+        import tomllib
+
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise BackendError(f"{where} is not valid TOML: {exc}") from None
     if doc.get("name") != name:
         raise BackendError(f"{where} says `name = {doc.get('name')!r}`, but its folder is "
                            f"`{name}`")
@@ -149,13 +178,13 @@ def load(name: str) -> Backend:
     emits = tuple(_get(doc, "emits", list, where))
     shared = paths.stdlib_dir() / "templates"
     for f in emits:
-        if not _FILE.match(f) or f in ("image.lds", "build.ninja", "manifest.json"):
+        if not is_file_name(f) or f in ("image.lds", "build.ninja", "manifest.json"):
             raise BackendError(f"{where} emits `{f}`, which is not a file name a backend "
                                "may emit")
         if not ((directory / f"{f}.j2").is_file() or (shared / f"{f}.j2").is_file()):
             raise BackendError(f"{where} emits `{f}`, but neither backends/{name}/{f}.j2 "
                                f"nor stdlib/templates/{f}.j2 exists")
-    for t in sorted(directory.glob("*.j2")):
+    for t in _templates(directory):
         if t.name != "image.lds.j2" and t.name[:-3] not in emits:
             raise BackendError(f"backends/{name}/{t.name} is not rendered: add "
                                f"`{t.name[:-3]}` to `emits` in {where}, or remove it")

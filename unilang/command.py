@@ -17,6 +17,8 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 def emit_diagnostics(session: Any, diags: list[Diagnostic], fmt: str,
                      extra: dict[str, object] | None = None) -> None:
+    if fmt == "text" and not diags:
+        return  # nothing to write: the renderer is not even imported
     from .render import TextRenderer, render_json, use_color
 
     if fmt == "json":

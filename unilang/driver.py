@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .front import syntax as S
 from .cache import CacheInconsistent, open_cache, parse_cache
@@ -73,8 +73,8 @@ class Session:
             return None
         from .check import check_modules
 
-        foreign = frozenset(d.split(":", 1)[1] for m in self.foreign_modules(spec, backend)
-                            for d in m.info.defines if d.startswith("library:"))
+        foreign = _Foreign(lambda: [d.split(":", 1)[1] for m in self.foreign_modules(spec, backend)
+                                    for d in m.info.defines if d.startswith("library:")])
         from .importhint import ImportHints
         from .paths import backend_dir, stdlib_dir
 
@@ -89,6 +89,24 @@ class Session:
             self.sink.add(error("U0001", f"`{exc.args[0]}` changed while unilang was reading "
                                 "it", help="run the command again"))
             return None
+
+
+class _Foreign:
+    """The libraries other backends declare (``check.base.Base.foreign``), their
+    modules loaded when first asked about: only a `use` or `set` naming a library
+    this backend does not have asks, and a check that never asks neither reads
+    nor depends on them (``Session.reads``)."""
+
+    __slots__ = ("_load", "_names")
+
+    def __init__(self, load: Callable[[], list[str]]) -> None:
+        self._load = load
+        self._names: frozenset[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if self._names is None:
+            self._names = frozenset(self._load())
+        return name in self._names
 
 
 class BackendResult:

@@ -24,8 +24,8 @@ MAX_BYTES = 1 << 20
 #: Folders a project keeps build outputs, tools or other repositories in.
 SKIPPED = {"build", "node_modules", "__pycache__"}
 
-_DECL = re.compile(r"^[ \t]*(construct|library|policy|capability)[ \t]+([A-Za-z_][A-Za-z0-9_.\-]*)",
-                   re.M)
+#: compiled on first use (``re``'s cache): only a check with an unknown name scans
+_DECL = r"(?m)^[ \t]*(construct|library|policy|capability)[ \t]+([A-Za-z_][A-Za-z0-9_.\-]*)"
 
 
 class ImportHints:
@@ -61,7 +61,7 @@ class ImportHints:
                     text = path.read_text(encoding="utf-8", errors="replace")
                 except OSError:
                     return
-                known = self.declared[str(path)] = (sha_fact(str(path)), _DECL.findall(text))
+                known = self.declared[str(path)] = (sha_fact(str(path)), re.findall(_DECL, text))
             self.reads[str(path)] = known[0]
             for kind, name in known[1]:
                 index.setdefault((kind, name), []).append((path, by_name))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import attrs
 
@@ -39,7 +39,7 @@ class ModuleInfo:
     path: Path
     root: str  # "project", "stdlib" or "backend"
     imports: tuple[tuple[str, Span], ...]  # (module name, import span)
-    defines: tuple[str, ...]  # "kind:name" of every definition in it
+    defines: Sequence[str]  # "kind:name" of every definition in it (``cache.Defines``)
     digest: str
     #: the real path of its root: what the files it names (sources, headers)
     #: must stay inside, as its imports must

@@ -19,8 +19,10 @@ from .diagnostics import Span
 #: The transport protocols a port spec names, with their IPv4 protocol numbers.
 PROTOCOLS = {"tcp": 6, "udp": 17}
 
-_PORT_SPEC = re.compile(r"([a-z]+):(?:([0-9]{1,5})(?:-([0-9]{1,5}))?|([A-Za-z_][A-Za-z0-9_]*))\Z")
-_CIDR = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?:/([0-9]{1,2}))?\Z")
+#: Patterns compiled on first use (``re``'s cache), not by every `check` that
+#: imports this module: most specs name no port and no address range.
+_PORT_SPEC = r"([a-z]+):(?:([0-9]{1,5})(?:-([0-9]{1,5}))?|([A-Za-z_][A-Za-z0-9_]*))\Z"
+_CIDR = r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(?:/([0-9]{1,2}))?\Z"
 
 
 @attrs.frozen
@@ -69,7 +71,7 @@ def dotted(addr: int) -> str:
 
 def parse_port_spec(text: str, span: Span, allow_param: bool) -> PortRange | str:
     """A ``PortRange``, or what is wrong with ``text``."""
-    m = _PORT_SPEC.match(text)
+    m = re.match(_PORT_SPEC, text)
     if m is None:
         return "is not a port: write `udp:PORT`, `tcp:PORT` or `udp:LOW-HIGH`"
     proto, low, high, param = m.groups()
@@ -91,7 +93,7 @@ def parse_port_spec(text: str, span: Span, allow_param: bool) -> PortRange | str
 
 def parse_cidr(text: str, span: Span) -> Cidr | str:
     """A ``Cidr`` (a bare address is a /32), or what is wrong with ``text``."""
-    m = _CIDR.match(text)
+    m = re.match(_CIDR, text)
     if m is None:
         return "is not an IPv4 address range: write `A.B.C.D/LEN` or `A.B.C.D`"
     parts = [int(g) for g in m.groups()[:4]]

@@ -14,7 +14,7 @@ builders of pass 2: ``library``, ``policies``, ``app``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Container, TypeVar
 
 from .. import model as M
 from ..diagnostics import Sink
@@ -34,8 +34,13 @@ class Checker(Libraries, Policies, Apps):
 
     def run(self) -> M.Program:
         self.collect()
-        blocks = self.library_blocks
-        libraries = {name: self.library(*blocks[name]) for name in sorted(blocks)}
+        # modelled in the order of the files (each block's text and head are
+        # near the last one's in memory: on a 100,000-library world, name order
+        # jumped about), kept in name order
+        built = {name: self.library(block, mod) for name, (block, mod)
+                 in self.library_blocks.items()}
+        libraries = {name: built[name] for name in sorted(built)}
+        del built
         self.c_name_collisions(libraries)
         policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
         self.policy_include_cycles(policies)
@@ -58,6 +63,6 @@ def _by_name(d: dict[str, T]) -> dict[str, T]:
 
 
 def check_modules(modules: list[LoadedModule], backend: str, sink: Sink,
-                  foreign: frozenset[str] = frozenset(),
+                  foreign: Container[str] = frozenset(),
                   hints: "ImportHints | None" = None) -> M.Program:
     return Checker(modules, backend, sink, foreign, hints).run()

@@ -18,8 +18,9 @@ from .schema import APP_KEYS, DEVICE_KEYS, DEVICE_KIND
 
 DEFAULT_MEMORY = 32 << 20
 MAX_CMDLINE = 2048
-MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
-SAFE_WORD = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+#: patterns for device properties, compiled on first use (``re``'s cache)
+MAC = r"[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z"
+SAFE_WORD = r"[A-Za-z0-9_.\-]+\Z"
 
 
 class Apps(Params, Files, SealedFiles, CNames, NetSpecs):
@@ -49,18 +50,18 @@ class Apps(Params, Files, SealedFiles, CNames, NetSpecs):
                     ok = False
                     continue
                 if key == "mac":
-                    if not MAC.match(s.lower()):
+                    if not re.match(MAC, s.lower()):
                         self.err("U0045", f"`{s}` is not a MAC address", val.span,
                                  help="write six hex pairs: `52:54:00:12:34:56`")
                         ok = False
                         continue
                     s = s.lower()  # any case is accepted; the configs get lower case
-                if key == "bridge" and not SAFE_WORD.match(s):
+                if key == "bridge" and not re.match(SAFE_WORD, s):
                     self.err("U0045", f"bridge name `{s}` is not allowed", val.span,
                              notes=("bridge names use letters, digits, `_`, `-` and `.`",))
                     ok = False
                     continue
-                if key == "tap" and not (SAFE_WORD.match(s) and len(s) <= 15):
+                if key == "tap" and not (re.match(SAFE_WORD, s) and len(s) <= 15):
                     self.err("U0045", f"tap device name `{s}` is not allowed", val.span,
                              notes=("Linux interface names: at most 15 letters, digits, `_`, "
                                     "`-` and `.`",))

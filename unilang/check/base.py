@@ -4,7 +4,7 @@ it reports: every other part of the checker builds on ``Base``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Container, Iterable
 
 from .. import model as M
 from ..front import syntax as S
@@ -23,7 +23,7 @@ class Base:
     """What every part of the checker shares: the input, the sink, the symbols."""
 
     def __init__(self, modules: list[LoadedModule], backend: str, sink: Sink,
-                 foreign: frozenset[str] = frozenset(),
+                 foreign: Container[str] = frozenset(),
                  hints: "ImportHints | None" = None) -> None:
         self.modules = modules
         #: finds an unknown name in a `.uni` file that was not imported

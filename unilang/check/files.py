@@ -240,10 +240,10 @@ class SealedFiles(Base):
 
     def sealed(self, f: S.Field | None,
                info: ModuleInfo) -> tuple[tuple[M.SourceRef, ...], tuple[M.SealedFile, ...]]:
-        from .. import sealed as SF
-
         if f is None:
             return (), ()
+        from .. import sealed as SF
+
         directory = info.path.parent
         folders: list[M.SourceRef] = []
         by_path: dict[str, M.SealedFile] = {}

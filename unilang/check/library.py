@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import cnames
 from .. import model as M
 from ..front import syntax as S
 from ..diagnostics import Label, Span
 from ..loader import LoadedModule
-from .base import field_flag, field_names, field_text
+from .base import MAX_NAME, field_flag, field_names, field_text
 from .cnaming import CNames
 from .files import Files
 from .netspecs import NetSpecs
-from .params import Params
+from .params import C_RANGES, INT_TYPE, Params
 from .schema import LIBRARY_KEYS
+
+if TYPE_CHECKING:
+    from ..front.bulk import PlainParam
 
 
 class Libraries(Params, Files, CNames, NetSpecs):
@@ -31,7 +36,10 @@ class Libraries(Params, Files, CNames, NetSpecs):
 
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
         if isinstance(block, S.LazyBlock):
-            plain = self.plain_lazy(block, mod)
+            parts = block.plain()
+            plain = self.plain_parts(block, mod, *parts) if parts is not None else None
+            if plain is None:
+                plain = self.plain_lazy(block, mod)
             if plain is not None:
                 return plain
         members = block.members  # read once: a lazy block builds them each time
@@ -50,20 +58,7 @@ class Libraries(Params, Files, CNames, NetSpecs):
                 self.err("U0032", f"`{kind}` is not allowed in a library", m.span,
                          help="devices, provider choices and overrides belong in the app")
             elif isinstance(m, S.Param):
-                if m.name in seen:
-                    self.err("U0030", f"parameter `{block.name}.{m.name}` is declared more than "
-                             "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
-                    continue
-                seen[m.name] = m.name_span
-                self.check_name("parameter", m.name, m.name_span)
-                if not cnames.C_IDENT.match(m.name):
-                    self.err("U0038", f"parameter name `{m.name}` is not a C identifier",
-                             m.name_span, help="parameters become C macros; use letters, "
-                             "digits and `_`")
-                    continue
-                d = self.param(block.name, m)
-                if d is not None:
-                    params.append(d)
+                self.library_param(block.name, m, seen, params)
         backends: list[str] = []
         if "backends" in v:
             for n in field_names(v["backends"]):
@@ -114,6 +109,64 @@ class Libraries(Params, Files, CNames, NetSpecs):
             sends=field_flag(v.get("sends")),
         )
 
+    def library_param(self, library: str, m: S.Param, seen: dict[str, Span],
+                      params: list[M.ParamDecl]) -> None:
+        """Check the parameter ``m`` of ``library`` and add its declaration to
+        ``params``; ``seen``: the names declared before it, and where."""
+        if m.name in seen:
+            self.err("U0030", f"parameter `{library}.{m.name}` is declared more than "
+                     "once", m.name_span, labels=(Label(seen[m.name], "first declared here"),))
+            return
+        seen[m.name] = m.name_span
+        self.check_name("parameter", m.name, m.name_span)
+        if not cnames.C_IDENT.match(m.name):
+            self.err("U0038", f"parameter name `{m.name}` is not a C identifier",
+                     m.name_span, help="parameters become C macros; use letters, "
+                     "digits and `_`")
+            return
+        d = self.param(library, m)
+        if d is not None:
+            params.append(d)
+
+    def plain_parts(self, block: S.LazyBlock, mod: LoadedModule, doc: str | None,
+                    lists: list[tuple[str, list[str], list[Span]]],
+                    param: tuple[PlainParam | None, int] | None) -> M.Library | None:
+        """The model of a lazy block of the commonest shape from its plain parts
+        (``S.LazyBlock.plain``: no syntax node is built), when every name is
+        known and listed once; None otherwise, before anything is reported
+        (``library`` then checks it in full).  What it builds equals what the
+        full path builds (tests/test_bulkparse.py compares them)."""
+        refs: dict[str, tuple[M.Ref, ...]] = {}
+        for key, names, spans in lists:
+            known = self.capabilities if key == "exercises" else self.constructs
+            if len(names) > 1 and len(set(names)) != len(names):
+                return None  # a duplicate: reported by `library`
+            for name in names:
+                if name not in known:
+                    return None  # an unknown name: reported by `library`
+            refs[key] = tuple(map(M.Ref, names, spans))
+        params: list[M.ParamDecl] = []
+        if param is not None:
+            values, at = param
+            plain = self.plain_param(values) if values is not None else None
+            if plain is not None:
+                params.append(plain)
+            else:
+                self.library_param(block.name, block.param_at(at), {}, params)
+        return self.plain_model(block, mod, doc, refs, tuple(params))
+
+    def plain_param(self, values: PlainParam) -> M.ParamDecl | None:
+        """The declaration of an `int` param with a default and a range when
+        ``library_param`` would accept it as it is (a C identifier of at most
+        ``MAX_NAME`` characters, the bounds in order and in C's range, the default
+        between them); None otherwise, reporting nothing."""
+        name, default, low, high, doc, span = values
+        lowest, highest = C_RANGES["int"]
+        if len(name) <= MAX_NAME and cnames.C_IDENT.match(name) is not None and \
+                lowest <= low <= default <= high <= highest:
+            return M.ParamDecl(name, INT_TYPE, default, low, high, doc, span)
+        return None
+
     def plain_library(self, block: S.Block, mod: LoadedModule,
                       members: tuple[S.Member, ...]) -> M.Library | None:
         """The model of a library of the commonest shape -- at most a `doc`
@@ -156,16 +209,18 @@ class Libraries(Params, Files, CNames, NetSpecs):
         return self.plain_model(block, mod, doc, lists)
 
     def plain_model(self, block: S.Block, mod: LoadedModule, doc: str | None,
-                    lists: dict[str, tuple[M.Ref, ...]]) -> M.Library:
-        """The library of a plain block: a doc string and the checked
-        ``provides``/``requires``/``exercises`` lists, every other field at its default."""
+                    lists: dict[str, tuple[M.Ref, ...]],
+                    params: tuple[M.ParamDecl, ...] = ()) -> M.Library:
+        """The library of a plain block: a doc string, the checked
+        ``provides``/``requires``/``exercises`` lists and ``params``, every other
+        field at its default."""
+        # positional, in the order of ``M.Library``'s fields (a third faster than
+        # keywords; tests/test_bulkparse.py compares the result with the full path's)
         return M.Library(
-            name=block.name, span=block.name_span, module=mod.info.name, doc=doc,
-            provides=lists.get("provides", ()),
-            requires=tuple(M.Requirement(r, None) for r in lists.get("requires", ())),
-            sources=(), includes=(), backends=(), exercises=lists.get("exercises", ()),
-            params=(), conflicts=(), init=None, min_memory=0, max_vcpus=None, default=False,
-            rank=0, directory=self.directory(mod), listens=(), sends=False)
+            block.name, block.name_span, mod.info.name, doc, lists.get("provides", ()),
+            tuple(map(M.Requirement, lists.get("requires", ()))),
+            (), (), lists.get("exercises", ()), params, (),  # sources backends exercises params conflicts
+            None, 0, None, False, 0, self.directory(mod))  # init min_memory max_vcpus default rank directory
 
     def plain_lazy(self, block: S.LazyBlock, mod: LoadedModule) -> M.Library | None:
         """``plain_library`` for a lazy block, from its fields' plain values (no

@@ -17,6 +17,10 @@ PARAM_TYPES = ("int", "size", "bool", "string")
 #: What the generated C macros of int and size parameters can hold
 #: (``(VLL)`` and ``(VULL)``; -2**63 itself is not a valid C literal).
 C_RANGES = {"int": (-(1 << 63) + 1, (1 << 63) - 1), "size": (0, (1 << 64) - 1)}
+#: the type of every `int` parameter
+INT_TYPE = M.ParamType("int")
+#: the syntax node a value of each parameter kind is written as
+_VALUE_NODES = {"int": S.Int, "size": S.Size, "bool": S.Bool, "string": S.Str, "enum": S.Name}
 
 
 class Params(Schema, Symbols):
@@ -87,8 +91,7 @@ class Params(Schema, Symbols):
     def param_value(self, t: M.ParamType, v: S.Scalar, what: str,
                     decl: bool = False) -> M.PValue | None:
         """``decl``: a value in a `param` declaration, whose errors are U0042."""
-        kinds = {"int": S.Int, "size": S.Size, "bool": S.Bool, "string": S.Str, "enum": S.Name}
-        want = kinds[t.kind]
+        want = _VALUE_NODES[t.kind]
         if not isinstance(v, want):
             help_ = None
             if t.kind == "size" and isinstance(v, S.Int):

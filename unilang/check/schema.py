@@ -185,14 +185,15 @@ class Schema(Base):
         return s.value
 
 
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+#: a dotted name (compiled on first use, by ``re``'s cache: only a slip asks)
+_NAME_RE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 
 
 def _hint(v: S.Value, typ: KeyType) -> str | None:
     """How to write ``v`` as a ``typ``, when it looks like a common slip."""
     if isinstance(typ, ListOf):
         if typ.item is S.Name and isinstance(v, S.Str):
-            if _NAME_RE.fullmatch(v.value):  # `requires = "console.lines"`
+            if re.fullmatch(_NAME_RE, v.value):  # `requires = "console.lines"`
                 return f"write a list of names, without quotes: `[{v.value}]`"
             return None  # quoting it in a list would still be an error
         if typ.item is S.Str and isinstance(v, S.Name):

@@ -35,7 +35,7 @@ class Symbols(Base):
                     else:
                         capabilities[name] = Capability(name, decl.doc, decl.name_span, module)
                 elif isinstance(decl, Block):
-                    if len(decl.name) > MAX_NAME:
+                    if len(decl.name) > MAX_NAME:  # (a lazy block's span is made when read)
                         self.check_name(decl.kind, decl.name, decl.name_span)
                     if decl.kind == "app":
                         if mod is not root:

@@ -34,12 +34,13 @@ def parse(source: SourceFile, lazy: bool = False) -> tuple[S.Module | None, list
     ``lazy``: plain library blocks may be ``S.LazyBlock``s (for the loader:
     their members are built when the checker reads them)."""
     from .fast import parse_fast_or_offset
-    from .lark import get_parser
 
     errors: list[Diagnostic] = []
     result = parse_fast_or_offset(source.text, source.name, errors, lazy)
     if not isinstance(result, int):
         return result, errors
+    from .lark import get_parser  # only for what the fast path did not take
+
     if result == 0:
         return get_parser().parse(source)
     # Let lark start at the declaration the fast path stopped in: blank what came

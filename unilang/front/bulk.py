@@ -19,7 +19,10 @@ token path would build: the same nodes, values and spans (the property tests
 of ``tests/test_fastparse.py`` compare both against lark).  Names may not be
 followed by a name character and numbers by anything a unit or another token
 could start with, which the possessive quantifiers (``*+``, ``++``) make sure
-of: no shorter reading of a token is ever tried.
+of: no shorter reading of a token is ever tried.  Only single characters are
+repeated possessively, never a group: Python before 3.11.5 matches a
+possessive repeat of a group that can backtrack wrongly (CPython gh-106052;
+Debian 12 has 3.11.2), and ``[x y]`` passed for a list of names.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from ..diagnostics import Span
 from .tokens import parse_int
 
 _W = r"[ \t\f\r\n]"
-_LEAD = rf"(?:{_W}++|(?:#|//)[^\n]*+)*+"
+_LEAD = rf"(?:{_W}++|(?:#|//)[^\n]*+)*"
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*+"
-_DOTTED = rf"{_NAME}(?:\.{_NAME})*+"
+_DOTTED = rf"{_NAME}(?:\.{_NAME})*"
 _INT = r"-?[0-9]++"
 _STR = r'"[^"\\\n]*+"'
 
@@ -58,15 +61,39 @@ _CLOSE = re.compile(rf"{_W}*+\}}")
 # enum type), and lists as ``items`` reads them.
 _WORD_END = r"(?![A-Za-z0-9_\-])"
 _VALUE_NAME = rf"(?!true\.|false\.){_DOTTED}"
-_LIST = rf"\[(?:{_W}*+{_VALUE_NAME}{_W}*+,)*+(?:{_W}*+{_VALUE_NAME})?{_W}*+\]"
+_LIST = rf"\[(?:{_W}*+{_VALUE_NAME}{_W}*+,)*(?:{_W}*+{_VALUE_NAME})?{_W}*+\]"
 _FIELD_WHOLE = (rf"{_W}*+(?!(?:param|device|use|set){_WORD_END}){_NAME}{_W}*+={_W}*+"
                 rf"(?:{_STR}|{_LIST}|{_VALUE_NAME}|{_INT}){_W}*+;")
 _PARAM_WHOLE = (rf"{_W}*+param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}"
                 rf"(?:{_W}*+={_W}*+{_INT})?"
                 rf"(?:{_W}++in{_W}++{_INT}{_W}*+\.\.{_W}*+{_INT})?"
                 rf"(?:{_W}*+{_STR})?{_W}*+;")
-_BODY = re.compile(rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*+{_W}*+\}}")
+_BODY = re.compile(rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+\}}")
 _BLANK = re.compile(rf"{_W}*+")
+
+# ``_SYMBOL``, or a library block whose body ``_BODY`` matches, in one match:
+# the loader's common case (``Bulk.decl`` with ``lazy``).  Groups: 1-3 as in
+# ``_SYMBOL``; 4 `library`, 5 the library's name, 6 its body (between the braces).
+_DECL = re.compile(rf"{_LEAD}(?:(construct|capability){_W}++({_DOTTED})"
+                   rf"(?:{_W}*+({_STR}))?{_W}*+;"
+                   rf"|(library){_W}++({_NAME}){_W}*+\{{((?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+)\}})")
+
+# The commonest library shape, whole (``Bulk.plain_library``): a `doc`
+# string, `provides`, `requires` and `exercises` as lists written as
+# `[a, b, c]` on one line, and params, in any order.  A key written twice
+# keeps only its last groups; ``plain_library`` counts the members to see that.
+_PLAIN_ITEMS = rf"\[ *+((?:{_VALUE_NAME}(?:, {_VALUE_NAME})*)?) *+\]"
+_PLAIN = re.compile(
+    rf"library{_W}++{_NAME}{_W}*+\{{(?:{_W}*+(?:"
+    rf'doc{_W}*+={_W}*+"([^"\\\n]*+)"'
+    rf"|provides{_W}*+={_W}*+{_PLAIN_ITEMS}"
+    rf"|requires{_W}*+={_W}*+{_PLAIN_ITEMS}"
+    rf"|exercises{_W}*+={_W}*+{_PLAIN_ITEMS}"
+    rf"|(param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}(?:{_W}*+={_W}*+{_INT})?"
+    rf"(?:{_W}++in{_W}++{_INT}{_W}*+\.\.{_W}*+{_INT})?(?:{_W}*+{_STR})?)"
+    rf"){_W}*+;)*{_W}*+\}}")
+#: ``_PLAIN``'s list groups, by key
+_PLAIN_LISTS = (("provides", 2), ("requires", 3), ("exercises", 4))
 
 #: words that make a member something other than a field
 _MEMBER_WORDS = frozenset({"param", "device", "use", "set"})
@@ -74,6 +101,9 @@ _MEMBER_WORDS = frozenset({"param", "device", "use", "set"})
 FILE_KEYS = frozenset({"sources", "includes", "files"})
 
 _tuple_new = tuple.__new__
+
+#: ``Bulk.plain_param``: name, default, low, high, doc, span
+PlainParam = tuple[str, int, int, int, "str | None", Span]
 
 
 class Bulk:
@@ -131,6 +161,60 @@ class Bulk:
         return Bulk(self.text, self.file, array("q", self.line_starts),  # type: ignore[arg-type]
                     self.line_numbers, {}, [], self.intern)
 
+    def _symbol(self, m: re.Match[str]) -> S.Symbol:
+        """The construct or capability ``m`` matched (``_SYMBOL``, or ``_DECL``'s
+        groups 1-3)."""
+        text = self.text
+        kind = m.group(1)
+        start = m.start(1)
+        name_at, name_end = m.span(2)
+        name = text[name_at:name_end]
+        end = m.end()
+        doc = doc_span = None
+        if text.find("\n", start, end) < 0:  # on one line (most): its line once
+            ls = self.line_starts
+            line = self.line_numbers[bisect_right(ls, start)]
+            base = ls[line - 1] - 1
+            file = self.file
+            if m.start(3) >= 0:
+                doc_at, doc_end = m.span(3)
+                doc = self.string(doc_at, doc_end)
+                doc_span = _tuple_new(Span, (file, line, doc_at - base, line, doc_end - base))
+            name_span = _tuple_new(Span, (file, line, name_at - base, line, name_end - base))
+            span = _tuple_new(Span, (file, line, start - base, line, end - base))
+        else:
+            if m.start(3) >= 0:
+                doc = self.string(m.start(3), m.end(3))
+                doc_span = self.tok(m.start(3), m.end(3))
+            name_span = self.tok(name_at, name_end)
+            span = self.span(start, end - 1, end)
+        # positional, in the order of ``S.Symbol``'s fields
+        return S.Symbol(kind, self.intern(name, name), name_span, doc, span, None, doc_span)
+
+    def run(self, pos: int, lazy: "Bulk", out: list[S.Decl]) -> int:
+        """``decl`` with ``lazy`` for as many declarations after ``pos`` as are
+        symbols or plain library blocks in one match (``_DECL``: a large world is
+        made of them), each added to ``out``; the offset where the first other one
+        starts (or the text ends)."""
+        text = self.text
+        match = _DECL.match
+        intern = self.intern
+        make = S.LazyBlock.make
+        while True:
+            m = match(text, pos)
+            if m is None:
+                return pos
+            if m.start(4) < 0:
+                out.append(self._symbol(m))
+            else:
+                body = m.group(6)
+                if "#" in body or "/" in body:  # a string to note for the comment scan
+                    return pos
+                name = m.group(5)
+                out.append(make(lazy, m.start(4), intern(name, name), m.start(5), m.end(),
+                                "sources" in body or "includes" in body or "files" in body))
+            pos = m.end()
+
     def decl(self, pos: int, lazy: "Bulk | None" = None) -> tuple[S.Decl, int] | None:
         """The declaration after ``pos`` (blanks and comments before it skipped) and
         the offset after it, or None when it is not one of the plain shapes.
@@ -141,15 +225,7 @@ class Bulk:
         text = self.text
         m = _SYMBOL.match(text, pos)
         if m is not None:
-            kind = m.group(1)
-            name = self.text[m.start(2):m.end(2)]
-            doc = doc_span = None
-            if m.start(3) >= 0:
-                doc = self.string(m.start(3), m.end(3))
-                doc_span = self.tok(m.start(3), m.end(3))
-            end = m.end()
-            return S.Symbol(kind, self.intern(name, name), self.tok(m.start(2), m.end(2)), doc,
-                            self.span(m.start(1), end - 1, end), doc_span=doc_span), end
+            return self._symbol(m), m.end()
         m = _LIBRARY.match(text, pos)
         if m is None:
             return None
@@ -197,10 +273,8 @@ class Bulk:
                 end = whole.end()
                 block_start = m.start(1)
                 name = text[m.start(2):m.end(2)]
-                return S.LazyBlock.make(lazy, block_start, self.intern(name, name),
-                                        self.tok(m.start(2), m.end(2)),
-                                        self.span(block_start, end - 1, end),
-                                        any(k in body for k in FILE_KEYS)), end
+                return S.LazyBlock.make(lazy, block_start, self.intern(name, name), m.start(2),
+                                        end, any(k in body for k in FILE_KEYS)), end
         names_files = False
         while True:
             f = _FIELD.match(text, p)
@@ -225,9 +299,8 @@ class Bulk:
             end = f.end()
             block_start = m.start(1)
             name = text[m.start(2):m.end(2)]
-            return S.LazyBlock.make(lazy, block_start, self.intern(name, name),
-                                    self.tok(m.start(2), m.end(2)),
-                                    self.span(block_start, end - 1, end), names_files), end
+            return S.LazyBlock.make(lazy, block_start, self.intern(name, name), m.start(2),
+                                    end, names_files), end
 
     def plain_fields(self, at: int, line: int
                      ) -> list[tuple[str, str | list[tuple[str, Span]]]] | None:
@@ -272,6 +345,92 @@ class Bulk:
             else:
                 return None
             p = f.end()
+
+    def plain_library(self, at: int
+                      ) -> tuple[str | None, list[tuple[str, list[str], list[Span]]],
+                                 tuple[PlainParam | None, int] | None] | None:
+        """The library block at ``at`` when it has the commonest shape (``_PLAIN``:
+        a `doc` string, `provides`, `requires` and `exercises` as lists of names
+        written `[a, b]` on one line, at most one param, each key once): its doc,
+        its lists as (key, names, their spans), and its param as (``plain_param``,
+        its offset for ``param_at``); None for anything else (``plain_fields`` and
+        the full path take that).  No syntax node is built."""
+        text = self.text
+        m = _PLAIN.match(text, at)
+        if m is None:
+            return None
+        end = m.end()
+        # a key written twice matched twice but kept its last groups only: the
+        # members found must be all the members there are (their `;`s)
+        members = text.count(";", at, end)
+        doc = m.group(1)
+        if doc is not None:
+            members -= 1 + doc.count(";")
+        param = None
+        if m.start(5) >= 0:
+            members -= 1 + text.count(";", m.start(5), m.end(5))
+            found = _PARAM.match(text, m.start(5))
+            if found is None:  # pragma: no cover - _PLAIN's param is one _PARAM matches
+                return None
+            param = (self.plain_param(found), m.start(5))
+        lists: list[tuple[str, list[str], list[Span]]] = []
+        intern = self.intern
+        file = self.file
+        ls = self.line_starts
+        # the block's line, once; each list's line counted on from it
+        first = bisect_right(ls, at)
+        for key, group in _PLAIN_LISTS:
+            start = m.start(group)
+            if start < 0:
+                continue
+            members -= 1
+            items = m.group(group)
+            if not items:
+                lists.append((key, [], []))
+                continue
+            parts = items.split(", ")
+            if "true" in parts or "false" in parts:
+                return None  # booleans, not names
+            names = list(map(intern, parts, parts))
+            line = self.line_numbers[first + text.count("\n", at, start)]  # the list: one line
+            base = ls[line - 1] - 1
+            spans = []
+            for name in names:
+                stop = start + len(name)
+                spans.append(_tuple_new(Span, (file, line, start - base, line, stop - base)))
+                start = stop + 2
+            lists.append((key, names, spans))
+        if members:
+            return None
+        return doc, lists, param
+
+    def plain_param(self, f: re.Match[str]) -> PlainParam | None:
+        """The param ``f`` (``_PARAM``) when it is an `int` with a default and a
+        range, on one line: its name, default, low and high bound, doc and span,
+        without syntax nodes; None for any other (``param_at`` builds that one)."""
+        text = self.text
+        if f.start(4) < 0 or f.start(3) < 0 or text[f.start(2):f.end(2)] != "int":
+            return None
+        end = f.end()
+        first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
+        if text.find("\n", first, end) >= 0:
+            return None
+        ls = self.line_starts
+        line = self.line_numbers[bisect_right(ls, first)]
+        base = ls[line - 1] - 1
+        doc = self.string(*f.span(6)) if f.start(6) >= 0 else None
+        name = text[f.start(1):f.end(1)]
+        return (self.intern(name, name), parse_int(text[f.start(3):f.end(3)]),
+                parse_int(text[f.start(4):f.end(4)]), parse_int(text[f.start(5):f.end(5)]),
+                doc, _tuple_new(Span, (self.file, line, first - base, line, end - base)))
+
+    def param_at(self, at: int) -> S.Param:
+        """The param node of the ``param`` member at ``at`` (``plain_library``)."""
+        found = _PARAM.match(self.text, at)
+        param = self.param(found) if found is not None else None
+        if param is None:  # pragma: no cover - plain_library found it there
+            raise AssertionError(f"the param at offset {at} did not match again")
+        return param
 
     def note_string(self, start: int, end: int) -> None:
         if "#" in self.text[start:end] or "//" in self.text[start:end]:
@@ -385,26 +544,32 @@ class Bulk:
         type_name = text[ts:te]
         if type_name == "enum":
             return None
+        end = f.end()
+        first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
+        tok: Callable[[int, int], Span] = self.tok
+        if text.find("\n", first, end) < 0:  # on one line (most): its line once
+            ls = self.line_starts
+            line = self.line_numbers[bisect_right(ls, first)]
+            base = ls[line - 1] - 1
+            file = self.file
+
+            def tok(start: int, stop: int) -> Span:
+                return _tuple_new(Span, (file, line, start - base, line, stop - base))  # type: ignore[no-any-return]
         ns, ne = f.span(1)
         default = low = high = None
         if f.start(3) >= 0:
-            default = self.number(*f.span(3))
+            default = S.Int(parse_int(text[f.start(3):f.end(3)]), tok(*f.span(3)))
         if f.start(4) >= 0:
-            low = self.number(*f.span(4))
-            high = self.number(*f.span(5))
+            low = S.Int(parse_int(text[f.start(4):f.end(4)]), tok(*f.span(4)))
+            high = S.Int(parse_int(text[f.start(5):f.end(5)]), tok(*f.span(5)))
         doc = doc_span = None
         if f.start(6) >= 0:
             ds, de = f.span(6)
             doc = self.string(ds, de)
-            doc_span = self.tok(ds, de)
-        end = f.end()
-        first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
+            doc_span = tok(ds, de)
         name = text[ns:ne]
-        return S.Param(self.intern(name, name), self.tok(ns, ne),
-                       S.TypeExpr(self.intern(type_name, type_name), self.tok(ts, te)),
+        return S.Param(self.intern(name, name), tok(ns, ne),
+                       S.TypeExpr(self.intern(type_name, type_name), tok(ts, te)),
                        default, low, high, doc, self.span(first, end - 1, end), None,
                        doc_span=doc_span)
-
-    def number(self, start: int, end: int) -> S.Int:
-        return S.Int(parse_int(self.text[start:end]), self.tok(start, end))
 

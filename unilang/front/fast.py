@@ -15,9 +15,9 @@ path succeeds its tree equals lark's.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from itertools import accumulate
+from typing import Iterator
 
 from . import syntax as S
 from ..diagnostics import Diagnostic, Span
@@ -29,7 +29,6 @@ from .tokens import decode_string, fast_token_regex, parse_int, size_text
 # The terminals of unilang.front.tokens, as lark tries them; each match also
 # swallows the whitespace and comments before the token.
 _TOKEN = fast_token_regex()
-_COMMENT_START = re.compile("#|//")
 _tuple_new = tuple.__new__
 _plus_one = (1).__add__
 
@@ -383,6 +382,8 @@ class FastParser:
         while True:
             kind = self.kinds[self.i]
             if kind == "$CHUNK":
+                if lazy is not None:  # the plain declarations, as many as there are
+                    self.pos = bulk.run(self.pos, lazy, decls)
                 self.decl_start = self.pos
                 found = bulk.decl(self.pos, lazy)
                 if found is not None:  # a plain declaration, matched whole
@@ -408,8 +409,7 @@ class FastParser:
         quoted = self.quoted
         out: list[S.Comment] = []
         skip = 0
-        for m in _COMMENT_START.finditer(text):
-            at = m.start()
+        for at in _comment_starts(text):
             if at < skip:
                 continue
             k = bisect_right(quoted, (at, len(text))) - 1
@@ -421,6 +421,22 @@ class FastParser:
             out.append(S.Comment(text[at:end], Span(self.file, line, col, line,
                                                     col + end - at)))
         return out
+
+
+def _comment_starts(text: str) -> Iterator[int]:
+    """Where ``#`` and ``//`` occur in ``text``, left to right and not
+    overlapping, as ``re.finditer("#|//")`` finds them; with ``str.find``,
+    which skips to the next candidate at C speed (the regular expression
+    stepped through a 14 MB world at a fifth of that speed)."""
+    hash_at = text.find("#")
+    slash_at = text.find("//")
+    while hash_at >= 0 or slash_at >= 0:
+        if slash_at < 0 or 0 <= hash_at < slash_at:
+            yield hash_at
+            hash_at = text.find("#", hash_at + 1)
+        else:
+            yield slash_at
+            slash_at = text.find("//", slash_at + 2)
 
 
 def parse_fast(text: str, file: str, errors: list[Diagnostic]) -> S.Module | None:

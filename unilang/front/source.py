@@ -15,8 +15,9 @@ from ..diagnostics import Diagnostic, Span, error
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
 #: What ends a line, everywhere a line or column is counted or a line shown:
-#: LF, CRLF, or a CR on its own (old Mac files).  Nothing else does.
-LINE_END = re.compile(r"\r\n|\r|\n")
+#: LF, CRLF, or a CR on its own (old Mac files).  Nothing else does.  (A pattern
+#: compiled on first use, by ``re``'s cache: only the renderer splits lines.)
+LINE_END = r"\r\n|\r|\n"
 
 
 def normalize_line_ends(text: str) -> str:
@@ -30,7 +31,7 @@ def normalize_line_ends(text: str) -> str:
 
 def split_lines(text: str) -> list[str]:
     """The lines of ``text``, split where ``LINE_END`` matches."""
-    return LINE_END.split(text)
+    return re.split(LINE_END, text)
 
 
 @attrs.frozen

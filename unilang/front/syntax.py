@@ -223,32 +223,51 @@ class LazyBlock(Block):
 
     The fast parser's bulk path (``unilang.front.bulk``) matches a plain
     library block whole and, when the loader asks for it (`check`, `build`),
-    keeps only its head: kind, name and spans.  ``members`` is then built
-    from the source each time it is read, the same nodes the full parse
-    builds, and nothing holds them but the reader.  On a world of many
-    libraries the syntax tree is most of a check's memory (about 3.6 KiB a
-    library); the members are read once, by the checker, which keeps only what
-    the model needs (names and their spans).  ``full()`` is the ordinary
-    ``Block``; comparisons and ``attrs.evolve`` need that one."""
+    keeps only its head: its name and offsets.  Its spans are worked out from
+    the offsets when they are read (most never are: the checker reads the
+    name's span once), and ``members`` is built from the source each time it is
+    read, the same nodes the full parse builds, and nothing holds them but the
+    reader.  On a world of many libraries the syntax tree is most of a check's
+    memory (about 3.6 KiB a library); the members are read once, by the
+    checker, which keeps only what the model needs (names and their spans).
+    ``full()`` is the ordinary ``Block``; comparisons and ``attrs.evolve``
+    need that one."""
 
-    __slots__ = ("_source", "_at", "names_files")
+    __slots__ = ("_source", "_at", "_name_at", "_end", "names_files")
 
+    # the head every lazy block shares (class attributes over Block's slots)
+    kind = "library"  # type: ignore[assignment]
+    comments = None  # type: ignore[assignment]
     _source: Any
+    #: offsets in the source: where the block starts, where its name starts, where it ends
     _at: int
+    _name_at: int
+    _end: int
     #: false when no member's key names files (``sources``, ``includes``,
     #: ``files``): readers looking for those skip the block
     names_files: bool
 
     @classmethod
-    def make(cls, source: Any, at: int, name: str, name_span: Span, span: Span,
+    def make(cls, source: Any, at: int, name: str, name_at: int, end: int,
              names_files: bool) -> "LazyBlock":
-        """``source`` builds the block at offset ``at`` (``unilang.front.bulk.Bulk``)."""
+        """``source`` builds the block from offset ``at`` to ``end`` (``unilang.front.bulk.Bulk``)."""
         block = object.__new__(cls)
-        for key, value in (("kind", "library"), ("name", name), ("name_span", name_span),
-                           ("span", span), ("comments", None), ("_source", source),
-                           ("_at", at), ("names_files", names_files)):
-            object.__setattr__(block, key, value)  # frozen: as attrs' own __init__ does
+        setattr_ = object.__setattr__  # frozen: as attrs' own __init__ does
+        setattr_(block, "name", name)
+        setattr_(block, "_source", source)
+        setattr_(block, "_at", at)
+        setattr_(block, "_name_at", name_at)
+        setattr_(block, "_end", end)
+        setattr_(block, "names_files", names_files)
         return block
+
+    @property  # type: ignore[override]
+    def name_span(self) -> Span:
+        return self._source.tok(self._name_at, self._name_at + len(self.name))  # type: ignore[no-any-return]
+
+    @property  # type: ignore[override]
+    def span(self) -> Span:
+        return self._source.span(self._at, self._end - 1, self._end)  # type: ignore[no-any-return]
 
     def full(self) -> Block:
         found = self._source.decl(self._at)
@@ -259,6 +278,15 @@ class LazyBlock(Block):
     @property  # type: ignore[override]
     def members(self) -> tuple[Member, ...]:
         return self.full().members
+
+    def plain(self) -> Any:
+        """The block's plain parts when it has the commonest shape
+        (``unilang.front.bulk.Bulk.plain_library``), else None."""
+        return self._source.plain_library(self._at)
+
+    def param_at(self, at: int) -> "Param":
+        """The param node of its ``param`` member at offset ``at`` (``plain``)."""
+        return self._source.param_at(at)  # type: ignore[no-any-return]
 
     def plain_fields(self) -> list[tuple[str, Any]] | None:
         """Its members as plain values when they are all string or name-list

@@ -73,13 +73,16 @@ def fast_token_regex() -> re.Pattern[str]:
     """The fast parser's one regular expression: whitespace and comments, then a
     token in one named group (``str``, ``int``, ``name``, ``p`` for punctuation,
     ``end`` at the end of the text).  The comments are matched but not kept; the
-    fast parser finds them again where the skipped text has any.  The skipping
-    is possessive (``*+``): no token starts with blank or comment text, so giving
-    some back never helps, and trying to made a run of blanks before a character
-    no token matches cost time exponential in its length."""
+    fast parser finds them again where the skipped text has any.  Each run of
+    blanks and each comment is taken whole (possessive ``++``, ``*+``): no token
+    starts with blank or comment text, so giving some back never helps, and
+    trying to made a run of blanks before a character no token matches cost
+    time exponential in its length.  Only single characters are repeated
+    possessively: Python before 3.11.5 matches a possessive repeat of a group
+    that can backtrack wrongly (CPython gh-106052; Debian 12 has 3.11.2)."""
     punct = "|".join(re.escape(p) for p in PUNCTUATION)
     return re.compile(
-        f"(?:{WS}|{COMMENT})*+"
+        f"(?:{WS}+|{COMMENT}+)*"  # {WS}+ is [...]++, {COMMENT}+ ends [^\n]*+
         f"(?:(?P<str>{STRING})|(?P<int>{INT})|(?P<name>{NAME})|(?P<p>{punct})|(?P<end>\\Z))")
 
 
@@ -111,7 +114,7 @@ def size_text(number: str, unit: str) -> str:
 
 
 _SIMPLE_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-_UNICODE_ESCAPE = re.compile(r"u\{([0-9A-Fa-f]{1,6})\}")
+_UNICODE_ESCAPE = r"u\{([0-9A-Fa-f]{1,6})\}"  # compiled on first use (re's cache)
 
 
 def decode_string(token: str, file: str, line: int, column: int,
@@ -136,7 +139,7 @@ def decode_string(token: str, file: str, line: int, column: int,
             continue
         width = 2
         if nxt == "u":
-            m = _UNICODE_ESCAPE.match(raw, i + 1)
+            m = re.compile(_UNICODE_ESCAPE).match(raw, i + 1)
             if m:
                 cp = int(m.group(1), 16)
                 if 0 < cp <= 0x10FFFF and not 0xD800 <= cp <= 0xDFFF:
