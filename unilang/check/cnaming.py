@@ -3,6 +3,7 @@ would generate the same C name (named by ``unilang.cnames``, as generated C is).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import attrs
@@ -80,10 +81,18 @@ class CNames(Base):
 
             for p in lib.params:
                 members = p.type.members if p.type.kind == "enum" else None
-                if members is None:  # one name, the value's (``param_macros``' first)
-                    macros = [cnames.ParamMacro(cnames.param_macro(lib.name, p.name), "value")]
-                else:
-                    macros = list(cnames.param_macros(lib.name, p.name, members))
+                if members is None:
+                    # one name, the value's (``param_macros``' first): claimed here, as
+                    # ``claim`` does, its origin made only for a clash
+                    macro = cnames.param_macro(lib.name, p.name)
+                    first = seen.get(macro)
+                    if first is None:
+                        seen[macro] = partial(self._param_origin, lib, p, param_syntax)
+                    else:
+                        self.c_name_clash(macro, origin_of(first),
+                                          self._param_origin(lib, p, param_syntax))
+                    continue
+                macros = list(cnames.param_macros(lib.name, p.name, members))
                 note = None
                 if members is not None:
                     macro = macros[0].name
@@ -107,6 +116,11 @@ class CNames(Base):
                         claim([mac.name], _Origin("enum member", mac.member,
                                                   member_spans[mac.member], f"{lib.name}.{p.name}",
                                                   note))
+
+    @staticmethod
+    def _param_origin(lib: M.Library, p: M.ParamDecl,
+                      param_syntax: Callable[[str], S.Param]) -> _Origin:
+        return _Origin("parameter", f"{lib.name}.{p.name}", param_syntax(p.name).name_span)
 
     def c_name_clash(self, c_name: str, first: _Origin, second: _Origin) -> None:
         if (first.kind, first.owner) == (second.kind, second.owner):
