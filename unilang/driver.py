@@ -205,6 +205,14 @@ class ResultCache:
 
         # the entry's name in the cache: a digest of the key
         self.key = sha256_hex(command_key("check", [str(spec), backends]).encode())
+        # the spec's status before anything reads it: with it, ``store`` need not
+        # hash the spec again to record its token (``fresh.settle``)
+        self.before_read: dict[str, tuple[list[int] | None, int]] = {}
+        if self.disk is not None:
+            from .fresh import stat_before
+
+            real = str(Path(os.path.realpath(spec)))
+            self.before_read[real] = stat_before(real)
 
     def lookup(self) -> list[BackendResult] | None:
         from .fresh import facts_hold
@@ -281,7 +289,7 @@ class ResultCache:
         facts.update(file_facts)
         app = next((r.app_name for r in results if r.app_name), None)
         doc = {"app": app, "backends": [r.backend for r in results],
-               "facts": dict(sorted(facts.items())), "tokens": settle(facts),
+               "facts": dict(sorted(facts.items())), "tokens": settle(facts, self.before_read),
                "files": {n: str(p) for n, p in sorted(self.session.files.items())},
                "diagnostics": [d.to_json() for d in self.session.sink.items]}
         self.disk.put(self.ns, self.key, json.dumps(doc, ensure_ascii=False).encode("utf-8"))

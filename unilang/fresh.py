@@ -150,10 +150,27 @@ def stat_token(path: str) -> list[int] | None:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def settle(facts: "dict[str, Fact]") -> "dict[str, list[int]]":
+def stat_before(path: str) -> "tuple[list[int] | None, int]":
+    """``path``'s status token and the time it was taken, before its content is
+    read for a fact: ``settle`` takes the pair as proof instead of hashing the
+    file again."""
+    import time
+
+    at = time.time_ns()
+    return stat_token(path), at
+
+
+def settle(facts: "dict[str, Fact]",
+           before_read: "dict[str, tuple[list[int] | None, int]] | None" = None
+           ) -> "dict[str, list[int]]":
     """Status tokens for the content facts that can be checked by status
     alone next time: the file still holds the recorded bytes now, its status
-    did not move while it was hashed, and its last change is not recent."""
+    did not move while it was hashed, and its last change is not recent.
+
+    ``before_read``: tokens taken (``stat_before``) before the fact's content
+    was read.  A file that still shows it, and whose last change was not recent
+    then, has not changed since: its recorded digest is of the bytes it holds,
+    without reading them again (a spec of 100,000 libraries is 15 MB)."""
     import time
 
     out = {}
@@ -161,6 +178,11 @@ def settle(facts: "dict[str, Fact]") -> "dict[str, list[int]]":
         if not isinstance(f, str):
             continue
         before = stat_token(p)
+        earlier = before_read.get(p) if before_read else None
+        if earlier is not None and before is not None and earlier[0] == before and \
+                earlier[1] - before[4] >= RACY_NS:
+            out[p] = before
+            continue
         if before is None or time.time_ns() - before[4] < RACY_NS:
             continue
         if _sha_file(p) == f and stat_token(p) == before:
