@@ -33,7 +33,8 @@ from .fsutil import atomic_write
 from .front import syntax as S
 from .diagnostics import Diagnostic, Span
 
-FORMAT = 3  # 3: entries authenticated by keyed BLAKE2b (HMAC-SHA256 before)
+FORMAT = 4  # 3: entries authenticated by keyed BLAKE2b (HMAC-SHA256 before); 4: a
+            # summary's definitions as one string (``Defines``), not a list
 
 
 #: Larger entries are not read (a summary or a check result is far smaller).
@@ -142,9 +143,10 @@ def encode_summary(module: S.Module, parsed: "Parsed | None" = None) -> bytes:
     (``Parsed.of``), whose definitions are reused."""
     imports = [[d.target, d.is_path, *_span_numbers(d.span), *_span_numbers(d.target_span)]
                for d in module.decls if isinstance(d, S.Import)]
-    defines = (list(parsed.defines) if parsed is not None else
-               [f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)])
-    return json.dumps({"imports": imports, "defines": defines}, separators=(",", ":"),
+    defines = (parsed.defines if parsed is not None else
+               Defines([f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)]))
+    text = defines.text if isinstance(defines, Defines) else "\n".join(defines)
+    return json.dumps({"imports": imports, "defines": text}, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
 
 
@@ -153,7 +155,7 @@ def _span_numbers(span: Span | None) -> tuple[int, int, int, int]:
     return span.line, span.column, span.end_line, span.end_column
 
 
-def decode_summary(payload: bytes, name: str) -> tuple[tuple[S.Import, ...], tuple[str, ...]]:
+def decode_summary(payload: bytes, name: str) -> tuple[tuple[S.Import, ...], "Defines"]:
     """The inverse of ``encode_summary``; raises ValueError on anything malformed."""
     doc = json.loads(payload)
     imports = []
@@ -163,10 +165,10 @@ def decode_summary(payload: bytes, name: str) -> tuple[tuple[S.Import, ...], tup
             raise ValueError("malformed import")
         imports.append(S.Import(target, is_path, Span(name, *numbers[:4]),
                                 Span(name, *numbers[4:])))
-    defines = tuple(doc["defines"])
-    if not all(isinstance(d, str) for d in defines):
+    defines = doc["defines"]
+    if not isinstance(defines, str):
         raise ValueError("malformed definitions")
-    return tuple(imports), defines
+    return tuple(imports), Defines.of_text(defines)
 
 
 class CacheInconsistent(Exception):
@@ -184,6 +186,19 @@ class Defines:
     def __init__(self, names: list[str]) -> None:
         self._text = "\n".join(names)  # no name holds a line end
         self._count = len(names)
+
+    @classmethod
+    def of_text(cls, text: str) -> "Defines":
+        """The definitions ``text`` (``Defines.text``) holds."""
+        out = cls([])
+        out._text = text
+        out._count = text.count("\n") + 1 if text else 0
+        return out
+
+    @property
+    def text(self) -> str:
+        """The definitions, one a line (as the parse cache stores them)."""
+        return self._text
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._text.split("\n") if self._count else ())

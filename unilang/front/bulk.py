@@ -64,11 +64,15 @@ _VALUE_NAME = rf"(?!true\.|false\.){_DOTTED}"
 _LIST = rf"\[(?:{_W}*+{_VALUE_NAME}{_W}*+,)*(?:{_W}*+{_VALUE_NAME})?{_W}*+\]"
 _FIELD_WHOLE = (rf"{_W}*+(?!(?:param|device|use|set){_WORD_END}){_NAME}{_W}*+={_W}*+"
                 rf"(?:{_STR}|{_LIST}|{_VALUE_NAME}|{_INT}){_W}*+;")
-_PARAM_WHOLE = (rf"{_W}*+param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}"
+#: a param member up to its `;` (as ``param`` accepts it: no enum type)
+_PARAM_SHAPE = (rf"param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}"
                 rf"(?:{_W}*+={_W}*+{_INT})?"
                 rf"(?:{_W}++in{_W}++{_INT}{_W}*+\.\.{_W}*+{_INT})?"
-                rf"(?:{_W}*+{_STR})?{_W}*+;")
-_BODY = re.compile(rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+\}}")
+                rf"(?:{_W}*+{_STR})?")
+_PARAM_WHOLE = rf"{_W}*+{_PARAM_SHAPE}{_W}*+;"
+#: a block's members and the blanks before its `}`
+_MEMBERS = rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+"
+_BODY = re.compile(rf"{_MEMBERS}\}}")
 _BLANK = re.compile(rf"{_W}*+")
 
 # ``_SYMBOL``, or a library block whose body ``_BODY`` matches, in one match:
@@ -76,7 +80,7 @@ _BLANK = re.compile(rf"{_W}*+")
 # ``_SYMBOL``; 4 `library`, 5 the library's name, 6 its body (between the braces).
 _DECL = re.compile(rf"{_LEAD}(?:(construct|capability){_W}++({_DOTTED})"
                    rf"(?:{_W}*+({_STR}))?{_W}*+;"
-                   rf"|(library){_W}++({_NAME}){_W}*+\{{((?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+)\}})")
+                   rf"|(library){_W}++({_NAME}){_W}*+\{{({_MEMBERS})\}})")
 
 # The commonest library shape, whole (``Bulk.plain_library``): a `doc`
 # string, `provides`, `requires` and `exercises` as lists written as
@@ -89,8 +93,7 @@ _PLAIN = re.compile(
     rf"|provides{_W}*+={_W}*+{_PLAIN_ITEMS}"
     rf"|requires{_W}*+={_W}*+{_PLAIN_ITEMS}"
     rf"|exercises{_W}*+={_W}*+{_PLAIN_ITEMS}"
-    rf"|(param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}(?:{_W}*+={_W}*+{_INT})?"
-    rf"(?:{_W}++in{_W}++{_INT}{_W}*+\.\.{_W}*+{_INT})?(?:{_W}*+{_STR})?)"
+    rf"|({_PARAM_SHAPE})"
     rf"){_W}*+;)*{_W}*+\}}")
 #: ``_PLAIN``'s list groups, by key
 _PLAIN_LISTS = (("provides", 2), ("requires", 3), ("exercises", 4))
