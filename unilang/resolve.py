@@ -423,8 +423,20 @@ class Resolver:
                 if c == one or (several is not None and c in several):
                     continue  # a library satisfies its own requirement
                 j = reached.get(c)
-                if j is None:
-                    j = place(c, by, ref.span)
+                if j is None:  # its first requirement
+                    only = providers_of.get(c)
+                    if (only is not None and type(only) is not list and c not in choices and
+                            (not only.backends or backend in only.backends) and  # type: ignore[union-attr]
+                            len(only.provides) == 1 and only.name not in placed):  # type: ignore[union-attr]
+                        # ``place``'s common case written out: the one candidate,
+                        # reached by its one construct, new
+                        j = reached[c] = len(walked)
+                        walked.append(Selected(only, c, ref.span, origin, by))  # type: ignore[arg-type]
+                        names.append(only.name)  # type: ignore[union-attr]
+                        users.append([])
+                        needs.append(0)
+                    else:
+                        j = place(c, by, ref.span)
                 if j < 0:
                     continue
                 users[j].append(i)
