@@ -321,3 +321,33 @@ def test_an_import_is_used_by_any_kind_of_definition(tmp_path: Path) -> None:
     assert len(warned) == 2
     assert "con.uni" in warned[0] and "idle.uni" in warned[1]
     assert res.ok
+
+
+def test_a_library_reached_by_two_constructs_is_selected_once(tmp_path: Path) -> None:
+    """A checked program's `use` always names a provider of the construct (U0113),
+    but the walk does not depend on it: a library reached first by its one
+    construct and then by a `use` for another is one selected library."""
+    import attrs
+
+    from unilang import model as M
+    from unilang.diagnostics import Sink
+    from unilang.resolve import resolve
+
+    decls = ("construct t.a;\nconstruct t.b;\n"
+             "library t1 { provides = [t.a]; }\nlibrary t2 { provides = [t.b]; }\n")
+    (tmp_path / "hello.c").write_text("int main(void) { return 0; }\n")
+    p = tmp_path / "app.uni"
+    p.write_text(decls + "app x {\n    sources = [\"hello.c\"];\n    requires = [t.a, t.b];\n}\n")
+    _session, results = check_spec(p, ["kvm"], Session(cache=CACHE))
+    program = results[0].program
+    assert program is not None and program.app is not None
+    app = program.app
+    odd = M.Choice(M.Ref("t.b", app.span), M.Ref("t1", app.span), app.span)
+    for reqs in (app.requires, tuple(reversed(app.requires))):
+        res = resolve(attrs.evolve(program, app=attrs.evolve(app, requires=reqs,
+                                                             choices=(odd,))), Sink())
+        assert [n for n in res.order if n.startswith("t")] == ["t1"]
+        assert list(res.selected).count("t1") == 1 and "t2" not in res.selected
+        assert res.providers["t.a"] == res.providers["t.b"] == "t1"
+        assert [(e.src, e.dst, e.construct) for e in res.edges if e.dst == "t1"] == [
+            (APP, "t1", c) for c in [r.construct.name for r in reqs]]
