@@ -290,3 +290,31 @@ def test_no_possessive_repeat_of_a_group() -> None:
                 if tok.type == tokenize.STRING and any(p in tok.string for p in (")*+", ")++", ")?+")):
                     offenders.append(f"{f.relative_to(ROOT)}:{tok.start[0]}")
     assert offenders == []
+
+
+def test_a_plain_block_reads_the_same_twice(tmp_path: Path) -> None:
+    """The loader keeps a plain block's match for the checker and the first
+    ``plain()`` hands it over; a second reader (another backend's checker)
+    gets the same parts from a new match, and both backends check clean."""
+    from unilang.driver import Session, check_spec
+    from unilang.front import syntax as S
+    from unilang.front.fast import parse_fast_or_offset
+
+    text = ('library l { doc = "d"; provides = [a]; requires = [b, c];\n'
+            '  param p: int = 2 in 1 .. 3 "P"; }\n')
+    tree = parse_fast_or_offset(text, "t.uni", [], lazy=True)
+    block = tree.decls[0]
+    assert isinstance(block, S.LazyBlock)
+    first = block.plain()
+    assert first is not None and block.plain() == first
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import gen  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    spec = Path(gen.generate(100, tmp_path, modules=1)["one"])
+    session, results = check_spec(spec, ["kvm", "xen"], Session())
+    assert session.sink.items == []
+    kvm, xen = (r.program for r in results)
+    assert kvm is not None and xen is not None
+    assert kvm.libraries["lib5"] == xen.libraries["lib5"]

@@ -86,9 +86,11 @@ _DECL = re.compile(rf"{_LEAD}(?:(construct|capability){_W}++({_DOTTED})"
 # string, `provides`, `requires` and `exercises` as lists written as
 # `[a, b, c]` on one line, and params, in any order.  A key written twice
 # keeps only its last groups; ``plain_library`` counts the members to see that.
+# Every block it matches ``_DECL`` matches too.  Groups: 1 `library`, 2 the
+# name, 3 the doc's text, 4-6 the lists' items, 7 the (last) param.
 _PLAIN_ITEMS = rf"\[ *+((?:{_VALUE_NAME}(?:, {_VALUE_NAME})*)?) *+\]"
 _PLAIN = re.compile(
-    rf"library{_W}++{_NAME}{_W}*+\{{(?:{_W}*+(?:"
+    rf"{_LEAD}(library){_W}++({_NAME}){_W}*+\{{(?:{_W}*+(?:"
     rf'doc{_W}*+={_W}*+"([^"\\\n]*+)"'
     rf"|provides{_W}*+={_W}*+{_PLAIN_ITEMS}"
     rf"|requires{_W}*+={_W}*+{_PLAIN_ITEMS}"
@@ -96,7 +98,7 @@ _PLAIN = re.compile(
     rf"|({_PARAM_SHAPE})"
     rf"){_W}*+;)*{_W}*+\}}")
 #: ``_PLAIN``'s list groups, by key
-_PLAIN_LISTS = (("provides", 2), ("requires", 3), ("exercises", 4))
+_PLAIN_LISTS = (("provides", 4), ("requires", 5), ("exercises", 6))
 
 #: words that make a member something other than a field
 _MEMBER_WORDS = frozenset({"param", "device", "use", "set"})
@@ -201,9 +203,22 @@ class Bulk:
         starts (or the text ends)."""
         text = self.text
         match = _DECL.match
+        plain = _PLAIN.match
         intern = self.intern
         make = S.LazyBlock.make
+        find = text.find
         while True:
+            m = plain(text, pos)
+            if m is not None:
+                start = m.start(1)
+                end = m.end()
+                if find("#", start, end) < 0 and find("/", start, end) < 0:
+                    # the commonest shape: kept with its match, which the
+                    # checker reads (``plain_library``); no key of it names files
+                    name = m.group(2)
+                    out.append(make(lazy, start, intern(name, name), m.start(2), end, False, m))
+                    pos = end
+                    continue
             m = match(text, pos)
             if m is None:
                 return pos
@@ -349,33 +364,35 @@ class Bulk:
                 return None
             p = f.end()
 
-    def plain_library(self, at: int
+    def plain_match(self, at: int) -> re.Match[str] | None:
+        """``_PLAIN``'s match of the library block at ``at``, if it has that shape."""
+        return _PLAIN.match(self.text, at)
+
+    def plain_library(self, m: re.Match[str]
                       ) -> tuple[str | None, list[tuple[str, list[str], list[Span]]],
                                  tuple[PlainParam | None, int] | None] | None:
-        """The library block at ``at`` when it has the commonest shape (``_PLAIN``:
+        """The library block ``_PLAIN`` matched (``m``) when it has the commonest shape:
         a `doc` string, `provides`, `requires` and `exercises` as lists of names
-        written `[a, b]` on one line, at most one param, each key once): its doc,
+        written `[a, b]` on one line, at most one param, each key once: its doc,
         its lists as (key, names, their spans), and its param as (``plain_param``,
         its offset for ``param_at``); None for anything else (``plain_fields`` and
         the full path take that).  No syntax node is built."""
         text = self.text
-        m = _PLAIN.match(text, at)
-        if m is None:
-            return None
+        at = m.start(1)
         end = m.end()
         # a key written twice matched twice but kept its last groups only: the
         # members found must be all the members there are (their `;`s)
         members = text.count(";", at, end)
-        doc = m.group(1)
+        doc = m.group(3)
         if doc is not None:
             members -= 1 + doc.count(";")
         param = None
-        if m.start(5) >= 0:
-            members -= 1 + text.count(";", m.start(5), m.end(5))
-            found = _PARAM.match(text, m.start(5))
+        if m.start(7) >= 0:
+            members -= 1 + text.count(";", m.start(7), m.end(7))
+            found = _PARAM.match(text, m.start(7))
             if found is None:  # pragma: no cover - _PLAIN's param is one _PARAM matches
                 return None
-            param = (self.plain_param(found), m.start(5))
+            param = (self.plain_param(found), m.start(7))
         lists: list[tuple[str, list[str], list[Span]]] = []
         intern = self.intern
         file = self.file
