@@ -246,6 +246,9 @@ class LazyBlock(Block):
     #: false when no member's key names files (``sources``, ``includes``,
     #: ``files``): readers looking for those skip the block
     names_files: bool
+    #: the loader's match of a block of the commonest shape, until ``plain``
+    #: hands it over (None before any other block's first ``plain``)
+    _plain: Any
 
     @classmethod
     def make(cls, source: Any, at: int, name: str, name_at: int, end: int,
