@@ -247,7 +247,7 @@ class LazyBlock(Block):
     #: ``files``): readers looking for those skip the block
     names_files: bool
     #: the loader's match of a block of the commonest shape, until ``plain``
-    #: hands it over (None before any other block's first ``plain``)
+    #: hands it over (None for a block of any other shape, and after that)
     _plain: Any
 
     @classmethod
