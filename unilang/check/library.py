@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from .. import cnames
 from .. import model as M
@@ -138,7 +138,8 @@ class Libraries(Params, Files, CNames, NetSpecs):
         full path builds (tests/test_bulkparse.py compares them)."""
         refs: dict[str, tuple[M.Ref, ...]] = {}
         for key, names, spans in lists:
-            known = self.capabilities if key == "exercises" else self.constructs
+            known = self.plain_names(key)
+            assert known is not None  # Bulk.plain_library's keys are list fields
             if len(names) > 1 and len(set(names)) != len(names):
                 return None  # a duplicate: reported by `library`
             for name in names:
@@ -175,38 +176,60 @@ class Libraries(Params, Files, CNames, NetSpecs):
         for anything else, which ``library`` checks and reports in full.  On a
         world of many libraries this is most of them; what it builds equals what
         the full path builds (tests/test_bulkparse.py compares them)."""
-        doc: str | None = None
-        lists: dict[str, tuple[M.Ref, ...]] = {}
+        fields: list[tuple[str, str | list[tuple[str, Span]]]] = []
         for m in members:
             if type(m) is not S.Field or m.on is not None:
                 return None
-            key = m.key
             value = m.value
-            if key == "doc":
-                if doc is not None or type(value) is not S.Str:
-                    return None
-                doc = value.value
+            if type(value) is S.Str:
+                fields.append((m.key, value.value))
                 continue
-            if key == "exercises":
-                known: dict[str, object] = self.capabilities  # type: ignore[assignment]
-            elif key == "provides" or key == "requires":
-                known = self.constructs  # type: ignore[assignment]
-            else:
+            if type(value) is not S.List:
                 return None
-            if key in lists or type(value) is not S.List:
-                return None
-            refs: list[M.Ref] = []
-            names: set[str] = set()
+            items: list[tuple[str, Span]] = []
             for item in value.items:
                 if type(item) is not S.Name:
                     return None
-                name = item.value
+                items.append((item.value, item.span))
+            fields.append((m.key, items))
+        return self.plain_values(block, mod, fields)
+
+    def plain_values(self, block: S.Block, mod: LoadedModule,
+                     fields: Iterable[tuple[str, str | list[tuple[str, Span]]]]
+                     ) -> M.Library | None:
+        """``plain_library``'s model from the fields' plain values: (key, a
+        string) or (key, [(name, its span), ...]); None for any other key, a
+        key twice, a value of the wrong kind, or a duplicate or unknown name."""
+        doc: str | None = None
+        lists: dict[str, tuple[M.Ref, ...]] = {}
+        for key, value in fields:
+            if key == "doc":
+                if doc is not None or not isinstance(value, str):
+                    return None
+                doc = value
+                continue
+            known = self.plain_names(key)
+            if known is None or key in lists or isinstance(value, str):
+                return None
+            refs: list[M.Ref] = []
+            names: set[str] = set()
+            for name, span in value:
                 if name in names or name not in known:
                     return None  # a duplicate or an unknown name: reported by `library`
                 names.add(name)
-                refs.append(M.Ref(name, item.span))
+                refs.append(M.Ref(name, span))
             lists[key] = tuple(refs)
         return self.plain_model(block, mod, doc, lists)
+
+    def plain_names(self, key: str) -> Mapping[str, object] | None:
+        """What the names of the list field ``key`` of a plain library must be:
+        capabilities for `exercises`, constructs for `provides` and `requires`;
+        None for any other key."""
+        if key == "exercises":
+            return self.capabilities
+        if key == "provides" or key == "requires":
+            return self.constructs
+        return None
 
     def plain_model(self, block: S.Block, mod: LoadedModule, doc: str | None,
                     lists: dict[str, tuple[M.Ref, ...]],
@@ -229,28 +252,4 @@ class Libraries(Params, Files, CNames, NetSpecs):
         fields = block.plain_fields()
         if fields is None:
             return None
-        doc: str | None = None
-        lists: dict[str, tuple[M.Ref, ...]] = {}
-        for key, value in fields:
-            if key == "doc":
-                if doc is not None or not isinstance(value, str):
-                    return None
-                doc = value
-                continue
-            if key == "exercises":
-                known: dict[str, object] = self.capabilities  # type: ignore[assignment]
-            elif key == "provides" or key == "requires":
-                known = self.constructs  # type: ignore[assignment]
-            else:
-                return None
-            if key in lists or isinstance(value, str):
-                return None
-            refs: list[M.Ref] = []
-            names: set[str] = set()
-            for name, span in value:
-                if name in names or name not in known:
-                    return None
-                names.add(name)
-                refs.append(M.Ref(name, span))
-            lists[key] = tuple(refs)
-        return self.plain_model(block, mod, doc, lists)
+        return self.plain_values(block, mod, fields)
