@@ -142,6 +142,16 @@ class Bulk:
         col = start - ls[line - 1] + 1
         return _tuple_new(Span, (self.file, line, col, line, col + end - start))
 
+    def one_line(self, start: int, end: int) -> tuple[int, int] | None:
+        """When the text from ``start`` to ``end`` is on one line (most
+        declarations and members are): that line, and the offset a column is
+        counted from (a span's columns are offsets minus it); else None."""
+        if self.text.find("\n", start, end) >= 0:
+            return None
+        ls = self.line_starts
+        line = self.line_numbers[bisect_right(ls, start)]
+        return line, ls[line - 1] - 1
+
     def string(self, start: int, end: int) -> str:
         value = self.text[start + 1:end - 1]
         if "#" in value or "//" in value:
@@ -176,10 +186,9 @@ class Bulk:
         name = text[name_at:name_end]
         end = m.end()
         doc = doc_span = None
-        if text.find("\n", start, end) < 0:  # on one line (most): its line once
-            ls = self.line_starts
-            line = self.line_numbers[bisect_right(ls, start)]
-            base = ls[line - 1] - 1
+        where = self.one_line(start, end)
+        if where is not None:
+            line, base = where
             file = self.file
             if m.start(3) >= 0:
                 doc_at, doc_end = m.span(3)
@@ -433,11 +442,10 @@ class Bulk:
             return None
         end = f.end()
         first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
-        if text.find("\n", first, end) >= 0:
+        where = self.one_line(first, end)
+        if where is None:
             return None
-        ls = self.line_starts
-        line = self.line_numbers[bisect_right(ls, first)]
-        base = ls[line - 1] - 1
+        line, base = where
         doc = self.string(*f.span(6)) if f.start(6) >= 0 else None
         name = text[f.start(1):f.end(1)]
         return (self.intern(name, name), parse_int(text[f.start(3):f.end(3)]),
@@ -567,10 +575,9 @@ class Bulk:
         end = f.end()
         first = f.start() + len(_BLANK.match(text, f.start()).group(0))  # type: ignore[union-attr]
         tok: Callable[[int, int], Span] = self.tok
-        if text.find("\n", first, end) < 0:  # on one line (most): its line once
-            ls = self.line_starts
-            line = self.line_numbers[bisect_right(ls, first)]
-            base = ls[line - 1] - 1
+        where = self.one_line(first, end)
+        if where is not None:
+            line, base = where
             file = self.file
 
             def tok(start: int, stop: int) -> Span:
