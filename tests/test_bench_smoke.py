@@ -244,3 +244,20 @@ def test_everything_spec_checks_on_each_backend(tmp_path, backend):
     r = subprocess.run([sys.executable, "-m", "unilang", "check", str(spec), "-b", backend],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
+
+
+def test_modelcost_counts_the_objects_a_check_builds(tmp_path):
+    """bench/modelcost.py: a real check of a small world, its attrs objects by class."""
+    out = subprocess.run([sys.executable, str(BENCH / "modelcost.py"), "--n", "40", "--reps", "1",
+                          "--work", str(tmp_path), "--part", "objects"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = {ln.split()[0]: int(ln.split()[1].replace(",", "")) for ln in out.stdout.splitlines()
+            if ln.startswith("unilang.")}
+    # one Library and one Construct per library (plus the spec's own), four
+    # refs a library or so: the world of gen.py
+    assert rows["unilang.model.Library"] >= 40 and rows["unilang.model.Construct"] >= 40
+    assert rows["unilang.model.Ref"] > rows["unilang.model.Requirement"] > 40
+    bad = subprocess.run([sys.executable, str(BENCH / "modelcost.py"), "--reps", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--n and --reps must be at least 1" in bad.stderr
