@@ -147,8 +147,8 @@ def per_class(count: int, reps: int) -> tuple[float, float]:
 
 def import_cost(reps: int) -> float:
     """Seconds ``import attr`` adds to a process over the standard modules a
-    check imports anyway (re, enum, functools, collections, pathlib)."""
-    need = "import re, enum, functools, collections, pathlib"
+    check imports anyway (re, enum, functools, collections, pathlib, typing)."""
+    need = "import re, enum, functools, collections, pathlib, typing"
 
     def run(code: str) -> Callable[[], object]:
         return lambda: subprocess.run([sys.executable, "-c", code], check=True)
