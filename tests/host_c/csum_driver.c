@@ -32,7 +32,6 @@ int unilang_arp_resolve(uint32_t ip, uint8_t mac[6])
     (void)mac;
     return -1;
 }
-void unilang_arp_set_address(uint32_t ip) { (void)ip; }
 void unilang_arp_start(uint32_t ip, uint32_t ask) { (void)ip; (void)ask; }
 void unilang_puts(const char *s) { puts(s); }
 int unilang_eth_send(const uint8_t dst[6], uint16_t type, const void *payload, unsigned len)

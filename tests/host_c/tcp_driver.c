@@ -54,7 +54,6 @@ int unilang_arp_resolve(uint32_t ip, uint8_t mac[6])
     memset(mac, 2, 6);
     return 0;
 }
-void unilang_arp_set_address(uint32_t ip) { (void)ip; }
 void unilang_arp_start(uint32_t ip, uint32_t ask) { (void)ip; (void)ask; }
 void unilang_puts(const char *s) { puts(s); }
 unsigned long long unilang_monotonic_ns(void) { return now_ns; }

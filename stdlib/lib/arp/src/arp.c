@@ -90,6 +90,13 @@ static void input(const uint8_t *src_mac, const uint8_t *p, unsigned len)
     }
 }
 
+/* Who has `ip`?  Broadcast; counted as unresolved until its reply is learned. */
+static void request(uint32_t ip)
+{
+    unilang_net_stats.arp_unresolved++;
+    send(1, broadcast, (const uint8_t[6]){0}, ip);
+}
+
 void unilang_arp_start(uint32_t ip, uint32_t ask)
 {
     my_ip = ip;
@@ -98,10 +105,8 @@ void unilang_arp_start(uint32_t ip, uint32_t ask)
      * (QEMU's slirp does), so its reply comes ahead of whatever it held for
      * us until it knew our MAC; announced first, the held packets came
      * first, and each found the next hop unresolved. */
-    if (ask != 0 && ask != ip && find(ask) < 0) {
-        unilang_net_stats.arp_unresolved++;
-        send(1, broadcast, (const uint8_t[6]){0}, ask);
-    }
+    if (ask != 0 && ask != ip && find(ask) < 0)
+        request(ask);
     send(1, broadcast, (const uint8_t[6]){0}, ip); /* gratuitous: spa == tpa */
 }
 
@@ -118,8 +123,7 @@ int unilang_arp_resolve(uint32_t ip, uint8_t mac[6])
         for (unsigned k = 0; k < 6; k++) mac[k] = cache[i].mac[k];
         return 0;
     }
-    unilang_net_stats.arp_unresolved++;
-    send(1, broadcast, (const uint8_t[6]){0}, ip);
+    request(ip);
     return -1;
 }
 

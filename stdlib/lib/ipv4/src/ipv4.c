@@ -202,12 +202,11 @@ int unilang_ipv4_send(uint32_t dst, uint8_t protocol, const void *payload, unsig
  * datagrams slirp held for us until then (announced first, each of those
  * found the gateway unresolved and was dropped, ~1 ms of emulated guest
  * work apiece under PVM).  One request; its reply, addressed to us, is
- * learned like any other (arp_unresolved counts this request). */
+ * learned like any other (arp_unresolved counts this request).  arp asks
+ * only for a nonzero gateway other than us; the subnet is ours to judge. */
 static void announce(void)
 {
-    int ask = my_ip != 0 && gateway != 0 && gateway != my_ip &&
-              (gateway & netmask) == (my_ip & netmask);
-    unilang_arp_start(my_ip, ask ? gateway : 0);
+    unilang_arp_start(my_ip, (gateway & netmask) == (my_ip & netmask) ? gateway : 0);
 }
 
 int unilang_ipv4_configure(uint32_t addr, uint32_t mask, uint32_t gw)

@@ -37,10 +37,12 @@ struct used {
     uint16_t avail_event;
 };
 
-/* The descriptor table is written by us only and read by the device only
- * after a notify (virtio_mmio_notify orders it with mfence and a compiler
- * barrier), so it need not be volatile: plain stores let the compiler merge
- * them, which matters where each guest instruction is emulated (PVM). */
+/* The descriptor table, like the ring entries, is written by us only and
+ * read by the device only after avail.idx moves past its entry (the
+ * barrier() before that store orders them; x86 keeps stores in order), even
+ * when the device asked for no notify; so it need not be volatile: plain
+ * stores let the compiler merge them, which matters where each guest
+ * instruction is emulated (PVM). */
 struct vq {
     struct virtq_desc desc[QN] __attribute__((aligned(16)));
     struct avail avail __attribute__((aligned(4)));
