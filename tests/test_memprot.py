@@ -23,7 +23,6 @@ APPS = ROOT / "tests" / "apps"
 EXIT_FAULT = 125
 LAST = f"unilang: fault: shutting down with exit code {EXIT_FAULT}"
 RIP_IN = re.compile(r"unilang: fault: rip 0x([0-9a-f]+) <([\w.]+)\+0x([0-9a-f]+)>")
-RIP_AT = re.compile(r"unilang: fault: rip 0x([0-9a-f]+) \(([\w -]+)\)")
 
 
 def _symbols(debug_elf: Path) -> dict[str, tuple[int, int]]:
