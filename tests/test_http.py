@@ -245,9 +245,8 @@ def test_50_concurrent_connections_10_requests_each(guest: Guest) -> None:
     errors: list[str] = []
     lock = threading.Lock()
     connecting = threading.Lock()  # one connect in flight at a time
-    arrived = threading.Condition()
-    past_connect: list[int] = []
-    start = threading.Event()
+    # every client connected (or failed to) before any request: the 50 and this thread
+    ready = threading.Barrier(51, timeout=300)
 
     def client(n: int) -> None:
         ok = 0
@@ -258,12 +257,7 @@ def test_50_concurrent_connections_10_requests_each(guest: Guest) -> None:
                 with connecting:
                     c.connect()
             finally:
-                with arrived:
-                    past_connect.append(n)
-                    arrived.notify()
-            phase = "wait"
-            if not start.wait(300):
-                raise TimeoutError("the others never connected")
+                ready.wait()
             phase = "requests"
             for i in range(10):
                 rel = names[(n + i) % len(names)]
@@ -281,9 +275,7 @@ def test_50_concurrent_connections_10_requests_each(guest: Guest) -> None:
     threads = [threading.Thread(target=client, args=(n,)) for n in range(50)]
     for t in threads:
         t.start()
-    with arrived:  # every client connected (or failed to) before any request
-        arrived.wait_for(lambda: len(past_connect) == 50, timeout=300)
-    start.set()
+    ready.wait()
     for t in threads:
         t.join(300)
     assert not any(t.is_alive() for t in threads)
