@@ -112,6 +112,13 @@ def test_other_backends_are_read_only_for_a_use_that_needs_them(
     assert [d.code for d in session.sink.items if d.is_error] == []
     xen_module = str(ROOT / "backends" / "xen" / "lib" / "xen-shutdown" / "xen-shutdown.uni")
     assert xen_module not in session.reads
+    # a `use` and a `set` of this backend's own libraries do not ask either
+    local = tmp_path / "local.uni"
+    local.write_text('app a { sources = ["main.c"]; requires = [console, shutdown];\n'
+                     '  use qemu-exit for shutdown; set uart16550.baud = 9600; }\n')
+    session, _ = check_spec(local, ["kvm"], Session())
+    assert [d.code for d in session.sink.items if d.is_error] == []
+    assert xen_module not in session.reads
     spec = tmp_path / "use.uni"
     spec.write_text('app a { sources = ["main.c"]; requires = [console, shutdown];\n'
                     f'  use {library} for shutdown; }}\n')

@@ -109,7 +109,7 @@ class Apps(Params, Files, SealedFiles, CNames, NetSpecs):
                 if d is not None:
                     devices.append(d)
             elif isinstance(m, S.Use):
-                if m.library in self.foreign and m.library not in self.library_blocks:
+                if m.library not in self.library_blocks and m.library in self.foreign:
                     continue
                 c = self.construct_ref(m.construct)
                 lib = self.library_ref((m.library, m.library_span))

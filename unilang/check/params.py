@@ -165,7 +165,7 @@ class Params(Schema, Symbols):
                 return None
             if self.backend not in backends:
                 return None  # `set ... on xen;` while checking kvm: applies there only
-        if lib_name in self.foreign and lib_name not in self.library_blocks:
+        if lib_name not in self.library_blocks and lib_name in self.foreign:
             return None  # a library of another backend: the override applies there
         lib_span = Span(m.target.span.file, m.target.span.line, m.target.span.column,
                         m.target.span.line, m.target.span.column + len(lib_name))
