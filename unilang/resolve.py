@@ -178,6 +178,7 @@ class Resolution:
     backend: str
     app: M.App
     order: tuple[str, ...]
+    #: By name (``run`` makes it so; the policy stage reads it in this order).
     selected: dict[str, Selected]
     providers: dict[str, str]
     #: Every requirement edge, made when first read (``Edges``).
@@ -221,7 +222,6 @@ class Resolver:
                         providers_of[c.name] = [first, lib]  # type: ignore[list-item]
         self.providers_of = providers_of
         self.choices = {c.construct.name: c for c in self.app.choices}
-        self.chosen: dict[str, str | None] = {}
         self.lost: dict[str, tuple[str, str]] = {}  # library -> (construct, winner)
         # for the init order, filled by the walk, by each library's place in it:
         # the places of the libraries that require it (once per requirement), and
@@ -246,18 +246,10 @@ class Resolver:
     def pick(self, construct: str, by: Selected | None, span: Span) -> str | None:
         """The provider of ``construct`` on this backend, or None after reporting why.
 
-        ``by`` is the selected library that requires it (None: the app)."""
-        if construct in self.chosen:
-            return self.chosen[construct]
-        only = self.providers_of.get(construct)
-        if (only is not None and type(only) is not list and construct not in self.choices
-                and (not only.backends or self.backend in only.backends)):  # type: ignore[union-attr]
-            # the one candidate, as most constructs have: no choice, nothing lost
-            result: str | None = only.name  # type: ignore[union-attr]
-            self.chosen[construct] = result
-            return result
+        ``by`` is the selected library that requires it (None: the app).  The walk
+        asks once per construct, and only when the construct has no single
+        candidate it could take without asking (``place``)."""
         result = self._pick(construct, by, span)
-        self.chosen[construct] = result
         if result is not None:
             for lib in self.providers(construct):
                 if lib.name != result and lib.name not in self.lost:
@@ -366,7 +358,7 @@ class Resolver:
             only = providers_of.get(c)
             if (only is not None and type(only) is not list and c not in choices and
                     (not only.backends or backend in only.backends)):  # type: ignore[union-attr]
-                lib: M.Library = only  # type: ignore[assignment]  # the one candidate (``pick``)
+                lib: M.Library = only  # type: ignore[assignment]  # the one candidate: no choice, nothing lost
             else:
                 dst = self.pick(c, by, span)
                 if dst is None:
@@ -590,6 +582,7 @@ class Resolver:
         reached = self.reached
         providers = {c: names[j] for c in sorted(reached) if (j := reached[c]) >= 0}
         self.reached = {}
+        del reached  # the walk's table goes now, not when run returns
         self.names = names = list(selected)
         edges = Edges(self.backend, app_reqs, walked, providers)
         if order is None:
