@@ -71,8 +71,7 @@ class _Image:
         self.vcpu_limited: list[tuple[str, Selected]] = []
         #: construct in ``wanted`` -> its selected providers, by name
         self.found: dict[str, list[tuple[str, Selected]]] = {}
-        for name in sorted(selected):
-            s = selected[name]
+        for name, s in selected.items():  # by name (``Resolution.selected``)
             lib = s.library
             if lib.exercises:
                 self.exercisers.append((name, s))
@@ -259,12 +258,10 @@ def network_rules(p: M.Program) -> NetRules:
 
 def declared_listens(app: M.App, selected: dict[str, Selected],
                      params: tuple[ParamValue, ...],
-                     listeners: list[str] | None = None) -> list[tuple[str, PortRange]]:
+                     listeners: list[str]) -> list[tuple[str, PortRange]]:
     """(who, port) for every port the app and its selected libraries listen on; a
     library's `proto:PARAM` becomes the parameter's resolved value.  ``listeners``:
-    the selected libraries that listen, by name, when the caller knows them."""
-    if listeners is None:
-        listeners = [n for n in sorted(selected) if selected[n].library.listens]
+    the selected libraries that listen, by name (``_Image.listeners``)."""
     values: dict[tuple[str, str], M.PValue] | None = None  # made for a `proto:PARAM`
     out = [(f"app `{app.name}`", port) for port in app.listens]
     for name in listeners:
@@ -283,7 +280,7 @@ def declared_listens(app: M.App, selected: dict[str, Selected],
 def _network_findings(ref: M.Ref, closure: list[M.Policy],
                       declared: list[tuple[str, PortRange]], selected: dict[str, Selected],
                       senders: list[str], report: Callable[[Diagnostic], None]) -> list[str]:
-    """U0157: a declared port (``declare_listens``) some policy of ``ref``'s closure
+    """U0157: a declared port (``declared_listens``) some policy of ``ref``'s closure
     does not allow; U0158: `send = false` and a selected library that cannot work
     without sending (``senders``: those libraries, by name)."""
     findings: list[str] = []
