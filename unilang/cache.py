@@ -143,10 +143,8 @@ def encode_summary(module: S.Module, parsed: "Parsed | None" = None) -> bytes:
     (``Parsed.of``), whose definitions are reused."""
     imports = [[d.target, d.is_path, *_span_numbers(d.span), *_span_numbers(d.target_span)]
                for d in module.decls if isinstance(d, S.Import)]
-    defines = (parsed.defines if parsed is not None else
-               Defines([f"{d.kind}:{d.name}" for d in module.decls if not isinstance(d, S.Import)]))
-    text = defines.text if isinstance(defines, Defines) else "\n".join(defines)
-    return json.dumps({"imports": imports, "defines": text}, separators=(",", ":"),
+    defines = (parsed if parsed is not None else Parsed.of(module)).defines
+    return json.dumps({"imports": imports, "defines": defines.text}, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
 
 
@@ -226,7 +224,7 @@ class Parsed:
 
     __slots__ = ("imports", "defines", "_tree", "_thunk")
 
-    def __init__(self, imports: tuple[S.Import, ...], defines: "tuple[str, ...] | Defines",
+    def __init__(self, imports: tuple[S.Import, ...], defines: Defines,
                  tree: S.Module | None = None,
                  thunk: Callable[[], S.Module] | None = None) -> None:
         self.imports = imports
