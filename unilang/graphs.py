@@ -35,20 +35,6 @@ def ordered(nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: type = str) -
             succ[b] = []
             indeg[b] = 1
     out: list[N] = []
-    if key is str and all(type(n) is str for n in indeg):
-        # names ordered by themselves (resolution's libraries): no key tuples
-        names = [n for n, d in indeg.items() if d == 0]
-        heapq.heapify(names)
-        pop, push = heapq.heappop, heapq.heappush
-        while names:
-            n = pop(names)
-            out.append(n)
-            for m in succ[n]:
-                left = indeg[m] - 1
-                indeg[m] = left
-                if left == 0:
-                    push(names, m)
-        return out if len(out) == len(indeg) else None
     heap = [(key(n), n) for n, d in indeg.items() if d == 0]
     heapq.heapify(heap)
     while heap:
