@@ -32,17 +32,19 @@ DESCRIPTOR = "backend.toml"
 REQUIRED = ("backend.uni", DESCRIPTOR, "image.lds.j2")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_FILE_CHARS = _ALNUM.union("_.-")
+_HYPERVISOR_CHARS = _LOWER_ALNUM.union("-")
 
 
 def is_file_name(f: str) -> bool:
     """Whether ``f`` is a name a backend may emit: ``[A-Za-z0-9_][A-Za-z0-9_.-]*``
     (tested without a pattern, which every check would compile)."""
-    return f != "" and (f[0] in _ALNUM or f[0] == "_") and _ALNUM.union("_.-").issuperset(f)
+    return f != "" and (f[0] in _ALNUM or f[0] == "_") and _FILE_CHARS.issuperset(f)
 
 
 def is_hypervisor_name(h: str) -> bool:
     """Whether ``h`` is ``[a-z0-9][a-z0-9-]{0,31}`` (without a pattern, as above)."""
-    return 1 <= len(h) <= 32 and h[0] in _LOWER_ALNUM and _LOWER_ALNUM.union("-").issuperset(h)
+    return 1 <= len(h) <= 32 and h[0] in _LOWER_ALNUM and _HYPERVISOR_CHARS.issuperset(h)
 
 
 class BackendError(Exception):

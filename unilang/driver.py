@@ -211,7 +211,7 @@ class ResultCache:
         if self.disk is not None:
             from .fresh import stat_before
 
-            real = str(Path(os.path.realpath(spec)))
+            real = os.path.realpath(spec)
             self.before_read[real] = stat_before(real)
 
     def lookup(self) -> list[BackendResult] | None:
