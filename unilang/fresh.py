@@ -48,28 +48,15 @@ def _sha_file(path: str) -> str | None:
     MiB at a time: a spec of 100,000 libraries is 15 MB, which a whole read
     added to the peak memory of the `check` that records its digest."""
     from .digest import sha256  # not hashlib: see unilang.digest
+    from .fsutil import read_chunks
 
+    h = sha256()
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        h = sha256()
-        size = 0
-        while size <= st.st_size:  # until EOF, or one byte past the size it had
-            chunk = os.read(fd, min(1 << 20, st.st_size + 1 - size))
-            if not chunk:
-                break
+        for chunk in read_chunks(path, sys.maxsize, step=1 << 20):
             h.update(chunk)
-            size += len(chunk)
-        return h.hexdigest() if size == st.st_size else None
     except OSError:
         return None
-    finally:
-        os.close(fd)
+    return h.hexdigest()
 
 
 def _read_json(path: str, limit: int = 16 << 20) -> "Any":

@@ -12,6 +12,7 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Iterator
 
 
 def which(cmd: str) -> str | None:
@@ -89,6 +90,15 @@ def read_regular(path: str | os.PathLike[str], limit: int = 256 << 20, *,
     by its type, so it cannot block or never end), a file that grew or shrank
     while it was read, with ``nofollow`` a symbolic link, with ``owned`` a
     file of another user, with ``private`` one others may read."""
+    return b"".join(read_chunks(path, limit, nofollow=nofollow, owned=owned, private=private))
+
+
+def read_chunks(path: str | os.PathLike[str], limit: int = 256 << 20, *, step: int | None = None,
+                nofollow: bool = False, owned: bool = False, private: bool = False
+                ) -> "Iterator[bytes]":
+    """``read_regular``'s bytes in pieces of at most ``step`` bytes (default:
+    as few reads as the size allows), for a reader that need not hold them
+    all; the same OSErrors, a change of size after the pieces read."""
     import errno
     import stat
 
@@ -104,16 +114,15 @@ def read_regular(path: str | os.PathLike[str], limit: int = 256 << 20, *,
             raise OSError(errno.EPERM, "owned by another user", str(path))
         if private and st.st_mode & 0o077:
             raise OSError(errno.EPERM, "readable by others", str(path))
-        chunks = []
         size = 0
         while size <= st.st_size:  # until EOF, or one byte past the size it had
-            chunk = os.read(fd, st.st_size + 1 - size)
+            want = st.st_size + 1 - size
+            chunk = os.read(fd, want if step is None else min(step, want))
             if not chunk:
                 break
-            chunks.append(chunk)
+            yield chunk
             size += len(chunk)
         if size != st.st_size:
             raise OSError(errno.EAGAIN, "changed while it was read", str(path))
-        return b"".join(chunks)
     finally:
         os.close(fd)
