@@ -37,10 +37,8 @@ class Checker(Libraries, Policies, Apps):
         # modelled in the order of the files (each block's text and head are
         # near the last one's in memory: on a 100,000-library world, name order
         # jumped about), kept in name order
-        built = {name: self.library(block, mod) for name, (block, mod)
-                 in self.library_blocks.items()}
-        libraries = {name: built[name] for name in sorted(built)}
-        del built
+        libraries = _by_name({name: self.library(block, mod) for name, (block, mod)
+                              in self.library_blocks.items()})
         self.c_name_collisions(libraries)
         policies = {name: self.policy(b, m) for name, (b, m) in sorted(self.policy_blocks.items())}
         self.policy_include_cycles(policies)
