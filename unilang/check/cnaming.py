@@ -92,22 +92,14 @@ class CNames(Base):
                         self.c_name_clash(macro, origin_of(first),
                                           self._param_origin(lib, p, param_syntax))
                     continue
+                # an enum: its value's names and one per member
                 macros = list(cnames.param_macros(lib.name, p.name, members))
-                note = None
-                if members is not None:
-                    macro = macros[0].name
-                    note = (f"the enum parameter `{lib.name}.{p.name}` generates `{macro}` (the "
-                            f"value's index), `{macro}_NAME` (the value's name) and "
-                            f"`{macro}_<MEMBER>` for each member")
-
-                def origin(lib: M.Library = lib, p: M.ParamDecl = p, note: str | None = note,
-                           param_syntax: Callable[[str], S.Param] = param_syntax) -> _Origin:
-                    return _Origin("parameter", f"{lib.name}.{p.name}",
-                                   param_syntax(p.name).name_span, note=note)
-
+                macro = macros[0].name
+                note = (f"the enum parameter `{lib.name}.{p.name}` generates `{macro}` (the "
+                        f"value's index), `{macro}_NAME` (the value's name) and "
+                        f"`{macro}_<MEMBER>` for each member")
+                origin = partial(self._param_origin, lib, p, param_syntax, note)
                 if not claim([mac.name for mac in macros if mac.role != "member"], origin):
-                    continue
-                if members is None:
                     continue
                 member_spans = {n.value: n.span for n in param_syntax(p.name).type.members}
                 for mac in macros:
@@ -119,8 +111,9 @@ class CNames(Base):
 
     @staticmethod
     def _param_origin(lib: M.Library, p: M.ParamDecl,
-                      param_syntax: Callable[[str], S.Param]) -> _Origin:
-        return _Origin("parameter", f"{lib.name}.{p.name}", param_syntax(p.name).name_span)
+                      param_syntax: Callable[[str], S.Param], note: str | None = None) -> _Origin:
+        return _Origin("parameter", f"{lib.name}.{p.name}", param_syntax(p.name).name_span,
+                       note=note)
 
     def c_name_clash(self, c_name: str, first: _Origin, second: _Origin) -> None:
         if (first.kind, first.owner) == (second.kind, second.owner):
