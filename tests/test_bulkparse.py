@@ -214,7 +214,8 @@ def test_a_list_without_commas_is_no_list(tmp_path: Path) -> None:
     gh-106052, once let it through and the lazy block failed to build: U0999)."""
     from unilang.driver import Session
 
-    assert bulk._BODY.match(" doc = [x y] ; }") is None
+    assert bulk._DECL.match("library l { doc = [x, y] ; }") is not None
+    assert bulk._DECL.match("library l { doc = [x y] ; }") is None
     spec = tmp_path / "t.uni"
     spec.write_text("app a { requires = []; }\nlibrary l { doc = [x y]; }\n", encoding="utf-8")
     session = Session()

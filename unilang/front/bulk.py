@@ -55,7 +55,7 @@ _PARAM = re.compile(rf"{_W}*+(?:param){_W}++({_NAME}){_W}*+:{_W}*+({_NAME})"
                     rf"(?:{_W}*+({_STR}))?{_W}*+;")
 _CLOSE = re.compile(rf"{_W}*+\}}")
 
-# A whole block body in one match, for ``Bulk.lazy_block``: the members ``_FIELD``
+# A whole block body in one match, for ``_DECL`` (``Bulk.run``): the members ``_FIELD``
 # and ``_PARAM`` match, with the checks ``field`` and ``param`` make in Python
 # written as lookaheads (no member word as a key, no `true.`/`false.` name, no
 # enum type), and lists as ``items`` reads them.
@@ -72,10 +72,9 @@ _PARAM_SHAPE = (rf"param{_W}++{_NAME}{_W}*+:{_W}*+(?!enum{_WORD_END}){_NAME}"
 _PARAM_WHOLE = rf"{_W}*+{_PARAM_SHAPE}{_W}*+;"
 #: a block's members and the blanks before its `}`
 _MEMBERS = rf"(?:{_FIELD_WHOLE}|{_PARAM_WHOLE})*{_W}*+"
-_BODY = re.compile(rf"{_MEMBERS}\}}")
 _BLANK = re.compile(rf"{_W}*+")
 
-# ``_SYMBOL``, or a library block whose body ``_BODY`` matches, in one match:
+# ``_SYMBOL``, or a library block whose members ``_MEMBERS`` matches, in one match:
 # the loader's common case (``Bulk.decl`` with ``lazy``).  Groups: 1-3 as in
 # ``_SYMBOL``; 4 `library`, 5 the library's name, 6 its body (between the braces).
 _DECL = re.compile(rf"{_LEAD}(?:(construct|capability){_W}++({_DOTTED})"
@@ -221,13 +220,14 @@ class Bulk:
             if m is not None:
                 start = m.start(1)
                 end = m.end()
-                if find("#", start, end) < 0 and find("/", start, end) < 0:
-                    # the commonest shape: kept with its match, which the
-                    # checker reads (``plain_library``); no key of it names files
-                    name = m.group(2)
-                    out.append(make(lazy, start, intern(name, name), m.start(2), end, False, m))
-                    pos = end
-                    continue
+                if find("#", start, end) >= 0 or find("/", start, end) >= 0:
+                    return pos  # a string to note, as below (``_DECL`` matches it too)
+                # the commonest shape: kept with its match, which the checker
+                # reads (``plain_library``); no key of it names files
+                name = m.group(2)
+                out.append(make(lazy, start, intern(name, name), m.start(2), end, False, m))
+                pos = end
+                continue
             m = match(text, pos)
             if m is None:
                 return pos
@@ -290,18 +290,11 @@ class Bulk:
     def lazy_block(self, m: re.Match[str], lazy: "Bulk") -> tuple[S.Decl, int] | None:
         """``decl``'s library block as an ``S.LazyBlock``: each member is matched and
         checked as ``field`` and ``param`` would (``field_ok``, ``items_ok``), and
-        nothing is built but the block's head."""
+        nothing is built but the block's head.  (The blocks ``run`` takes whole
+        never come here: what does has a comment character in it, or members
+        ``_MEMBERS`` does not take.)"""
         text = self.text
         p = m.end()
-        whole = _BODY.match(text, p)
-        if whole is not None:
-            body = text[p:whole.end()]
-            if "#" not in body and "/" not in body:  # no string to note for the comment scan
-                end = whole.end()
-                block_start = m.start(1)
-                name = text[m.start(2):m.end(2)]
-                return S.LazyBlock.make(lazy, block_start, self.intern(name, name), m.start(2),
-                                        end, any(k in body for k in FILE_KEYS)), end
         names_files = False
         while True:
             f = _FIELD.match(text, p)
