@@ -322,13 +322,12 @@ class Bulk:
             return S.LazyBlock.make(lazy, block_start, self.intern(name, name), m.start(2),
                                     end, names_files), end
 
-    def plain_fields(self, at: int, line: int
-                     ) -> list[tuple[str, str | list[tuple[str, Span]]]] | None:
+    def plain_fields(self, at: int) -> list[tuple[str, str | list[tuple[str, Span]]]] | None:
         """The members of the library block at ``at`` (``S.LazyBlock``), when every
         one is a field whose value is a string or a list of names: (key, the
         string) or (key, [(name, its span), ...]), as ``decl`` would build them
         but without the nodes; None for anything else (a param, another value,
-        `true` or `false` in a list).  ``line``: the line the block starts on."""
+        `true` or `false` in a list)."""
         text = self.text
         m = _LIBRARY.match(text, at)
         if m is None:  # pragma: no cover - it matched when the block was parsed
@@ -338,6 +337,7 @@ class Bulk:
         intern = self.intern
         ls = self.line_starts
         last = len(ls)
+        line = bisect_right(ls, at)  # the block's line; each item's counted on from it
         file = self.file
         while True:
             f = _FIELD.match(text, p)

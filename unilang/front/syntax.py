@@ -308,7 +308,7 @@ class LazyBlock(Block):
     def plain_fields(self) -> list[tuple[str, Any]] | None:
         """Its members as plain values when they are all string or name-list
         fields (``unilang.front.bulk.Bulk.plain_fields``), else None."""
-        return self._source.plain_fields(self._at, self.span.line)  # type: ignore[no-any-return]
+        return self._source.plain_fields(self._at)  # type: ignore[no-any-return]
 
 
 @attrs.frozen
