@@ -37,9 +37,10 @@ class Libraries(Params, Files, CNames, NetSpecs):
     def library(self, block: S.Block, mod: LoadedModule) -> M.Library:
         if isinstance(block, S.LazyBlock):
             parts = block.plain()
-            plain = self.plain_parts(block, mod, *parts) if parts is not None else None
-            if plain is None:
-                plain = self.plain_lazy(block, mod)
+            # a block plain_parts declines (a name twice or unknown) plain_lazy
+            # would decline too; either way the full path below reports it
+            plain = (self.plain_parts(block, mod, *parts) if parts is not None
+                     else self.plain_lazy(block, mod))
             if plain is not None:
                 return plain
         members = block.members  # read once: a lazy block builds them each time
