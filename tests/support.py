@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,17 @@ needs_tools = pytest.mark.skipif(
     not (shutil.which("gcc") and shutil.which("ld")), reason="gcc and GNU ld are needed")
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
                                 reason="qemu-system-x86_64 is needed")
+
+
+def bench_gen() -> Any:
+    """bench/gen.py (the bench's synthetic worlds), imported without leaving
+    bench/ on ``sys.path``."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import gen  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return gen
 
 
 def unilang(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,

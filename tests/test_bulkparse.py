@@ -5,7 +5,6 @@ shapes it handles and the near misses it must leave to the token path."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,8 @@ from hypothesis import strategies as st
 from unilang.front import bulk, reference_parse
 from unilang.front.fast import parse_fast
 from unilang.front.source import SourceFile
+
+from support import bench_gen
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,11 +73,7 @@ def lark(text: str) -> object:
 
 
 def test_bench_world_is_matched_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import gen  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    gen = bench_gen()
     paths = gen.generate(300, tmp_path, modules=3)
     text = Path(paths["one"]).read_text(encoding="utf-8")
     fast, (hits, misses) = counted(text, monkeypatch)
@@ -185,11 +182,7 @@ def test_plain_libraries_model_as_the_full_check(tmp_path: Path, variant: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Libraries built by ``plain_library`` equal the full path's, and where it
     declines (duplicates, unknown names, other keys), the diagnostics are the same."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import gen  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    gen = bench_gen()
     spec = Path(gen.generate(200, tmp_path, modules=2)["one"])
     if variant == "slips":
         text = spec.read_text(encoding="utf-8")
@@ -308,11 +301,7 @@ def test_a_plain_block_reads_the_same_twice(tmp_path: Path) -> None:
     assert isinstance(block, S.LazyBlock)
     first = block.plain()
     assert first is not None and block.plain() == first
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import gen  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    gen = bench_gen()
     spec = Path(gen.generate(100, tmp_path, modules=1)["one"])
     session, results = check_spec(spec, ["kvm", "xen"], Session())
     assert session.sink.items == []

@@ -22,18 +22,15 @@ from unilang.driver import Session, check_spec
 from unilang.resolve import chain_str
 from unilang.report import resolution_json, why_text
 
+from support import bench_gen
+
 DEPTH = 20_000
 GiB = 1 << 30
 
 
 def write_chain(out: Path, n: int) -> Path:
     """The bench's chain world (bench/gen.py): N libraries, each requiring the next."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    try:
-        import gen
-    finally:
-        sys.path.pop(0)
-    return gen.write_chain(n, out)
+    return bench_gen().write_chain(n, out)
 
 
 def expected_chain(n: int, upto: int) -> tuple[str, ...]:
