@@ -262,6 +262,26 @@ def test_setup_without_a_compiler_keeps_the_python_launcher(tmp_path: Path) -> N
                                "native front was not built: ")
     assert "failed with status 1" in r.stderr
     assert target.read_text().startswith("#!")
+    # CC as builds read it (unilang.ccenv): a bad value says so; nothing is left beside
+    r = subprocess.run([sys.executable, "-m", "unilang.nativefront", str(target)],
+                       env=dict(os.environ, CC="gcc -O2"), capture_output=True, text=True,
+                       timeout=120, check=False, cwd=ROOT)
+    assert r.stderr == (f"unilang launcher: wrote {target} as the Python launcher: the native "
+                        "front was not built: `CC=gcc -O2` holds the option `-O2`; unilang "
+                        "passes its own compiler flags\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["unilang", "unilang-py"]
+
+
+@needs_tools
+@pytest.mark.skipif(shutil.which("ccache") is None, reason="ccache is needed")
+def test_the_front_compiles_under_a_compiler_wrapper(tmp_path: Path) -> None:
+    """`CC="ccache gcc"`, which builds accept, compiles the front too."""
+    target = tmp_path / "unilang"
+    r = subprocess.run([sys.executable, "-m", "unilang.nativefront", str(target)],
+                       env=dict(os.environ, CC="ccache gcc", CCACHE_DIR=str(tmp_path / "cc")),
+                       capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
+    assert r.stderr == f"unilang launcher: wrote {target} (native front) and {target}-py\n"
+    assert not target.read_bytes().startswith(b"#!")
 
 
 @needs_tools

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import launcher
+from . import ccenv, launcher
 from .paths import backend_names, default_backend
 
 SOURCE = os.path.join(os.path.dirname(os.path.realpath(__file__)), "native", "front.c")
@@ -51,26 +51,35 @@ def config_header(python_launcher: str, backend: str, names: tuple[str, ...]) ->
 
 def compile_front(dest: str, python_launcher: str, cc: str | None = None) -> str | None:
     """Compile the front to ``dest`` (atomically, mode 0755); None when done,
-    else why not (``dest`` is then untouched)."""
-    compiler = cc or shutil.which(os.environ.get("CC") or "gcc")
-    if compiler is None:
-        return "no C compiler (gcc) on PATH"
-    with tempfile.TemporaryDirectory(prefix="unilang-front-") as tmp:
+    else why not (``dest`` is then untouched).  ``cc``: the compiler, else
+    what ``CC`` names, wrappers included (``unilang.ccenv``), else gcc."""
+    if cc is not None:
+        command = [cc]
+    else:
+        try:
+            named = ccenv.compiler()
+        except ccenv.CCProblem as exc:
+            return exc.message
+        gcc = shutil.which("gcc")
+        if named is None and gcc is None:
+            return "no C compiler (gcc) on PATH"
+        command = [*named.wrapper, named.compiler] if named is not None else [gcc]
+    shown = " ".join(command)
+    # beside ``dest``: the compiled front is renamed into place, and a failed or
+    # cut-short compile leaves nothing behind
+    with tempfile.TemporaryDirectory(prefix=".unilang-front-",
+                                     dir=os.path.dirname(os.path.abspath(dest))) as tmp:
         with open(os.path.join(tmp, "front_config.h"), "w", encoding="utf-8") as f:
             f.write(config_header(python_launcher, default_backend(), backend_names()))
-        out = f"{dest}.tmp-{os.getpid()}"
+        out = os.path.join(tmp, "unilang")
         try:
-            r = subprocess.run([compiler, *CFLAGS, "-I", tmp, "-o", out, SOURCE],
+            r = subprocess.run([*command, *CFLAGS, "-I", tmp, "-o", out, SOURCE],
                                capture_output=True, text=True, timeout=300, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{compiler} failed: {exc}"
+            return f"{shown} failed: {exc}"
         if r.returncode != 0:
-            try:
-                os.unlink(out)
-            except OSError:
-                pass
             last = [line for line in r.stderr.splitlines() if line.strip()][-3:]
-            return f"{compiler} failed with status {r.returncode}" + \
+            return f"{shown} failed with status {r.returncode}" + \
                 "".join(f"\n  {line}" for line in last)
         os.chmod(out, 0o755)
         os.replace(out, dest)
