@@ -112,12 +112,9 @@ def release(front: Front | None) -> None:
 def _started(front: Front) -> bool:
     """Whether the front's child exec'd (the report pipe closes on exec; a
     failed exec writes its errno first)."""
-    failed = b""
-    while True:
-        chunk = os.read(front.report, 64)
-        if not chunk:
-            break
-        failed += chunk
+    from .run import exec_report
+
+    failed = exec_report(front.report)
     os.close(front.report)
     front.report = -1
     return not failed
@@ -145,7 +142,7 @@ def _matches(front: Front, ready: Prepared, outdir: str) -> bool:
         return False
     exe = os.readlink(f"/proc/{front.pid}/exe")
     cwd = os.readlink(f"/proc/{front.pid}/cwd")
-    return exe == os.path.realpath(os.path.abspath(ready.argv[0])) and \
+    return exe == os.path.realpath(ready.argv[0]) and \
         cwd == os.path.realpath(outdir)
 
 

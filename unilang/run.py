@@ -353,6 +353,18 @@ def _readable(fd: int, timeout: float) -> bool:
     return bool(poller.poll(max(0, int(timeout * 1000 + 0.999))))
 
 
+def exec_report(fd: int) -> bytes:
+    """What a forked child wrote to its exec-report pipe before the pipe closed:
+    nothing when it exec'd (the pipe is close-on-exec), the errno of a failed
+    exec otherwise.  Reads to EOF; the caller closes ``fd``."""
+    failed = b""
+    while True:
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return failed
+        failed += chunk
+
+
 def _pdeathsig() -> Callable[[], None] | None:
     """Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` for the child to call
     before exec, or None elsewhere.
@@ -553,12 +565,7 @@ def spawn(argv: list[str], cwd: str | os.PathLike[str], stdout: int | IO[Any] | 
             for fd in (null, err_w, report_w):
                 os.close(fd)
                 opened.remove(fd)
-            failed = b""
-            while True:  # EOF: QEMU was executed (the pipe closes on exec)
-                chunk = os.read(report_r, 64)
-                if not chunk:
-                    break
-                failed += chunk
+            failed = exec_report(report_r)
         except BaseException:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             raise
