@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from .command import EXIT_ERRORS, emit_diagnostics, failing, finish, guarded
+from .command import EXIT_ERRORS, EXIT_OK, emit_diagnostics, failing, guarded
 from .paths import backend_names
 
 #: The variable that asks click's `unilang` group for shell completion.
@@ -29,16 +29,17 @@ def check(spec: Path, backend: str, fmt: str, werror: bool) -> NoReturn:
     from .driver import check_spec
 
     backends = list(backend_names()) if backend == "all" else [backend]
-    session, results = check_spec(spec, list(backends), reuse_results=True)
+    session, results = check_spec(spec, backends, reuse_results=True)
     diags = session.sink.sorted()
     extra = {"spec": str(spec), "backends": backends,
              "ok": not any(d.is_error for d in diags)}
     emit_diagnostics(session, diags, fmt, extra)
-    if fmt == "text" and not failing(diags, werror) and sys.stdout is not None:
+    bad = failing(diags, werror)
+    if fmt == "text" and not bad and sys.stdout is not None:
         app = next((r.app_name for r in results if r.app_name), "?")
         sys.stdout.write(f"ok: app `{app}` checks clean for {', '.join(backends)}\n")
         sys.stdout.flush()
-    finish(diags, werror)
+    sys.exit(EXIT_ERRORS if bad else EXIT_OK)
 
 
 def _spec_click_accepts(spec: str) -> bool:
