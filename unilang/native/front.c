@@ -15,7 +15,10 @@
  * without a head start.
  *
  * It reads only <outdir>/qemu.json (the user's own output directory, trusted
- * as its run-qemu.sh is) and the KVM device's openness.  Configuration
+ * as its run-qemu.sh is), the KVM device's openness, /proc/meminfo and
+ * RLIMIT_AS (a guest bigger than the host gets no QEMU), the PATH entries
+ * (to find QEMU) and /proc/self/fd (to close what the child must not
+ * inherit).  Configuration
  * (the Python launcher's path, the default backend, the backend names) is
  * baked in at setup time by front_config.h. */
 
