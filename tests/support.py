@@ -19,6 +19,13 @@ needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
                                 reason="qemu-system-x86_64 is needed")
 
 
+def imported_modules(stderr: str) -> set[str]:
+    """The modules a process with ``PYTHONPROFILEIMPORTTIME=1`` (``-X importtime``)
+    imported, read from its stderr."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:")}
+
+
 def bench_gen() -> Any:
     """bench/gen.py (the bench's synthetic worlds), imported without leaving
     bench/ on ``sys.path``."""

@@ -13,6 +13,8 @@ import pytest
 from unilang import cache as C
 from unilang.driver import Session, check_spec
 
+from support import imported_modules
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -227,8 +229,7 @@ def test_check_loads_neither_openssl_nor_tempfile(tmp_path: Path, cache_home: Pa
                         "-b", "kvm"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert list(cache_home.rglob("check-*/*/*")), "the check wrote no cache entry"
-    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = imported_modules(r.stderr)
     assert "unilang.front" in imported
     assert imported.isdisjoint({"_hashlib", "hashlib", "hmac", "tempfile", "secrets"})
 

@@ -25,7 +25,7 @@ from hypothesis import given, settings, strategies as st
 
 from unilang import cli, launcher
 from unilang.cliargs import OPTIONS, parse
-from support import ROOT
+from support import ROOT, imported_modules
 
 HELLO = "examples/hello/hello.uni"
 ERRORS = "examples/errors/U0031-unknown-library.uni"
@@ -238,11 +238,6 @@ def test_early_parse_agrees_with_click(args: list[str]) -> None:
 
 # ------------------------------------------------------------ no click
 
-def _imported(stderr: str) -> set[str]:
-    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
-            if line.startswith("import time:")}
-
-
 def test_check_of_hello_does_not_import_click(tmp_path: Path) -> None:
     env = _env(tmp_path / "cache", PYTHONPROFILEIMPORTTIME="1")
     script = tmp_path / "unilang"
@@ -251,13 +246,13 @@ def test_check_of_hello_does_not_import_click(tmp_path: Path) -> None:
         r = subprocess.run([*argv, "check", HELLO], capture_output=True, text=True, cwd=ROOT,
                            env=env, timeout=300, check=False)
         assert (r.returncode, r.stdout) == (0, "ok: app `hello` checks clean for kvm, xen\n")
-        imported = _imported(r.stderr)
+        imported = imported_modules(r.stderr)
         assert "unilang.checkcmd" in imported and "unilang.driver" in imported, argv
         assert not imported & {"click", "unilang.cli"}, argv
     r = subprocess.run([sys.executable, "-m", "unilang", "check", HELLO, "--help"],
                        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
                        check=False)
-    assert r.returncode == 0 and "click" in _imported(r.stderr)  # help: click's
+    assert r.returncode == 0 and "click" in imported_modules(r.stderr)  # help: click's
 
 
 #: What a clean cold `check` never needs, so never imports (a few ms of its start
@@ -276,7 +271,7 @@ def test_a_clean_cold_check_imports_nothing_it_does_not_use(tmp_path: Path) -> N
         r = subprocess.run([*argv, "check", HELLO, "-b", "all"], capture_output=True, text=True,
                            cwd=ROOT, env=env, timeout=300, check=False)
         assert (r.returncode, r.stdout) == (0, "ok: app `hello` checks clean for kvm, xen\n")
-        imported = _imported(r.stderr)
+        imported = imported_modules(r.stderr)
         assert "unilang.backend" in imported and "unilang.front.fast" in imported, argv
         assert not imported & NOT_FOR_A_CLEAN_CHECK, (argv, imported & NOT_FOR_A_CLEAN_CHECK)
     # a check with something to say renders it (the list above is not vacuous)
@@ -285,4 +280,4 @@ def test_a_clean_cold_check_imports_nothing_it_does_not_use(tmp_path: Path) -> N
                                                      PYTHONPROFILEIMPORTTIME="1"),
                        timeout=300, check=False)
     assert r.returncode == 1 and "error[U0022]" in r.stderr
-    assert "unilang.render" in _imported(r.stderr)
+    assert "unilang.render" in imported_modules(r.stderr)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, needs_qemu, needs_tools, unilang
+from support import ROOT, imported_modules, needs_qemu, needs_tools, unilang
 from unilang import fsutil, launcher, quickjson, run
 
 HELLO = ROOT / "examples" / "hello" / "hello.uni"
@@ -186,14 +186,12 @@ def test_launcher_runs_the_early_path_without_site_and_the_cli_with_it(tmp_path:
     r = subprocess.run([str(script), "build", str(HELLO), "-o", str(out)], capture_output=True,
                        text=True, timeout=300, check=False, env=env, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    imported = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = imported_modules(r.stderr)
     assert {"site", "click", "unilang.cli"} <= imported  # the full build: site, then click
     r = subprocess.run([str(script), "run", str(HELLO), "-o", str(out)], capture_output=True,
                        text=True, timeout=120, check=False, env=env, cwd=ROOT)
     assert (r.returncode, r.stdout) == (0, "Hello from unilang!\n"), r.stderr
-    imported = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = imported_modules(r.stderr)
     assert "unilang.quickrun" in imported and "site" not in imported and "click" not in imported
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, native_front, needs_qemu, needs_tools, unilang
+from support import ROOT, imported_modules, native_front, needs_qemu, needs_tools, unilang
 from unilang import kvmprobe
 from unilang.quickrun import parse_run_args
 from unilang.run import Problem, render_problem
@@ -333,8 +333,7 @@ def test_up_to_date_run_imports_no_cli(tmp_path: Path) -> None:
                         "-o", str(out)], capture_output=True, text=True, timeout=120, check=False,
                        env=_env(tmp_path), cwd=ROOT)
     assert (r.returncode, r.stdout) == (0, "Hello from unilang!\n"), r.stderr
-    imported = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = imported_modules(r.stderr)
     assert "unilang.run" in imported and "unilang.quickrun" in imported
     assert not imported & {"click", "attr", "attrs", "jinja2", "unilang.cli", "unilang.build"}
 
